@@ -1,0 +1,7 @@
+"""``python -m designer`` is the ``netdesigner`` command."""
+
+import sys
+
+from designer.cli import main
+
+sys.exit(main())

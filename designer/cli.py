@@ -1,0 +1,185 @@
+"""The ``netdesigner`` command: every capability of the designer, headless.
+
+Exit codes (the contract in the architecture guide): 0 success; 1 the work failed (graph
+errors, training failed, parity failed); 2 unusable input, with a one-line reason on
+stderr; 130 interrupted. Keras is imported only by the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("gui", "layers", "analyze")
+
+
+class UsageError(Exception):
+    """Unusable input: printed as one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 with a usage dump; keep one line
+        raise UsageError(f"{message} (see 'netdesigner {self.prog.split()[-1]} --help')"
+                         if " " in self.prog else f"{message} (see 'netdesigner --help')")
+
+
+def _quiet_backend() -> None:
+    """Import Keras with TensorFlow's start-up chatter kept out of the user's terminal.
+
+    TensorFlow's C++ core prints to file descriptor 2 before any log level applies, so
+    stderr is pointed at /dev/null for the import alone; Python errors still surface.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _load(path: str) -> Any:
+    from designer.graph.project import ProjectFileError, load_project
+
+    try:
+        return load_project(path)
+    except ProjectFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# ---- commands -----------------------------------------------------------------------------
+def cmd_layers(args: argparse.Namespace) -> int:
+    _quiet_backend()
+    from designer.layers.catalog import load_catalog
+
+    catalog = load_catalog()
+    if args.json:
+        json.dump(catalog.to_json(), sys.stdout, indent=1)
+        print()
+        return EXIT_OK
+    for category, specs in catalog.categories().items():
+        print(f"{category} ({len(specs)})")
+        for spec in specs:
+            required = ", ".join(p.name for p in spec.params if p.required)
+            print(f"  {spec.type:<34} {('(' + required + ')') if required else '':<34} {spec.description[:70]}")
+    print(f"\n{len(catalog)} layers from Keras {catalog.keras_version}; not offered: "
+          + ", ".join(f"{name} ({why.split(';')[0]})" for name, why in catalog.excluded.items()))
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    project = _load(args.project)
+    _quiet_backend()
+    from designer.keras_bridge.analysis import Analyzer
+
+    analysis = Analyzer().analyze(project.document)
+    if args.json:
+        print(json.dumps(analysis.to_dict(project.document), indent=1))
+    else:
+        print(format_summary(project.document, analysis))
+    return EXIT_OK if analysis.ok else EXIT_FAILED
+
+
+def format_summary(doc: Any, analysis: Any) -> str:
+    """A table like ``model.summary()``, plus totals and the diagnostics pinned to nodes."""
+    rows = [("Name", "Type", "Output shape", "Params", "Inputs from")]
+    for node in doc.nodes.values():
+        result = analysis.nodes.get(node.id)
+        shape = result.shape_text() if result and result.outputs else ("error" if result else "?")
+        params = f"{result.params:,}" if result else "-"
+        type_text = node.type + ("" if node.trainable else " (frozen)")
+        rows.append((node.name, type_text, shape, params,
+                     ", ".join(doc.node(e.src).name for e in doc.in_edges(node.id))))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [f'Model: "{doc.name}"']
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) if c != 3 else cell.rjust(w)
+                               for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        if i == 0:
+            lines.append("-" * len(lines[-1]))
+    total = analysis.total_params
+    lines += ["", f"Total params: {total:,} ({_bytes(total * 4)})",
+              f"Trainable params: {analysis.trainable_params:,}",
+              f"Non-trainable params: {analysis.non_trainable_params:,}"]
+    names = {path: node.name for path, node in doc.walk()}
+    if analysis.diagnostics:
+        lines.append("\nDiagnostics:")
+        for d in analysis.diagnostics:
+            where = names.get(d.node, d.node) if d.node else "(network)"
+            lines.append(f"  {d.severity:<7} {where}: {d.message}")
+    else:
+        lines.append("\nNo problems found.")
+    return "\n".join(lines)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return ""
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    if args.screenshot:
+        raise UsageError("--screenshot needs the designer window, which this version does not have yet")
+    if args.project is None:
+        raise UsageError("the designer window is not available yet: give a project to analyse "
+                         "(e.g. netdesigner sample_projects/classic_cnn.kdn)")
+    print("(The designer window is not part of this version; analysing the project instead.)\n")
+    return cmd_analyze(argparse.Namespace(project=args.project, json=False))
+
+
+# ---- parsing ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netdesigner", description="Keras Network Designer: design, analyse, "
+                     "train and export Keras networks.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("gui", cmd_gui, "open the designer (the default command)")
+    p.add_argument("project", nargs="?", help="a project file (.kdn)")
+    p.add_argument("--screenshot", metavar="PNG", help="render offscreen to PNG and exit")
+    p = command("layers", cmd_layers, "list the layer catalog")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("analyze", cmd_analyze, "shapes, parameters and diagnostics of a project")
+    p.add_argument("project", help="a project file (.kdn)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "gui")
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"netdesigner: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("netdesigner: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Project files: a network document plus its data and training setup, as versioned JSON.
+
+Files carry ``format_version``; older files are migrated forward on load, newer ones are
+refused with a clear message. Saving is atomic (temp file, fsync, rename) so a crash
+never leaves half a project behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from designer.graph.document import NetworkDocument
+from designer.graph.serialize import (
+    DocumentFormatError,
+    check_json_value,
+    document_from_dict,
+    document_to_dict,
+    expect_int,
+    expect_object,
+    expect_str,
+)
+
+FORMAT_VERSION = 1
+APP_ID = "keras-network-designer"
+SUFFIX = ".kdn"
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+# Forward migrations: MIGRATIONS[n] turns a version-n file dict into a version-(n+1) one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+_FIELDS = {"format_version", "app", "name", "description", "graph", "data", "training", "experiments"}
+
+
+@dataclass
+class Project:
+    """What a user saves: the network plus everything needed to train and sweep it again."""
+
+    document: NetworkDocument
+    description: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    experiments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+
+class ProjectFileError(DocumentFormatError):
+    """A project file that cannot be opened; the message names the file and the place in it."""
+
+
+def project_to_dict(project: Project) -> dict[str, Any]:
+    out: dict[str, Any] = {"format_version": FORMAT_VERSION, "app": APP_ID, "name": project.name}
+    if project.description:
+        out["description"] = project.description
+    out["graph"] = document_to_dict(project.document)
+    for key in ("data", "training", "experiments"):
+        if getattr(project, key):
+            out[key] = getattr(project, key)
+    return out
+
+
+def project_from_dict(data: Any) -> Project:
+    obj = expect_object(data, "", required={"format_version", "graph"}, allowed=_FIELDS)
+    version = expect_int(obj["format_version"], "format_version")
+    if version > FORMAT_VERSION:
+        raise DocumentFormatError("format_version", f"version {version} was written by a newer Keras "
+                                  f"Network Designer (this one reads up to {FORMAT_VERSION}); upgrade it")
+    if version < 1:
+        raise DocumentFormatError("format_version", f"version {version} does not exist")
+    while version < FORMAT_VERSION:
+        obj = MIGRATIONS[version](obj)
+        version += 1
+    doc = document_from_dict(obj["graph"], "graph")
+    if "name" in obj:
+        doc.name = expect_str(obj["name"], "name", nonempty=True)
+    sections = {}
+    for key in ("data", "training", "experiments"):
+        sections[key] = expect_object(obj.get(key, {}), key)
+        check_json_value(sections[key], key)
+    return Project(doc, expect_str(obj.get("description", ""), "description"), **sections)
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Read a project file; any problem becomes a ``ProjectFileError`` naming file and place."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProjectFileError("", f"{path}: {size} bytes is too large for a project file "
+                                   f"(limit {MAX_FILE_BYTES // 2**20} MiB); is it really one?")
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ProjectFileError("", f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ProjectFileError("", f"{path}: is a folder, not a project file") from None
+    except PermissionError:
+        raise ProjectFileError("", f"{path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError("", f"{path}: not a text file (byte {exc.start} is not UTF-8); "
+                               "project files are JSON") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        raise ProjectFileError("", f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                               f"{exc.msg}{hint}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ProjectFileError("", f"{path}: unreadable JSON: {str(exc)[:120]}") from None
+    try:
+        return project_from_dict(data)
+    except DocumentFormatError as exc:
+        raise ProjectFileError(exc.where, f"{path}: {exc}") from None
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    """Write atomically: the old file stays intact until the new one is complete on disk."""
+    write_json_atomic(project_to_dict(project), Path(path))
+
+
+_SCALAR = r'(?:-?\d[\d.eE+-]*|"[^"\\\n]{0,60}"|true|false|null)'
+_SCALAR_LIST = re.compile(r"\[\s*(" + _SCALAR + r"(?:,\s*" + _SCALAR + r")*)\s*\]")
+
+
+def compact_json(data: Any) -> str:
+    """Indented JSON with short lists of scalars kept on one line: readable, diffable."""
+    text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False)
+    return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\s*\n\s*", m.group(1))) + "]", text)
+
+
+def write_json_atomic(data: Any, path: Path) -> None:
+    text = compact_json(data) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,14 @@
+"""Every touch of private Keras API, in one place, so a Keras upgrade breaks one tested file."""
+
+from __future__ import annotations
+
+from keras.src.backend.common import global_state
+
+
+def forget_deferred_variables() -> None:
+    """Drop the variables that ``StatelessScope`` left uninitialised.
+
+    Keras records each one in a global list until ``initialize_all_variables()``; analysis
+    never wants them initialised, and the list would otherwise grow with every edit.
+    """
+    global_state.set_global_attribute("uninitialized_variables", [])

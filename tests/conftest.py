@@ -1,0 +1,42 @@
+"""Test setup: offscreen Qt, quiet TensorFlow, and small graph builders shared by tests."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from designer.graph.document import NetworkDocument  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_projects"
+
+
+def chain(doc: NetworkDocument, start: str, *layers: tuple[str, str, dict]) -> str:
+    """Append layers one after another from node ``start``; return the last node's id."""
+    prev = start
+    for type_, name, params in layers:
+        node = doc.add_node(type_, name, params)
+        doc.connect(prev, node.id)
+        prev = node.id
+    return prev
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from designer.layers.catalog import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture
+def analyzer(catalog):
+    from designer.keras_bridge.analysis import Analyzer
+
+    return Analyzer(catalog)
