@@ -11,8 +11,8 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("gui", "layers", "analyze")
@@ -106,7 +106,7 @@ def format_summary(doc: Any, analysis: Any) -> str:
     lines = [f'Model: "{doc.name}"']
     for i, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) if c != 3 else cell.rjust(w)
-                               for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
+                               for c, (cell, w) in enumerate(zip(row, widths, strict=False))).rstrip())
         if i == 0:
             lines.append("-" * len(lines[-1]))
     total = analysis.total_params

@@ -9,7 +9,7 @@ import subprocess
 from conftest import ROOT
 
 QT = ("PySide6", "pyqtgraph", "shiboken6")
-HEAVY = ("keras", "tensorflow", "jax", "torch") + QT
+HEAVY = ("keras", "tensorflow", "jax", "torch", *QT)
 
 
 def imported_roots(path):

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,6 @@ from designer.graph.project import (
     project_to_dict,
     save_project,
 )
-from conftest import SAMPLES
 
 
 def sample_project() -> Project:

@@ -11,9 +11,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import (

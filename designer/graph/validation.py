@@ -8,8 +8,9 @@ catalog provides it) so this module stays free of Keras.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import networkx as nx
 

@@ -51,13 +51,17 @@ class Analysis:
     diagnostics: list[Diagnostic]
     recomputed: int = 0  # how many nodes were analysed afresh (the rest came from the cache)
 
+    def top_level(self) -> list[NodeAnalysis]:
+        """Results of the document's own nodes (a block's total already holds its children)."""
+        return [n for path, n in self.nodes.items() if "/" not in path]
+
     @property
     def trainable_params(self) -> int:
-        return sum(n.trainable_params for n in self.nodes.values())
+        return sum(n.trainable_params for n in self.top_level())
 
     @property
     def non_trainable_params(self) -> int:
-        return sum(n.non_trainable_params for n in self.nodes.values())
+        return sum(n.non_trainable_params for n in self.top_level())
 
     @property
     def total_params(self) -> int:
@@ -150,14 +154,14 @@ class Analyzer:
     def _layer(self, node: Node, inputs: list[TensorSpec]) -> NodeAnalysis:
         symbolic = [keras.KerasTensor(shape, dtype=dtype) for shape, dtype in inputs]
         try:
-            with keras.StatelessScope():
+            with keras.StatelessScope(initialize_variables=False):
                 layer = make_layer(node, self.catalog)
                 outputs = [layer.output] if node.is_input else call_layer(layer, node, symbolic,
                                                                          self.catalog)
                 counts = _count(layer.trainable_weights), _count(layer.non_trainable_weights)
         except UnknownLayerType as exc:
             return NodeAnalysis(error=str(exc))
-        except Exception as exc:  # noqa: BLE001 - Keras's message is the diagnostic
+        except Exception as exc:
             return NodeAnalysis(error=error_text(exc))
         finally:
             forget_deferred_variables()
@@ -167,7 +171,7 @@ class Analyzer:
         """A block is analysed as its inner graph, its Input nodes fed the outer shapes."""
         assert node.block is not None
         inner = Analysis({}, [])
-        seeds = {i.id: NodeAnalysis([spec]) for i, spec in zip(node.block.input_nodes(), inputs)}
+        seeds = {i.id: NodeAnalysis([spec]) for i, spec in zip(node.block.input_nodes(), inputs, strict=False)}
         self._analyze_into(node.block, inner, "", set(), seeds)
         outer.recomputed += inner.recomputed
         missing = [o for o in node.block.effective_outputs() if o.node not in inner.nodes

@@ -3,7 +3,8 @@ configs, same connections. This and ``analysis`` are the only places that call l
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -35,7 +36,8 @@ def make_layer(node: Node, catalog: Catalog) -> keras.layers.Layer:
             f"layer type {node.type!r} cannot be built: {reason}" if reason else
             f"unknown layer type {node.type!r} (not in Keras {catalog.keras_version}); "
             "it is kept in the file: replace it or install the package that defines it")
-    layer = catalog[node.type].cls.from_config({**node.params, "name": node.name})
+    spec = catalog[node.type]
+    layer = spec.cls.from_config(spec.config(node.params, node.name))
     if not node.trainable:
         layer.trainable = False
     return layer
@@ -43,10 +45,7 @@ def make_layer(node: Node, catalog: Catalog) -> keras.layers.Layer:
 
 def call_layer(layer: Any, node: Node, inputs: list[Any], catalog: Catalog) -> list[Any]:
     """Call ``layer`` the way its signature expects; always return a flat list of outputs."""
-    if node.type in catalog and catalog[node.type].ports.as_list:
-        result = layer(inputs)
-    else:
-        result = layer(*inputs)
+    result = layer(inputs) if node.type in catalog and catalog[node.type].ports.as_list else layer(*inputs)
     return keras.tree.flatten(result)
 
 
@@ -55,6 +54,8 @@ def error_text(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     for marker in ("\n\nArguments received by", "\nArguments received by"):
         text = text.split(marker)[0]
+    if text.startswith("Error when deserializing") and "Exception encountered: " in text:
+        text = text.split("Exception encountered: ", 1)[1]
     if text.startswith("Exception encountered when calling"):
         text = text.split("\n", 1)[-1].strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -85,7 +86,7 @@ def _build(doc: NetworkDocument, catalog: Catalog, prefix: str, name: str) -> ke
             tensors[node_id] = call_node(node, inputs, catalog, prefix)
         except BuildError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any Keras error becomes a diagnostic on its node
+        except Exception as exc:
             raise BuildError([Diagnostic("error", prefix + node_id, error_text(exc), "keras")]) from exc
     model_inputs = [tensors[n.id][0] for n in doc.input_nodes()]
     model_outputs = [tensors[o.node][o.port] for o in outputs]

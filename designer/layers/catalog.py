@@ -53,8 +53,8 @@ _NOT_TENSORS = {"training", "mask", "self"}
 @dataclass(frozen=True)
 class ParamSpec:
     """One constructor argument. ``kind`` is one of: int, float, bool, str, choice, ints
-    (an int or a tuple of ints), list, activation, initializer, regularizer, constraint,
-    layer, layers, any."""
+    (an int or a tuple of ints), tuple (of ints), list, activation, initializer,
+    regularizer, constraint, layer, layers, any."""
 
     name: str
     kind: str
@@ -62,6 +62,7 @@ class ParamSpec:
     required: bool
     choices: tuple[Any, ...] = ()
     doc: str = ""
+    literal: bool = True  # the default is a plain JSON value (not an object shown by its repr)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "default": self.default,
@@ -80,9 +81,18 @@ class LayerSpec:
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def config(self, params: dict[str, Any], name: str) -> dict[str, Any]:
+        """A complete ``from_config`` dict: the signature's defaults under the user's values
+        (some layers' ``from_config``, e.g. Rescaling's, insist on keys left at default)."""
+        base = {p.name: p.default for p in self.params if not p.required and p.literal}
+        return {**base, **params, "name": name}
+
     def defaults(self) -> dict[str, Any]:
         """Values for a freshly dropped node: the required parameters, with a sensible seed."""
-        return {p.name: _seed_value(p) for p in self.params if p.required}
+        values = {p.name: _seed_value(p) for p in self.params if p.required}
+        if self.type == INPUT_TYPE:  # its signature says shape=None, but Keras insists on one
+            values["shape"] = [32]
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "category": self.category, "description": self.description,
@@ -189,17 +199,18 @@ def _summary(doc: str) -> str:
     return " ".join(first.split())
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any) -> tuple[Any, bool]:
+    """(value as JSON, True), or (its repr, False) for objects JSON cannot hold."""
     if isinstance(value, tuple):
         value = list(value)
     try:
         json.dumps(value, allow_nan=False)
-        return value
+        return value, True
     except (TypeError, ValueError):
-        return repr(value)
+        return repr(value), False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def registered_names(module_name: str) -> tuple[str, ...]:
     """Names a Keras registry accepts as strings (``keras.activations.get("relu")``)."""
     module = getattr(keras, module_name)
@@ -209,7 +220,7 @@ def registered_names(module_name: str) -> tuple[str, ...]:
             continue
         try:
             module.get(attr)
-        except Exception:  # noqa: BLE001 - needs arguments (Constant) or is not registered
+        except Exception:
             continue
         names.append(attr)
     return tuple(names)
@@ -221,17 +232,17 @@ def _quoted_choices(text: str) -> list[str]:
 
 def _param(p: inspect.Parameter, doc: str) -> ParamSpec:
     required = p.default is inspect.Parameter.empty
-    default = None if required else _jsonable(p.default)
+    default, literal = (None, True) if required else _jsonable(p.default)
     name, text = p.name, doc.lower()
     choices: tuple[Any, ...] = ()
     for suffix, registry in (("activation", "activations"), ("_initializer", "initializers"),
                              ("_regularizer", "regularizers"), ("_constraint", "constraints")):
         if name.endswith(suffix):
-            return ParamSpec(name, registry[:-1], default, required, registry_choices(registry), doc)
+            return ParamSpec(name, registry[:-1], default, required, registry_choices(registry), doc, literal)
     if name in ("layer", "backward_layer", "cell"):
-        return ParamSpec(name, "layer", default, required, (), doc)
+        return ParamSpec(name, "layer", default, required, (), doc, literal)
     if name == "layers":
-        return ParamSpec(name, "layers", default, required, (), doc)
+        return ParamSpec(name, "layers", default, required, (), doc, literal)
     if isinstance(default, bool):
         kind = "bool"
     elif isinstance(default, int):
@@ -250,7 +261,7 @@ def _param(p: inspect.Parameter, doc: str) -> ParamSpec:
             kind = "str"
     else:
         kind = "any"
-    return ParamSpec(name, kind, default, required, choices, doc)
+    return ParamSpec(name, kind, default, required, choices, doc, literal)
 
 
 def registry_choices(registry: str) -> tuple[Any, ...]:
@@ -260,9 +271,10 @@ def registry_choices(registry: str) -> tuple[Any, ...]:
 def _kind_from_text(text: str) -> str:
     """What a docstring says an argument is, from the words it starts with."""
     head = text[:80]
-    if re.match(r"(optional )?(positive )?(int|integer)s? or (a )?(tuple|list)", head) or \
-            re.search(r"(tuple|list) of (\d+ )?(positive )?int", head):
+    if re.match(r"(optional )?(positive )?(int|integer)s? or (a )?(tuple|list)", head):
         return "ints"
+    if re.search(r"(tuple|list) of (\d+ )?(positive )?int", head):
+        return "tuple"
     for pattern, kind in ((r"(optional )?(a )?bool", "bool"),
                           (r"(optional )?(a )?(python )?(strictly )?(positive |non-negative )?(int|integer)\b",
                            "int"),
@@ -305,6 +317,8 @@ def _seed_value(p: ParamSpec) -> Any:
     """A starting value for a required parameter so a dropped layer is valid at once."""
     if p.kind == "ints":
         return 3
+    if p.kind == "tuple":
+        return [1]
     if p.kind == "int":
         return 32
     if p.kind == "float":

@@ -1,0 +1,25 @@
+"""Every sample project loads, analyses cleanly and builds a real model."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SAMPLES
+
+from designer.graph.project import load_project
+from designer.keras_bridge.build import build_model
+
+PROJECTS = sorted(SAMPLES.glob("*.kdn"))
+
+
+def test_there_are_samples():
+    assert PROJECTS
+
+
+@pytest.mark.parametrize("path", PROJECTS, ids=[p.stem for p in PROJECTS])
+def test_sample_analyses_and_builds(path, analyzer):
+    project = load_project(path)
+    analysis = analyzer.analyze(project.document)
+    assert analysis.ok, analysis.diagnostics
+    model = build_model(project.document)
+    assert model.count_params() == analysis.total_params
+    assert project.description
