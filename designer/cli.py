@@ -12,10 +12,11 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "layers", "analyze")
+COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export")
 
 
 class UsageError(Exception):
@@ -142,6 +143,84 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return cmd_analyze(argparse.Namespace(project=args.project, json=False))
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix != ".kdn":
+        raise UsageError(f"{out}: the project file should end in .kdn")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder")
+    _quiet_backend()
+    from designer.graph.project import Project, save_project
+    from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+    from designer.keras_bridge.weights import collect_weights, save_weights_file
+
+    try:
+        model = load_source(args.source, args.weights)
+        doc = import_model(model)
+    except ModelImportError as exc:
+        raise UsageError(str(exc)) from None
+    project = Project(doc, f"Imported from {Path(args.source).name}.")
+    trained = not args.source.startswith("keras.applications:") or args.weights
+    weights_path = out.with_name(out.stem + ".weights.npz")
+    if trained:
+        save_weights_file(collect_weights(model), weights_path)
+        project.weights = weights_path.name
+    try:
+        save_project(project, out)
+    except BaseException:
+        if trained:
+            weights_path.unlink(missing_ok=True)
+        raise
+    print(f"imported {model.name!r}: {len(doc)} nodes, {model.count_params():,} parameters → {out}"
+          + (f" (+ weights {weights_path.name})" if trained else " (weights: fresh initialisation)"))
+    return EXIT_OK
+
+
+def cmd_codegen(args: argparse.Namespace) -> int:
+    project = _load(args.project)
+    _quiet_backend()
+    from designer.keras_bridge.build import BuildError, build_model
+    from designer.keras_bridge.codegen import generate
+
+    try:
+        build_model(project.document)  # refuse to write code for a graph that cannot build
+    except BuildError as exc:
+        print(f"netdesigner: cannot generate code: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    source = generate(project.document, title=project.description or f"The {project.name} network.")
+    if args.output:
+        from designer.graph.project import write_text_atomic
+
+        write_text_atomic(source, Path(args.output))
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(source)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format != "keras":
+        raise UsageError(f"--format {args.format}: this version exports only 'keras'")
+    project = _load(args.project)
+    _quiet_backend()
+    from designer.keras_bridge.build import BuildError
+    from designer.keras_bridge.saving import export_keras, model_with_weights
+
+    try:
+        model, skipped = model_with_weights(project, Path(args.project).parent)
+    except BuildError as exc:
+        print(f"netdesigner: cannot export: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in skipped:
+        print(f"note: {path} has no matching saved weights; it keeps its initial values", file=sys.stderr)
+    try:
+        diff = export_keras(model, Path(args.output))
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote {args.output}; reloaded and compared with the model: max |difference| = {diff:.2e}")
+    return EXIT_OK
+
+
 # ---- parsing ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netdesigner", description="Keras Network Designer: design, analyse, "
@@ -161,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("analyze", cmd_analyze, "shapes, parameters and diagnostics of a project")
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("import", cmd_import, "import a Keras model as a project")
+    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME")
+    p.add_argument("-o", "--output", required=True, metavar="PROJECT", help="the project file to write (.kdn)")
+    p.add_argument("--weights", metavar="FILE", help="for keras.applications: a local weights file to load")
+    p = command("codegen", cmd_codegen, "write a Python script whose build_model() returns the model")
+    p.add_argument("project", help="a project file (.kdn)")
+    p.add_argument("-o", "--output", metavar="FILE.py", help="write here instead of standard output")
+    p = command("export", cmd_export, "export the model with its weights")
+    p.add_argument("project", help="a project file (.kdn)")
+    p.add_argument("--format", required=True, choices=["keras", "savedmodel", "onnx", "tflite", "python"])
+    p.add_argument("-o", "--output", required=True, metavar="PATH")
     return parser
 
 

@@ -44,6 +44,11 @@ class Node:
     ``type`` is the Keras class name (``"Conv2D"``), ``"InputLayer"`` for model inputs,
     or ``"Block"`` for a group of nodes kept in ``block``. ``params`` are the layer's
     constructor arguments as JSON values, exactly what ``from_config`` accepts.
+    ``module`` names where a class outside ``keras.layers`` lives (``keras.src.ops.numpy``
+    for a ``keras.ops.add`` call). ``share`` is the id of the node whose layer (and weights)
+    this node calls again, as Keras shared layers do. ``call`` keeps the arguments of an
+    imported call that are not one tensor per port: ``{"args": [...], "kwargs": {...}}``
+    with ``{"port": i}`` where input ``i`` goes.
     """
 
     id: str
@@ -54,6 +59,9 @@ class Node:
     note: str = ""
     trainable: bool = True
     block: NetworkDocument | None = None
+    module: str = ""
+    share: str | None = None
+    call: dict[str, Any] | None = None
 
     @property
     def is_input(self) -> bool:
@@ -110,15 +118,15 @@ class NetworkDocument:
 
     def add_node(self, type: str, name: str | None = None, params: dict[str, Any] | None = None,
                  *, id: str | None = None, position: tuple[float, float] = (0.0, 0.0),
-                 note: str = "", trainable: bool = True,
-                 block: NetworkDocument | None = None) -> Node:
+                 note: str = "", trainable: bool = True, block: NetworkDocument | None = None,
+                 module: str = "", share: str | None = None, call: dict[str, Any] | None = None) -> Node:
         node_id = id or self.new_id()
         if node_id in self._graph:
             raise GraphError(f"node id {node_id!r} is already used")
         if (type == BLOCK_TYPE) != (block is not None):
             raise GraphError("a Block node needs a sub-document, and only a Block node may have one")
         node = Node(node_id, type, name or self.unique_name(_snake(type)), dict(params or {}),
-                    (float(position[0]), float(position[1])), note, trainable, block)
+                    (float(position[0]), float(position[1])), note, trainable, block, module, share, call)
         self._graph.add_node(node_id, node=node)
         return node
 

@@ -35,7 +35,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # Forward migrations: MIGRATIONS[n] turns a version-n file dict into a version-(n+1) one.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-_FIELDS = {"format_version", "app", "name", "description", "graph", "data", "training", "experiments"}
+_FIELDS = {"format_version", "app", "name", "description", "graph", "weights", "data", "training", "experiments"}
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Project:
 
     document: NetworkDocument
     description: str = ""
+    weights: str = ""  # a weights file beside the project file, relative to it
     data: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     experiments: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +63,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     if project.description:
         out["description"] = project.description
     out["graph"] = document_to_dict(project.document)
+    if project.weights:
+        out["weights"] = project.weights
     for key in ("data", "training", "experiments"):
         if getattr(project, key):
             out[key] = getattr(project, key)
@@ -86,7 +89,10 @@ def project_from_dict(data: Any) -> Project:
     for key in ("data", "training", "experiments"):
         sections[key] = expect_object(obj.get(key, {}), key)
         check_json_value(sections[key], key)
-    return Project(doc, expect_str(obj.get("description", ""), "description"), **sections)
+    weights = expect_str(obj.get("weights", ""), "weights")
+    if Path(weights).is_absolute() or ".." in Path(weights).parts:
+        raise DocumentFormatError("weights", "must name a file beside the project, not a path elsewhere")
+    return Project(doc, expect_str(obj.get("description", ""), "description"), weights, **sections)
 
 
 def load_project(path: str | os.PathLike[str]) -> Project:
@@ -137,7 +143,11 @@ def compact_json(data: Any) -> str:
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    text = compact_json(data) + "\n"
+    write_text_atomic(compact_json(data) + "\n", path)
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    """Temp file in the same folder, fsync, rename: the old file survives any failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -37,6 +37,9 @@ def document_to_dict(doc: NetworkDocument) -> dict[str, Any]:
             entry["trainable"] = False
         if node.block is not None:
             entry["block"] = document_to_dict(node.block)
+        for key in ("module", "share", "call"):
+            if getattr(node, key):
+                entry[key] = getattr(node, key)
         nodes.append(entry)
     graph: dict[str, Any] = {
         "name": doc.name,
@@ -49,7 +52,7 @@ def document_to_dict(doc: NetworkDocument) -> dict[str, Any]:
 
 
 # ---- reading ------------------------------------------------------------------------------
-_NODE_FIELDS = {"id", "type", "name", "params", "position", "note", "trainable", "block"}
+_NODE_FIELDS = {"id", "type", "name", "params", "position", "note", "trainable", "block", "module", "share", "call"}
 _GRAPH_FIELDS = {"name", "nodes", "edges", "outputs"}
 
 
@@ -95,11 +98,19 @@ def _read_node(doc: NetworkDocument, raw: Any, where: str, depth: int) -> None:
         block = document_from_dict(obj["block"], f"{where}.block", depth + 1)
     elif "block" in obj:
         raise DocumentFormatError(f"{where}.block", f"only Block nodes have a sub-graph, not {node_type}")
+    call = None
+    if "call" in obj:
+        call = expect_object(obj["call"], f"{where}.call", required={"args", "kwargs"}, allowed={"args", "kwargs"})
+        check_json_value(call, f"{where}.call")
+    share = obj.get("share")
+    if share is not None and expect_str(share, f"{where}.share") not in doc:
+        raise DocumentFormatError(f"{where}.share", f"no earlier node with id {share!r} to share a layer with")
     doc.add_node(node_type, expect_str(obj["name"], f"{where}.name", nonempty=True), params,
                  id=node_id, position=xy,  # type: ignore[arg-type]
                  note=expect_str(obj.get("note", ""), f"{where}.note"),
                  trainable=expect_bool(obj.get("trainable", True), f"{where}.trainable"),
-                 block=block)
+                 block=block, module=expect_str(obj.get("module", ""), f"{where}.module"),
+                 share=share, call=call)
 
 
 def _read_port(doc: NetworkDocument, raw: Any, where: str) -> tuple[str, int]:

@@ -80,10 +80,15 @@ def validate(doc: NetworkDocument, ports: PortLookup = default_ports, prefix: st
         add("error", None, "the network has no output: no layer is left unconsumed "
             "and none is marked as an output", "no-output")
 
-    for name, count in Counter(n.name for n in nodes.values()).items():
+    for node in nodes.values():
+        owner = nodes.get(node.share) if node.share else None
+        if node.share and (owner is None or owner.share or owner.type != node.type):
+            add("error", node, "shares the layer of a node that is missing, of another type, or itself "
+                "shared: share with the original node", "bad-share")
+    for name, count in Counter(n.name for n in nodes.values() if not n.share).items():
         if count > 1:
             for node in nodes.values():
-                if node.name == name:
+                if node.name == name and not node.share:
                     add("error", node, f"the name {name!r} is used by {count} layers; "
                         "Keras needs unique names: rename this one", "duplicate-name")
 

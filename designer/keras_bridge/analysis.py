@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
@@ -20,7 +20,7 @@ import keras
 from designer.graph.document import NetworkDocument, Node
 from designer.graph.serialize import document_to_dict
 from designer.graph.validation import Diagnostic, validate
-from designer.keras_bridge.build import UnknownLayerType, call_layer, error_text, make_layer
+from designer.keras_bridge.build import UnknownLayerType, error_text, invoke, make_layer
 from designer.keras_bridge.internals import forget_deferred_variables
 from designer.layers.catalog import Catalog, load_catalog
 
@@ -121,7 +121,9 @@ class Analyzer:
                 inputs.append(up.outputs[edge.src_port])
             if len(inputs) != len(edges) or (not node.is_input and not edges):
                 continue  # an input is missing or failed: already reported there; no cascade
-            analysis = self._node(node, inputs, result)
+            analysis = self._node(doc.node(node.share) if node.share else node, node.call, inputs, result)
+            if node.share:  # the weights belong to the node that owns the layer
+                analysis = NodeAnalysis(analysis.outputs, 0, 0, analysis.error, analysis.children)
             path = prefix + node_id
             result.nodes[path] = analysis
             if analysis.children is not None:
@@ -136,32 +138,36 @@ class Analyzer:
                     "warning", path, f"{analysis.params:,} parameters will not fit in memory "
                     "as float32; make this layer smaller", "huge-layer"))
 
-    def _node(self, node: Node, inputs: list[TensorSpec], result: Analysis) -> NodeAnalysis:
+    def _node(self, node: Node, call: dict[str, Any] | None, inputs: list[TensorSpec],
+              result: Analysis) -> NodeAnalysis:
         block = document_to_dict(node.block) if node.block is not None else None
-        key = json.dumps([node.type, node.params, node.trainable, inputs, block], sort_keys=True,
-                         default=str)
+        key = json.dumps([node.type, node.module, node.params, node.trainable, call, inputs, block],
+                         sort_keys=True, default=str)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
         result.recomputed += 1
-        analysis = self._block(node, inputs, result) if node.block is not None else self._layer(node, inputs)
+        analysis = self._block(node, inputs, result) if node.block is not None else self._layer(node, call, inputs)
         self._cache[key] = analysis
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return analysis
 
-    def _layer(self, node: Node, inputs: list[TensorSpec]) -> NodeAnalysis:
+    def _layer(self, node: Node, call: dict[str, Any] | None, inputs: list[TensorSpec]) -> NodeAnalysis:
         symbolic = [keras.KerasTensor(shape, dtype=dtype) for shape, dtype in inputs]
         try:
             with keras.StatelessScope(initialize_variables=False):
                 layer = make_layer(node, self.catalog)
-                outputs = [layer.output] if node.is_input else call_layer(layer, node, symbolic,
-                                                                         self.catalog)
-                counts = _count(layer.trainable_weights), _count(layer.non_trainable_weights)
+                if node.is_input:
+                    outputs = [layer.output]
+                else:
+                    outputs = invoke(layer, replace(node, call=call), symbolic, self.catalog)
+                counts = (_count(getattr(layer, "trainable_weights", [])),
+                          _count(getattr(layer, "non_trainable_weights", [])))
         except UnknownLayerType as exc:
             return NodeAnalysis(error=str(exc))
-        except Exception as exc:
+        except Exception as exc:  # Keras's message is the diagnostic
             return NodeAnalysis(error=error_text(exc))
         finally:
             forget_deferred_variables()

@@ -12,6 +12,8 @@ from designer.graph.document import NetworkDocument, Node
 from designer.graph.validation import Diagnostic, validate
 from designer.layers.catalog import Catalog, load_catalog
 
+SEQUENTIAL = "Sequential"
+
 
 class UnknownLayerType(ValueError):
     """A node whose type the installed Keras does not have (kept in the file, reported)."""
@@ -28,8 +30,15 @@ class BuildError(RuntimeError):
         super().__init__(f"{where}{first.message}{more}")
 
 
-def make_layer(node: Node, catalog: Catalog) -> keras.layers.Layer:
-    """A fresh Keras layer for ``node``, made by ``from_config`` exactly as Keras loads one."""
+def make_layer(node: Node, catalog: Catalog) -> Any:
+    """A fresh Keras layer (or operation) for ``node``, made by ``from_config`` as Keras loads one."""
+    if node.module:  # a class outside keras.layers, e.g. the operation behind keras.ops.add
+        if not node.module.startswith("keras."):
+            raise UnknownLayerType(f"{node.module}.{node.type} is not part of Keras; only Keras classes "
+                                   "are loaded from project files")
+        return keras.saving.deserialize_keras_object(
+            {"module": node.module, "class_name": node.type, "config": {**node.params, "name": node.name},
+             "registered_name": None}, safe_mode=True)
     if node.type not in catalog:
         reason = catalog.excluded.get(node.type)
         raise UnknownLayerType(
@@ -43,10 +52,29 @@ def make_layer(node: Node, catalog: Catalog) -> keras.layers.Layer:
     return layer
 
 
-def call_layer(layer: Any, node: Node, inputs: list[Any], catalog: Catalog) -> list[Any]:
-    """Call ``layer`` the way its signature expects; always return a flat list of outputs."""
-    result = layer(inputs) if node.type in catalog and catalog[node.type].ports.as_list else layer(*inputs)
+def invoke(layer: Any, node: Node, inputs: list[Any], catalog: Catalog) -> list[Any]:
+    """Call ``layer`` as the node says (its recorded call, or its signature's convention);
+    always return a flat list of output tensors."""
+    if node.call is not None:
+        args = fill_ports(node.call["args"], inputs)
+        kwargs = fill_ports(node.call["kwargs"], inputs)
+        result = layer(*args, **kwargs)
+    elif node.type in catalog and catalog[node.type].ports.as_list:
+        result = layer(inputs)
+    else:
+        result = layer(*inputs)
     return keras.tree.flatten(result)
+
+
+def fill_ports(template: Any, inputs: list[Any]) -> Any:
+    """Put input tensors where a call template has ``{"port": i}``."""
+    if isinstance(template, dict):
+        if template.keys() == {"port"}:
+            return inputs[template["port"]]
+        return {k: fill_ports(v, inputs) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill_ports(v, inputs) for v in template]
+    return template
 
 
 def error_text(exc: BaseException) -> str:
@@ -68,41 +96,59 @@ def build_model(doc: NetworkDocument, catalog: Catalog | None = None) -> keras.M
     errors = [d for d in validate(doc, catalog.ports) if d.severity == "error"]
     if errors:
         raise BuildError(errors)
-    return _build(doc, catalog, "", doc.name)
+    return _Builder(catalog).model(doc, "", doc.name)
 
 
-def _build(doc: NetworkDocument, catalog: Catalog, prefix: str, name: str) -> keras.Model:
-    outputs = doc.effective_outputs()
-    needed: set[str] = set()
-    for ref in outputs:
-        needed |= {ref.node} | doc.upstream(ref.node)
-    tensors: dict[str, list[Any]] = {}
-    for node_id in doc.topological_order():
-        node = doc.node(node_id)
-        if node_id not in needed and not node.is_input:
-            continue
-        inputs = [tensors[e.src][e.src_port] for e in doc.in_edges(node_id)]
-        try:
-            tensors[node_id] = call_node(node, inputs, catalog, prefix)
-        except BuildError:
-            raise
-        except Exception as exc:
-            raise BuildError([Diagnostic("error", prefix + node_id, error_text(exc), "keras")]) from exc
-    model_inputs = [tensors[n.id][0] for n in doc.input_nodes()]
-    model_outputs = [tensors[o.node][o.port] for o in outputs]
-    return keras.Model(_single(model_inputs), _single(model_outputs), name=name)
+class _Builder:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
 
+    def model(self, doc: NetworkDocument, prefix: str, name: str, model_class: str = "") -> keras.Model:
+        outputs = doc.effective_outputs()
+        needed: set[str] = set()
+        for ref in outputs:
+            needed |= {ref.node} | doc.upstream(ref.node)
+        layers: dict[str, Any] = {}  # node id → its layer, so shared nodes call the same one
+        tensors: dict[str, list[Any]] = {}
+        for node_id in doc.topological_order():
+            node = doc.node(node_id)
+            if node_id not in needed and not node.is_input:
+                continue
+            inputs = [tensors[e.src][e.src_port] for e in doc.in_edges(node_id)]
+            try:
+                tensors[node_id] = self.call(doc, node, inputs, layers, prefix)
+            except BuildError:
+                raise
+            except Exception as exc:  # any Keras error becomes a diagnostic on its node
+                raise BuildError([Diagnostic("error", prefix + node_id, error_text(exc), "keras")]) from exc
+        if model_class == SEQUENTIAL:
+            return keras.Sequential([layers[n] for n in doc.topological_order() if n in layers], name=name)
+        model_inputs = [tensors[n.id][0] for n in doc.input_nodes()]
+        model_outputs = [tensors[o.node][o.port] for o in outputs]
+        return keras.Model(_single(model_inputs), _single(model_outputs), name=name)
 
-def call_node(node: Node, inputs: list[Any], catalog: Catalog, prefix: str = "") -> list[Any]:
-    """Create ``node``'s layer (or its block's model) and call it on symbolic ``inputs``."""
-    if node.is_input:
-        return [make_layer(node, catalog).output]
-    if node.block is not None:
-        inner = _build(node.block, catalog, f"{prefix}{node.id}/", node.name)
-        if not node.trainable:
-            inner.trainable = False
-        return keras.tree.flatten(inner(_single(inputs)))
-    return call_layer(make_layer(node, catalog), node, inputs, catalog)
+    def layer(self, doc: NetworkDocument, node: Node, layers: dict[str, Any], prefix: str) -> Any:
+        if node.id not in layers:
+            if node.share:
+                layers[node.id] = self.layer(doc, doc.node(node.share), layers, prefix)
+            elif node.block is not None:
+                inner = self.model(node.block, f"{prefix}{node.id}/", node.name,
+                                   node.params.get("model_class", ""))
+                if not node.trainable:
+                    inner.trainable = False
+                layers[node.id] = inner
+            else:
+                layers[node.id] = make_layer(node, self.catalog)
+        return layers[node.id]
+
+    def call(self, doc: NetworkDocument, node: Node, inputs: list[Any], layers: dict[str, Any],
+             prefix: str) -> list[Any]:
+        layer = self.layer(doc, node, layers, prefix)
+        if node.is_input:
+            return [layer.output]
+        if node.block is not None and node.call is None:
+            return keras.tree.flatten(layer(_single(inputs)))
+        return invoke(layer, node, inputs, self.catalog)
 
 
 def _single(items: list[Any]) -> Any:

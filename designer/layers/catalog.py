@@ -220,7 +220,7 @@ def registered_names(module_name: str) -> tuple[str, ...]:
             continue
         try:
             module.get(attr)
-        except Exception:
+        except Exception:  # needs arguments (Constant) or is not registered
             continue
         names.append(attr)
     return tuple(names)

@@ -1,0 +1,231 @@
+"""Import any Keras model onto the canvas, losslessly.
+
+The model's own functional config is the source of truth (it is what Keras saves): each
+layer call becomes a node, a layer called several times becomes one owner node and
+sharing nodes, nested models become blocks, and ``keras.ops`` calls become nodes too.
+Parameters equal to the layer's defaults are left out so the inspector shows what matters.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from designer.graph.document import BLOCK_TYPE, INPUT_TYPE, NetworkDocument, PortRef
+from designer.graph.layout import auto_layout
+from designer.keras_bridge.build import SEQUENTIAL
+from designer.layers.catalog import Catalog, load_catalog
+
+MODEL_CLASSES = {"Functional", "Model", SEQUENTIAL}
+_DROPPED = {"name", "trainable"}
+
+
+class ModelImportError(ValueError):
+    """A source that cannot be imported; the message names the problem and the fix."""
+
+
+# ---- sources ------------------------------------------------------------------------------
+def load_source(source: str, weights: str | None = None) -> keras.Model:
+    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json`` or ``keras.applications:NAME`` safely."""
+    if source.startswith("keras.applications:"):
+        return application(source.split(":", 1)[1], weights)
+    path = Path(source)
+    if not path.is_file():
+        raise ModelImportError(f"{source}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".keras":
+            if not zipfile.is_zipfile(path):
+                raise ModelImportError(f"{source}: not a complete zip archive, so not a usable .keras file "
+                                   "(truncated, or not saved with model.save('name.keras'))")
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
+        if suffix in (".h5", ".hdf5"):
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
+        if suffix == ".json":
+            config = json.loads(path.read_text(encoding="utf-8"))
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except ModelImportError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ModelImportError(f"{source}: the file is damaged or truncated ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelImportError(f"{source}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ModelImportError(f"{source}: {_explain(exc)}") from None
+    raise ModelImportError(f"{source}: unknown kind of file; give a .keras, .h5 or .json model, "
+                       "or keras.applications:NAME")
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    if "Lambda" in text or ("lambda" in text and "safe_mode" in text):
+        return ("the model contains a Lambda layer, which runs Python code stored in the file; it is "
+                "not loaded without consent. Replace the Lambda with a built-in layer or keras.ops call")
+    if "Could not locate" in text or "Unknown layer" in text:
+        name = text.split("'")[1] if "'" in text else "?"
+        return (f"the model uses the class {name!r}, which this Keras does not have; install the "
+                "package that defines it (custom layers are not imported)")
+    return text.split("\n")[0][:300]
+
+
+def application_names() -> list[str]:
+    return sorted(n for n in dir(keras.applications) if n[:1].isupper()
+                  and callable(getattr(keras.applications, n)))
+
+
+def application(name: str, weights: str | None = None) -> keras.Model:
+    """A ``keras.applications`` architecture, built without downloading anything."""
+    if name not in application_names():
+        raise ModelImportError(f"keras.applications has no {name!r}; choose one of: {', '.join(application_names())}")
+    if weights is not None and not Path(weights).is_file():
+        raise ModelImportError(f"{weights}: no such weights file")
+    return getattr(keras.applications, name)(weights=weights)
+
+
+# ---- model → document -----------------------------------------------------------------------
+def import_model(model: keras.Model, catalog: Catalog | None = None, layout: bool = True) -> NetworkDocument:
+    catalog = catalog or load_catalog()
+    config = model.get_config()
+    if isinstance(model, keras.Sequential):
+        config = _sequential_as_functional(config)
+    doc = _from_functional(config, model.name, catalog)
+    if layout:
+        auto_layout(doc)
+    return doc
+
+
+def _sequential_as_functional(config: dict[str, Any]) -> dict[str, Any]:
+    """A Sequential config rewritten as the functional config of the same chain."""
+    entries = config["layers"]
+    if not entries or entries[0]["class_name"] != INPUT_TYPE:
+        raise ModelImportError("the Sequential model has no input shape; build it (e.g. model.build(shape)) "
+                           "or give it a keras.Input first")
+    layers, prev = [], None
+    for entry in entries:
+        name = entry["config"]["name"]
+        history = [] if prev is None else [{"args": [_tensor_ref(prev)], "kwargs": {}}]
+        layers.append({**entry, "name": name, "inbound_nodes": history})
+        prev = name
+    return {"name": config["name"], "layers": layers, "input_layers": [[entries[0]["config"]["name"], 0, 0]],
+            "output_layers": [[prev, 0, 0]]}
+
+
+def _tensor_ref(layer_name: str) -> dict[str, Any]:
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": [layer_name, 0, 0]}}
+
+
+def _from_functional(config: dict[str, Any], name: str, catalog: Catalog) -> NetworkDocument:
+    doc = NetworkDocument(name)
+    entries = {e["name"]: e for e in config["layers"]}
+    calls: dict[tuple[str, int], str] = {}  # (layer name, call index) → node id
+    order = [n for n, _, _ in _as_list(config["input_layers"])]
+    order += [n for n in entries if n not in order]
+    for layer_name in order:
+        entry = entries[layer_name]
+        kind, params, module, inner = _describe(entry, catalog)
+        trainable = entry["config"].get("trainable", True)
+        inbound = entry.get("inbound_nodes") or []
+        for index, call in enumerate(inbound or [None]):
+            owner = calls.get((layer_name, 0))
+            template, sources = _template(call) if call is not None else (None, [])
+            block = inner if owner is None else doc.node(owner).block  # a nested model called again
+            node = doc.add_node(kind, layer_name, params if owner is None else {}, module=module,
+                                trainable=trainable, block=block, share=owner)
+            calls[(layer_name, index)] = node.id
+            for port, (src_layer, src_index, src_port) in enumerate(sources):
+                doc.connect(calls[(src_layer, src_index)], node.id, src_port=src_port, dst_port=port)
+            if template is not None and not _is_default_call(template, len(sources), kind, catalog):
+                node.call = template
+    doc.outputs = [PortRef(calls[(n, i)], t) for n, i, t in _as_list(config["output_layers"])]
+    return doc
+
+
+def _as_list(refs: Any) -> list[list[Any]]:
+    return [refs] if refs and isinstance(refs[0], str) else list(refs)
+
+
+def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, Any], str, Any]:
+    """(node type, params, module, inner document) for one layer entry of a functional config."""
+    class_name, config = entry["class_name"], entry["config"]
+    if class_name in MODEL_CLASSES:
+        if class_name == SEQUENTIAL:
+            inner = _from_functional(_sequential_as_functional(config), config["name"], catalog)
+            return BLOCK_TYPE, {"model_class": SEQUENTIAL}, "", inner
+        return BLOCK_TYPE, {}, "", _from_functional(config, config["name"], catalog)
+    module = entry.get("module") or ""
+    if class_name == "Lambda":
+        raise ModelImportError(f"layer {config['name']!r} is a Lambda layer, which runs Python code stored in the "
+                           "file; replace it with a built-in layer or keras.ops call")
+    if module == "keras.layers" and class_name in catalog:
+        return class_name, _non_default(class_name, config, catalog), "", None
+    if entry.get("registered_name") not in (None, class_name) or not module.startswith("keras"):
+        raise ModelImportError(f"layer {config['name']!r} is a custom class {class_name!r}; only Keras's own "
+                           "layers and operations can be imported")
+    return class_name, {k: v for k, v in config.items() if k not in _DROPPED}, module, None
+
+
+def _non_default(class_name: str, config: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    spec = catalog[class_name]
+    if class_name == INPUT_TYPE:
+        return _input_params(config)
+    required = {p.name: config[p.name] for p in spec.params if p.required and p.name in config}
+    defaults = _default_config(class_name, json.dumps(required, sort_keys=True, default=str), catalog)
+    return {k: v for k, v in config.items()
+            if k not in _DROPPED and (k in required or k not in defaults or defaults[k] != v)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_config(class_name: str, required_json: str, catalog: Catalog) -> dict[str, Any]:
+    """What a layer's config holds when only its required arguments are given."""
+    spec = catalog[class_name]
+    try:
+        return spec.cls.from_config(spec.config(json.loads(required_json), "default")).get_config()
+    except Exception:  # a layer that cannot be made from required arguments alone keeps every value
+        return {}
+
+
+def _input_params(config: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in config.items() if k not in _DROPPED and k != "batch_shape"}
+    batch_shape = list(config["batch_shape"])
+    if batch_shape[0] is None:
+        params["shape"] = batch_shape[1:]
+    else:
+        params["batch_shape"] = batch_shape
+    defaults = {"dtype": "float32", "sparse": False, "ragged": False, "optional": False}
+    return {k: v for k, v in params.items() if defaults.get(k, object()) != v}
+
+
+def _template(call: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
+    """The call with each Keras tensor replaced by ``{"port": i}``, and where each port comes from."""
+    sources: list[tuple[str, int, int]] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                layer, node_index, tensor_index = value["config"]["keras_history"]
+                sources.append((layer, node_index, tensor_index))
+                return {"port": len(sources) - 1}
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        return value
+
+    return {"args": walk(call.get("args", [])), "kwargs": walk(call.get("kwargs", {}))}, sources
+
+
+def _is_default_call(template: dict[str, Any], ports: int, kind: str, catalog: Catalog) -> bool:
+    """True when the call is what the document does by default, so nothing needs recording."""
+    kwargs = {k: v for k, v in template["kwargs"].items() if v is not None}
+    placeholders = [{"port": i} for i in range(ports)]
+    if kwargs:
+        return False
+    if kind in catalog and catalog[kind].ports.as_list:
+        return template["args"] == [placeholders]
+    if kind == BLOCK_TYPE:
+        return template["args"] in ([placeholders[0]] if ports == 1 else [placeholders],)
+    return template["args"] == placeholders

@@ -1,0 +1,67 @@
+"""Weights kept beside a project, keyed by layer path, so edits never scramble them.
+
+A plain ``.npz`` archive (loaded with ``allow_pickle=False``) maps ``block/layer|i`` to the
+i-th variable of that layer. Loading matches by name and shape: a layer the user changed
+since keeps its fresh initial weights and is reported, never silently half-loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+
+def layer_paths(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every leaf layer but inputs, with its path through nested models (``features/b_dense``)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        path = prefix + layer.name
+        if isinstance(layer, keras.Model):
+            yield from layer_paths(layer, path + "/")
+        else:
+            yield path, layer
+
+
+def collect_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    return {f"{path}|{i}": keras.ops.convert_to_numpy(w.value)
+            for path, layer in layer_paths(model) for i, w in enumerate(layer.weights)}
+
+
+def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str]:
+    """Load what matches; return the paths of layers that kept their initial weights."""
+    skipped = []
+    for path, layer in layer_paths(model):
+        if not layer.weights:
+            continue
+        values = [arrays.get(f"{path}|{i}") for i in range(len(layer.weights))]
+        if any(v is None or v.shape != tuple(w.shape) for v, w in zip(values, layer.weights, strict=False)):
+            skipped.append(path)
+            continue
+        layer.set_weights(values)
+    return skipped
+
+
+def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Write atomically: a crash leaves the previous file, never half of a new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_weights_file(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
