@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import SAMPLES, chain
 from keras import layers
 
+from conftest import SAMPLES, chain
 from designer.graph.document import NetworkDocument, PortRef
 from designer.graph.project import load_project
 from designer.keras_bridge.build import BuildError, build_model

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from conftest import ROOT, SAMPLES
-
 from designer.cli import main
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project, save_project

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import keras
 import pytest
-from test_import import assert_round_trip
 
 from designer.keras_bridge.importer import application, application_names
+from test_import import assert_round_trip
 
 
 @pytest.mark.slow

@@ -6,10 +6,10 @@ import json
 import os
 
 import pytest
-from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SAMPLES
 from designer.graph import project as project_mod
 from designer.graph.document import NetworkDocument, PortRef
 from designer.graph.project import (

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SAMPLES
 
+from conftest import SAMPLES
 from designer.graph.project import load_project
 from designer.keras_bridge.build import build_model
 

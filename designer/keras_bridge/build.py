@@ -59,7 +59,7 @@ def invoke(layer: Any, node: Node, inputs: list[Any], catalog: Catalog) -> list[
         args = fill_ports(node.call["args"], inputs)
         kwargs = fill_ports(node.call["kwargs"], inputs)
         result = layer(*args, **kwargs)
-    elif node.type in catalog and catalog[node.type].ports.as_list:
+    elif catalog.ports(node).as_list:
         result = layer(inputs)
     else:
         result = layer(*inputs)

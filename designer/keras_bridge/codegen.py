@@ -150,8 +150,7 @@ class _Writer:
             args = [self.template(a, inputs) for a in node.call["args"]]
             args += [f"{k}={self.template(v, inputs)}" for k, v in node.call["kwargs"].items()]
             call = ", ".join(args)
-        elif (node.type in self.catalog and self.catalog[node.type].ports.as_list) or (
-                node.block is not None and len(inputs) > 1):
+        elif self.catalog.ports(node).as_list or (node.block is not None and len(inputs) > 1):
             call = "[" + ", ".join(inputs) + "]"
         else:
             call = ", ".join(inputs)

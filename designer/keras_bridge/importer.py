@@ -89,11 +89,16 @@ def application(name: str, weights: str | None = None) -> keras.Model:
 
 # ---- model → document -----------------------------------------------------------------------
 def import_model(model: keras.Model, catalog: Catalog | None = None, layout: bool = True) -> NetworkDocument:
+    return import_config(model.get_config(), isinstance(model, keras.Sequential), catalog, layout)
+
+
+def import_config(config: dict[str, Any], sequential: bool = False, catalog: Catalog | None = None,
+                  layout: bool = True) -> NetworkDocument:
+    """A document from a model's config (what a .keras file holds), without building the model."""
     catalog = catalog or load_catalog()
-    config = model.get_config()
-    if isinstance(model, keras.Sequential):
+    if sequential:
         config = _sequential_as_functional(config)
-    doc = _from_functional(config, model.name, catalog)
+    doc = _from_functional(config, config["name"], catalog)
     if layout:
         auto_layout(doc)
     return doc
@@ -170,13 +175,26 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
 
 
 def _non_default(class_name: str, config: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
-    spec = catalog[class_name]
     if class_name == INPUT_TYPE:
         return _input_params(config)
+    return json.loads(_pruned(class_name, json.dumps(config, sort_keys=True), catalog))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pruned(class_name: str, config_json: str, catalog: Catalog) -> str:
+    """The config without values the layer would get anyway, checked by rebuilding it: some
+    defaults depend on other arguments (pooling strides default to the pool size)."""
+    spec, config = catalog[class_name], json.loads(config_json)
     required = {p.name: config[p.name] for p in spec.params if p.required and p.name in config}
     defaults = _default_config(class_name, json.dumps(required, sort_keys=True, default=str), catalog)
-    return {k: v for k, v in config.items()
-            if k not in _DROPPED and (k in required or k not in defaults or defaults[k] != v)}
+    params = {k: v for k, v in config.items()
+              if k not in _DROPPED and (k in required or k not in defaults or defaults[k] != v)}
+    try:
+        rebuilt = json.loads(json.dumps(spec.cls.from_config(spec.config(params, config["name"])).get_config()))
+    except Exception:  # keep everything when the short form does not even build
+        rebuilt = {}
+    params.update({k: v for k, v in config.items() if k not in _DROPPED and rebuilt.get(k) != v})
+    return json.dumps(params)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -184,7 +202,8 @@ def _default_config(class_name: str, required_json: str, catalog: Catalog) -> di
     """What a layer's config holds when only its required arguments are given."""
     spec = catalog[class_name]
     try:
-        return spec.cls.from_config(spec.config(json.loads(required_json), "default")).get_config()
+        config = spec.cls.from_config(spec.config(json.loads(required_json), "default")).get_config()
+        return json.loads(json.dumps(config))  # tuples as lists, as in the config being pruned
     except Exception:  # a layer that cannot be made from required arguments alone keeps every value
         return {}
 

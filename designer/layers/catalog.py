@@ -118,7 +118,13 @@ class Catalog:
         return len(self.specs)
 
     def ports(self, node: Node) -> PortSpec:
-        """Input ports of ``node``: from Keras for layers, from the inner graph for blocks."""
+        """Input ports of ``node``: from a recorded call, from Keras for layers, from the inner
+        graph for blocks; an operation outside ``keras.layers`` takes what it was given."""
+        if node.call is not None:
+            count = json.dumps(node.call).count('{"port": ')
+            return PortSpec((), count, count)
+        if node.module:
+            return PortSpec((), 1, None)
         spec = self.specs.get(node.type)
         return spec.ports if spec is not None else default_ports(node)
 
