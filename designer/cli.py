@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,25 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _quiet_backend() -> None:
-    """Import Keras with TensorFlow's start-up chatter kept out of the user's terminal.
+    from designer.quiet import import_keras_quietly
 
-    TensorFlow's C++ core prints to file descriptor 2 before any log level applies, so
-    stderr is pointed at /dev/null for the import alone; Python errors still surface.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import_keras_quietly()
 
 
 def _load(path: str) -> Any:
@@ -134,13 +117,15 @@ def _bytes(n: int) -> str:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    if args.screenshot:
-        raise UsageError("--screenshot needs the designer window, which this version does not have yet")
-    if args.project is None:
-        raise UsageError("the designer window is not available yet: give a project to analyse "
-                         "(e.g. netdesigner sample_projects/classic_cnn.kdn)")
-    print("(The designer window is not part of this version; analysing the project instead.)\n")
-    return cmd_analyze(argparse.Namespace(project=args.project, json=False))
+    if args.project is not None:
+        _load(args.project) if Path(args.project).suffix == ".kdn" else None
+        if not Path(args.project).exists():
+            raise UsageError(f"{args.project}: no such file")
+    if args.screenshot and not Path(args.screenshot).parent.is_dir():
+        raise UsageError(f"{args.screenshot}: its folder does not exist")
+    from designer.app.run import run
+
+    return run(args.project, args.screenshot, dark=args.dark)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -235,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("gui", cmd_gui, "open the designer (the default command)")
     p.add_argument("project", nargs="?", help="a project file (.kdn)")
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen to PNG and exit")
+    p.add_argument("--dark", action="store_true", help="use the dark theme")
     p = command("layers", cmd_layers, "list the layer catalog")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("analyze", cmd_analyze, "shapes, parameters and diagnostics of a project")

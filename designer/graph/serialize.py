@@ -200,3 +200,8 @@ def check_json_value(value: Any, where: str, depth: int = 0) -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             check_json_value(item, f"{where}.{key}", depth + 1)
+
+
+def restore_document(doc: NetworkDocument, data: dict[str, Any]) -> None:
+    """Make ``doc`` equal to the dict it was saved as, in place (undo of structural edits)."""
+    doc.__dict__.update(document_from_dict(data).__dict__)

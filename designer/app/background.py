@@ -1,0 +1,106 @@
+"""Keras work off the GUI thread: loading the catalog and analysing the document.
+
+One worker thread owns all Keras calls (Keras keeps per-thread global state). The GUI
+sends it a copy of the document with a generation number and applies only the newest
+result, so typing in the inspector never waits for analysis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from designer.graph.document import NetworkDocument
+from designer.quiet import import_keras_quietly
+
+
+class _Worker(QObject):
+    catalog_ready = Signal(object)
+    analysed = Signal(int, object)
+    failed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.analyzer: Any = None
+
+    @Slot()
+    def load(self) -> None:
+        try:
+            import_keras_quietly()
+            from designer.keras_bridge.analysis import Analyzer
+            from designer.layers.catalog import load_catalog
+
+            catalog = load_catalog()
+            self.analyzer = Analyzer(catalog)
+        except Exception as exc:  # a broken Keras install must not take the window down
+            self.failed.emit(f"Keras could not be loaded: {exc}")
+            return
+        self.catalog_ready.emit(catalog)
+
+    @Slot(int, object)
+    def analyse(self, generation: int, doc: NetworkDocument) -> None:
+        if self.analyzer is not None:
+            self.analysed.emit(generation, self.analyzer.analyze(doc))
+
+
+class Background(QObject):
+    """Debounced, latest-wins analysis; the catalog arrives once Keras has loaded."""
+
+    catalog_ready = Signal(object)
+    analysed = Signal(object)
+    failed = Signal(str)
+    _load = Signal()
+    _analyse = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None, debounce_ms: int = 120) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("keras-worker")
+        self.worker = _Worker()
+        self.worker.moveToThread(self.thread)
+        self._load.connect(self.worker.load)
+        self._analyse.connect(self.worker.analyse)
+        self.worker.catalog_ready.connect(self._on_catalog)
+        self.worker.analysed.connect(self._on_analysed)
+        self.worker.failed.connect(self.failed)
+        self.generation = 0
+        self.pending: NetworkDocument | None = None
+        self.catalog: Any = None
+        self.busy = False
+        self.timer = QTimer(self, singleShot=True, interval=debounce_ms)
+        self.timer.timeout.connect(self._send)
+        self.thread.start()
+        self._load.emit()
+
+    def request(self, doc: NetworkDocument) -> None:
+        """Analyse ``doc`` soon (a copy is taken now; later edits restart the wait)."""
+        self.pending = doc.copy()
+        self.timer.start()
+
+    def _send(self) -> None:
+        if self.pending is None or self.catalog is None or self.busy:
+            return
+        self.generation += 1
+        self.busy = True
+        self._analyse.emit(self.generation, self.pending)
+        self.pending = None
+
+    def _on_catalog(self, catalog: Any) -> None:
+        self.catalog = catalog
+        self.catalog_ready.emit(catalog)
+        self._send()
+
+    def _on_analysed(self, generation: int, analysis: Any) -> None:
+        self.busy = False
+        if generation == self.generation:
+            self.analysed.emit(analysis)
+        self._send()  # an edit that arrived meanwhile
+
+    @property
+    def idle(self) -> bool:
+        return self.catalog is not None and not self.busy and self.pending is None and not self.timer.isActive()
+
+    def stop(self) -> None:
+        self.thread.quit()
+        self.thread.wait(10_000)

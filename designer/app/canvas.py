@@ -1,0 +1,345 @@
+"""The canvas: a QGraphicsView that draws the viewed document and turns gestures into requests.
+
+It never edits the document itself: it emits signals (connect, move, drop a layer, open a
+block) that the window turns into undoable commands, and ``sync`` redraws from the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from designer.app.theme import category_color
+from designer.graph.document import NetworkDocument, Node
+
+NODE_W, NODE_H, PORT_R = 200.0, 66.0, 6.0
+LAYER_MIME = "application/x-kdn-layer"
+
+
+class PortItem(QGraphicsEllipseItem):
+    def __init__(self, parent: NodeItem, index: int, is_input: bool, label: str) -> None:
+        super().__init__(-PORT_R, -PORT_R, 2 * PORT_R, 2 * PORT_R, parent)
+        self.node_id, self.index, self.is_input = parent.node_id, index, is_input
+        self.setBrush(QBrush(QColor("#f5f5f5")))
+        self.setPen(QPen(QColor("#555"), 1.2))
+        self.setToolTip(f"{'input' if is_input else 'output'} {label}")
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def flash(self, color: str) -> None:
+        self.setBrush(QBrush(QColor(color)))
+        QTimer.singleShot(700, lambda: self.setBrush(QBrush(QColor("#f5f5f5"))))
+
+
+class NodeItem(QGraphicsItem):
+    """One layer: name, type, output shape and parameter count, coloured by category."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.title = self.subtitle = self.shape_text = self.params_text = ""
+        self.color = QColor("#888")
+        self.error: str | None = None
+        self.frozen = False
+        self.is_block = False
+        self.inputs: list[PortItem] = []
+        self.outputs: list[PortItem] = []
+        self.setZValue(1)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-4, -4, NODE_W + 8, NODE_H + 8)
+
+    def set_ports(self, inputs: list[str], outputs: int) -> None:
+        if len(inputs) != len(self.inputs) or outputs != len(self.outputs):
+            for port in self.inputs + self.outputs:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.inputs = [PortItem(self, i, True, name) for i, name in enumerate(inputs)]
+            self.outputs = [PortItem(self, i, False, f"{i}") for i in range(outputs)]
+            for ports, y in ((self.inputs, 0.0), (self.outputs, NODE_H)):
+                for i, port in enumerate(ports):
+                    port.setPos(NODE_W * (i + 1) / (len(ports) + 1), y)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0, 0, NODE_W, NODE_H)
+        body = QColor("#fdfdfd") if not self.frozen else QColor("#e8edf2")
+        border = QColor("#d32f2f") if self.error else (QColor("#1e88e5") if self.isSelected() else QColor("#9e9e9e"))
+        pen = QPen(border, 2.4 if self.isSelected() or self.error else 1.2)
+        if self.frozen:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(body))
+        painter.drawRoundedRect(rect, 8, 8)
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, 8, NODE_H), 4, 4)
+        painter.fillPath(header, self.color if not self.frozen else self.color.lighter(150))
+        if self.is_block:
+            painter.setPen(QPen(self.color, 1.2))
+            painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 6, 6)
+        painter.setPen(QColor("#212121"))
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        bold.setPointSizeF(9.5)
+        painter.setFont(bold)
+        painter.drawText(QRectF(16, 6, NODE_W - 24, 18), Qt.AlignmentFlag.AlignLeft, self.title)
+        small = QFont(painter.font())
+        small.setBold(False)
+        small.setPointSizeF(8)
+        painter.setFont(small)
+        painter.setPen(QColor("#616161"))
+        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignLeft, self.subtitle)
+        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignRight, self.params_text)
+        painter.setPen(QColor("#1b5e20") if not self.error else QColor("#b71c1c"))
+        painter.drawText(QRectF(16, 42, NODE_W - 24, 16), Qt.AlignmentFlag.AlignLeft, self.shape_text)
+        if self.error:
+            painter.setBrush(QBrush(QColor("#d32f2f")))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(QPointF(NODE_W - 4, 4), 9, 9)
+            painter.setPen(QColor("white"))
+            painter.setFont(bold)
+            painter.drawText(QRectF(NODE_W - 13, -5, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_moved(self)  # type: ignore[attr-defined]
+        return super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    def __init__(self, key: tuple[str, int, str, int]) -> None:
+        super().__init__()
+        self.key = key
+        self.setPen(QPen(QColor("#78909c"), 1.8))
+        self.setZValue(0)
+
+    def update_path(self, start: QPointF, end: QPointF) -> None:
+        path = QPainterPath(start)
+        dy = max(40.0, abs(end.y() - start.y()) / 2)
+        path.cubicTo(start + QPointF(0, dy), end - QPointF(0, dy), end)
+        self.setPath(path)
+
+
+class CanvasScene(QGraphicsScene):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[tuple[str, int, str, int], EdgeItem] = {}
+        self.grid = QColor("#e3e7eb")
+        self.set_dark(False)
+
+    def set_dark(self, dark: bool) -> None:
+        self.setBackgroundBrush(QColor("#202226" if dark else "#f4f6f8"))
+        self.grid = QColor("#2c2f34" if dark else "#e3e7eb")
+        self.update()
+
+    def node_moved(self, item: NodeItem) -> None:
+        for key, edge in self.edges.items():
+            if item.node_id in (key[0], key[2]):
+                self.route(edge)
+
+    def route(self, edge: EdgeItem) -> None:
+        src, sport, dst, dport = edge.key
+        a, b = self.nodes.get(src), self.nodes.get(dst)
+        if a is None or b is None:
+            return
+        start = a.outputs[min(sport, len(a.outputs) - 1)].scenePos() if a.outputs else a.scenePos()
+        end = b.inputs[min(dport, len(b.inputs) - 1)].scenePos() if b.inputs else b.scenePos()
+        edge.update_path(start, end)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        step = 40
+        painter.setPen(QPen(self.grid, 1))
+        left, top = int(rect.left()) - int(rect.left()) % step, int(rect.top()) - int(rect.top()) % step
+        lines = [QPointF(x, rect.top()) for x in range(left, int(rect.right()), step)]
+        for p in lines:
+            painter.drawLine(p, QPointF(p.x(), rect.bottom()))
+        for y in range(top, int(rect.bottom()), step):
+            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+
+
+class Canvas(QGraphicsView):
+    """The view: zoom, pan, rubber-band select, drag to connect, drop layers from the palette."""
+
+    connect_requested = Signal(str, int, str, int)
+    moved = Signal(dict)  # node id → ((old x, y), (new x, y))
+    dropped = Signal(str, QPointF)
+    open_block = Signal(str)
+    selection_changed = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.canvas_scene = CanvasScene()
+        super().__init__(self.canvas_scene, parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setAcceptDrops(True)
+        self.positions: dict[str, tuple[float, float]] = {}
+        self._wire: QGraphicsPathItem | None = None
+        self._wire_from: PortItem | None = None
+        self._panning: QPointF | None = None
+        self.canvas_scene.selectionChanged.connect(
+            lambda: self.selection_changed.emit(self.selected_ids()))
+
+    # ---- drawing from the document --------------------------------------------------------
+    def sync(self, doc: NetworkDocument, describe: Any) -> None:
+        """Make the items match ``doc``; ``describe(node)`` gives title, subtitle, shape, params,
+        colour, error, input port names and output count."""
+        scene = self.canvas_scene
+        for node_id in list(scene.nodes):
+            if node_id not in doc:
+                scene.removeItem(scene.nodes.pop(node_id))
+        for node in doc.nodes.values():
+            item = scene.nodes.get(node.id)
+            if item is None:
+                item = scene.nodes[node.id] = NodeItem(node)
+                scene.addItem(item)
+            info = describe(node)
+            item.title, item.subtitle, item.shape_text, item.params_text = (
+                info["title"], info["subtitle"], info["shape"], info["params"])
+            item.color, item.error, item.frozen, item.is_block = (
+                category_color(info["category"]), info["error"], not node.trainable, node.is_block)
+            item.setToolTip(info["error"] or info["tooltip"])
+            item.set_ports(info["inputs"], info["outputs"])
+            if item.pos() != QPointF(*node.position):
+                item.setPos(*node.position)
+            item.update()
+        self.positions = {n.id: n.position for n in doc.nodes.values()}
+        keys = {(e.src, e.src_port, e.dst, e.dst_port) for e in doc.edges}
+        for key in list(scene.edges):
+            if key not in keys:
+                scene.removeItem(scene.edges.pop(key))
+        for key in keys:
+            if key not in scene.edges:
+                scene.edges[key] = EdgeItem(key)
+                scene.addItem(scene.edges[key])
+            scene.route(scene.edges[key])
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-400, -300, 400, 300))
+
+    def selected_ids(self) -> list[str]:
+        return [i.node_id for i in self.canvas_scene.selectedItems() if isinstance(i, NodeItem)]
+
+    def select(self, node_ids: list[str], center: bool = False) -> None:
+        self.canvas_scene.clearSelection()
+        for node_id in node_ids:
+            item = self.canvas_scene.nodes.get(node_id)
+            if item is not None:
+                item.setSelected(True)
+                if center:
+                    self.centerOn(item)
+
+    def port_item(self, node_id: str, index: int, is_input: bool) -> PortItem | None:
+        item = self.canvas_scene.nodes.get(node_id)
+        ports = (item.inputs if is_input else item.outputs) if item else []
+        return ports[index] if index < len(ports) else None
+
+    # ---- zoom and pan ---------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        factor = 1.0015 ** event.angleDelta().y()
+        zoom = self.transform().m11() * factor
+        if 0.05 <= zoom <= 4:
+            self.scale(factor, factor)
+
+    def fit(self) -> None:
+        rect = self.canvas_scene.itemsBoundingRect()
+        if not rect.isEmpty():
+            self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+            if self.transform().m11() > 1.0:
+                self.reset_zoom()
+
+    def reset_zoom(self) -> None:
+        center = self.mapToScene(self.viewport().rect().center())
+        self.resetTransform()
+        self.centerOn(center)
+
+    # ---- gestures -------------------------------------------------------------------------
+    def mousePressEvent(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._panning = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        item = self.itemAt(event.position().toPoint())
+        if isinstance(item, PortItem) and not item.is_input and event.button() == Qt.MouseButton.LeftButton:
+            self._wire_from = item
+            self._wire = QGraphicsPathItem()
+            self._wire.setPen(QPen(QColor("#1e88e5"), 2, Qt.PenStyle.DashLine))
+            self.canvas_scene.addItem(self._wire)
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        if self._panning is not None:
+            delta = event.position() - self._panning
+            self._panning = event.position()
+            self.horizontalScrollBar().setValue(int(self.horizontalScrollBar().value() - delta.x()))
+            self.verticalScrollBar().setValue(int(self.verticalScrollBar().value() - delta.y()))
+            return
+        if self._wire is not None and self._wire_from is not None:
+            start = self._wire_from.scenePos()
+            end = self.mapToScene(event.position().toPoint())
+            path = QPainterPath(start)
+            path.cubicTo(start + QPointF(0, 40), end - QPointF(0, 40), end)
+            self._wire.setPath(path)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        if self._panning is not None:
+            self._panning = None
+            self.unsetCursor()
+            return
+        if self._wire is not None and self._wire_from is not None:
+            self.canvas_scene.removeItem(self._wire)
+            source, self._wire, self._wire_from = self._wire_from, None, None
+            target = next((i for i in self.items(event.position().toPoint()) if isinstance(i, PortItem)), None)
+            if isinstance(target, PortItem) and target.is_input:
+                self.connect_requested.emit(source.node_id, source.index, target.node_id, target.index)
+            return
+        super().mouseReleaseEvent(event)
+        moves = {}
+        for node_id, item in self.canvas_scene.nodes.items():
+            new = (item.pos().x(), item.pos().y())
+            old = self.positions.get(node_id)
+            if old is not None and (abs(old[0] - new[0]) > 0.5 or abs(old[1] - new[1]) > 0.5):
+                moves[node_id] = (old, new)
+        if moves:
+            self.moved.emit(moves)
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if isinstance(item, NodeItem) and item.is_block:
+            self.open_block.emit(item.node_id)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent
+
+    def dropEvent(self, event: Any) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            layer_type = bytes(event.mimeData().data(LAYER_MIME)).decode()
+            self.dropped.emit(layer_type, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
+        else:
+            event.ignore()

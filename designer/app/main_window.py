@@ -1,0 +1,564 @@
+"""The designer window: palette, canvas, inspector and analysis around one undoable document."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.app.canvas import NODE_H, Canvas
+from designer.app.commands import EditNode, EditorState, MoveNodes, StructuralEdit
+from designer.app.panels import AnalysisPanel, Inspector, Palette
+from designer.app.start_page import StartPage
+from designer.app.theme import apply_theme
+from designer.graph.document import GraphError, NetworkDocument, Node
+from designer.graph.grouping import group, ungroup
+from designer.graph.layout import auto_layout
+from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
+from designer.graph.serialize import document_from_dict, document_to_dict
+
+APP_NAME = "Keras Network Designer"
+CLIPBOARD_MIME = "application/x-kdn-nodes"
+
+
+def autosave_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation) or str(Path.home())
+    return Path(base) / "autosave"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None) -> None:
+        super().__init__()
+        self.background = background
+        self.ask = ask or self._ask
+        self.project = Project(NetworkDocument("untitled"))
+        self.path: Path | None = None
+        self.analysis: Any = None
+        self.undo = QUndoStack(self)
+        self.state = EditorState(self.project.document, self._changed)
+        self.settings = QSettings("keras-network-designer", "designer")
+        self.setWindowTitle(APP_NAME)
+        self.resize(1440, 900)
+        self.setAcceptDrops(True)
+
+        self.canvas = Canvas()
+        self.breadcrumb = QLabel()
+        self.breadcrumb.setTextFormat(Qt.TextFormat.RichText)
+        self.breadcrumb.linkActivated.connect(self._breadcrumb_clicked)
+        editor = QWidget()
+        column = QVBoxLayout(editor)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.breadcrumb)
+        column.addWidget(self.canvas)
+        self.start = StartPage()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start)
+        self.stack.addWidget(editor)
+        self.setCentralWidget(self.stack)
+
+        self.palette = Palette()
+        self.inspector = Inspector()
+        self.panel = AnalysisPanel()
+        for title, widget, area in (("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Properties", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Analysis", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+        self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [210], Qt.Orientation.Vertical)
+        self.totals = QLabel("")
+        self.statusBar().addPermanentWidget(self.totals)
+
+        self._build_actions()
+        self.background.catalog_ready.connect(self._catalog_ready)
+        self.background.analysed.connect(self._analysed)
+        self.background.failed.connect(lambda msg: self.statusBar().showMessage(msg))
+        self.canvas.connect_requested.connect(self.request_connect)
+        self.canvas.moved.connect(lambda moves: self.undo.push(MoveNodes(self.state, moves)))
+        self.canvas.dropped.connect(lambda t, pos: self.add_layer(t, (pos.x(), pos.y())))
+        self.canvas.open_block.connect(self.open_block)
+        self.canvas.selection_changed.connect(self._selection_changed)
+        self.palette.activated.connect(lambda t: self.add_layer(t))
+        self.inspector.edited.connect(self._inspector_edited)
+        self.panel.picked.connect(lambda node_id: self.canvas.select([node_id], center=True))
+        self.start.chosen.connect(self._start_choice)
+        self.undo.cleanChanged.connect(lambda _: self._update_title())
+        self.autosave_timer = QTimer(self, interval=30_000)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.start.set_recent(self.recent_files())
+        self._show_start(True)
+
+    # ---- actions ----------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        style = self.style()
+        icon = style.standardIcon
+        sp = QStyle.StandardPixmap
+        spec: list[tuple[str, str, Any, Callable[[], Any], Any]] = [
+            ("file", "&New", QKeySequence.StandardKey.New, self.new_project, icon(sp.SP_FileIcon)),
+            ("file", "&Open…", QKeySequence.StandardKey.Open, self.open_dialog, icon(sp.SP_DialogOpenButton)),
+            ("file", "&Import Keras model…", "Ctrl+I", self.import_dialog, icon(sp.SP_ArrowDown)),
+            ("file", "&Save", QKeySequence.StandardKey.Save, self.save, icon(sp.SP_DialogSaveButton)),
+            ("file", "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as, None),
+            ("edit", "&Undo", QKeySequence.StandardKey.Undo, self.undo.undo, icon(sp.SP_ArrowBack)),
+            ("edit", "&Redo", QKeySequence.StandardKey.Redo, self.undo.redo, icon(sp.SP_ArrowForward)),
+            ("edit", "Cu&t", QKeySequence.StandardKey.Cut, self.cut, None),
+            ("edit", "&Copy", QKeySequence.StandardKey.Copy, self.copy, None),
+            ("edit", "&Paste", QKeySequence.StandardKey.Paste, self.paste, None),
+            ("edit", "&Duplicate", "Ctrl+D", self.duplicate, None),
+            ("edit", "&Delete", QKeySequence.StandardKey.Delete, self.delete_selection, icon(sp.SP_TrashIcon)),
+            ("edit", "Select &All", QKeySequence.StandardKey.SelectAll, self.select_all, None),
+            ("edit", "&Group into block", "Ctrl+G", self.group_selection, None),
+            ("edit", "U&ngroup block", "Ctrl+Shift+G", self.ungroup_selection, None),
+            ("edit", "&Freeze / unfreeze", "Ctrl+L", self.toggle_frozen, None),
+            ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, None),
+            ("view", "&Fit to view", "F", self.canvas.fit, None),
+            ("view", "Zoom &100%", "Ctrl+0", self.canvas.reset_zoom, None),
+            ("view", "&Up one block", "Backspace", self.close_block, icon(sp.SP_FileDialogToParent)),
+            ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
+        ]
+        menus = {name: self.menuBar().addMenu(f"&{name.title()}") for name in ("file", "edit", "view")}
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("Main")
+        self.actions_by_name: dict[str, QAction] = {}
+        for menu, text, shortcut, slot, action_icon in spec:
+            action = QAction(text, self)
+            if action_icon is not None:
+                action.setIcon(action_icon)
+                toolbar.addAction(action)
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            menus[menu].addAction(action)
+            self.actions_by_name[text.replace("&", "").rstrip("…")] = action
+        self.actions_by_name["Redo"].setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+
+    # ---- the document changed -----------------------------------------------------------------
+    def _changed(self) -> None:
+        doc = self.state.doc
+        self.canvas.sync(doc, self.describe)
+        self._update_breadcrumb()
+        self._selection_changed(self.canvas.selected_ids())
+        self.background.request(self.state.root)
+        self._update_title()
+
+    def describe(self, node: Node) -> dict[str, Any]:
+        catalog = self.background.catalog
+        prefix = "".join(f"{n}/" for n in self.state.view)
+        result = self.analysis.nodes.get(prefix + node.id) if self.analysis else None
+        spec = catalog.specs.get(node.type) if catalog is not None and not node.module else None
+        if node.is_block:
+            category = "Block"
+        elif node.module:
+            category = "Operation"
+        else:
+            category = spec.category if spec else "Other"
+        errors = [d.message for d in (self.analysis.diagnostics if self.analysis else [])
+                  if d.node == prefix + node.id and d.severity == "error"]
+        ports = catalog.ports(node) if catalog is not None else None
+        connected = len(self.state.doc.in_edges(node.id))
+        if ports is None:
+            inputs = ["inputs"] * max(connected, 0 if node.is_input else 1)
+        else:
+            count = ports.max_inputs if ports.max_inputs is not None else max(ports.min_inputs, connected + 1)
+            count = max(count, connected)
+            inputs = [ports.name(i) for i in range(count)]
+        return {
+            "title": node.name + (" ❄" if not node.trainable else ""),
+            "subtitle": ("Block" + (" (Sequential)" if node.params.get("model_class") else "")) if node.is_block
+            else node.type + (" (shared)" if node.share else ""),
+            "shape": result.shape_text() if result and result.outputs else ("error" if errors else ""),
+            "params": f"{result.params:,} params" if result and result.params else "",
+            "category": category,
+            "error": errors[0] if errors else None,
+            "tooltip": spec.description if spec else node.type,
+            "inputs": inputs,
+            "outputs": max(1, len(result.outputs) if result and result.outputs else 1),
+        }
+
+    def _analysed(self, analysis: Any) -> None:
+        self.analysis = analysis
+        self.canvas.sync(self.state.doc, self.describe)
+        prefix = "".join(f"{n}/" for n in self.state.view)
+        self.panel.show_analysis(self.state.doc, analysis, prefix)
+        errors = sum(d.severity == "error" for d in analysis.diagnostics)
+        warnings = len(analysis.diagnostics) - errors
+        self.totals.setText(f"{len(self.state.root)} layers · {analysis.total_params:,} parameters "
+                            f"({analysis.trainable_params:,} trainable) · {errors} errors · {warnings} warnings")
+        self._selection_changed(self.canvas.selected_ids())
+
+    def _catalog_ready(self, catalog: Any) -> None:
+        self.palette.populate(catalog)
+        self._changed()
+
+    def _update_title(self) -> None:
+        name = self.path.name if self.path else "untitled"
+        self.setWindowTitle(f"{name}{'' if self.undo.isClean() else ' •'} — {APP_NAME}")
+
+    def _update_breadcrumb(self) -> None:
+        parts = [f'<a href="0">{self.state.root.name}</a>']
+        doc = self.state.root
+        for depth, node_id in enumerate(self.state.view, start=1):
+            node = doc.node(node_id)
+            parts.append(f'<a href="{depth}">{node.name}</a>')
+            doc = node.block  # type: ignore[assignment]
+        self.breadcrumb.setText("  ›  ".join(parts))
+
+    def _selection_changed(self, ids: list[str]) -> None:
+        doc = self.state.doc
+        node = doc.node(ids[0]) if len(ids) == 1 and ids[0] in doc else None
+        if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
+            return  # keep the editor the user is typing in
+        catalog = self.background.catalog
+        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
+        prefix = "".join(f"{n}/" for n in self.state.view)
+        result = self.analysis.nodes.get(prefix + node.id) if node and self.analysis else None
+        self.inspector.show_node(node, spec, result)
+
+    # ---- edits --------------------------------------------------------------------------------
+    def edit(self, text: str, mutate: Callable[[NetworkDocument], Any]) -> Any:
+        command = StructuralEdit(self.state, text, mutate)
+        try:
+            self.undo.push(command)
+        except GraphError as exc:
+            self.statusBar().showMessage(str(exc), 6000)
+            return None
+        return command.result
+
+    def add_layer(self, layer_type: str, position: tuple[float, float] | None = None) -> str | None:
+        catalog = self.background.catalog
+        if catalog is None or layer_type not in catalog:
+            return None
+        if position is None:
+            center = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+            position = (center.x() - 100, center.y() - NODE_H / 2)
+        params = catalog[layer_type].defaults()
+        node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position).id)
+        if node_id:
+            self.canvas.select([node_id])
+        return node_id
+
+    def request_connect(self, src: str, src_port: int, dst: str, dst_port: int) -> bool:
+        doc = self.state.doc
+        reason = None
+        if src == dst or src in doc.downstream(dst):
+            reason = "that connection would make a cycle"
+        elif any(e.dst_port == dst_port for e in doc.in_edges(dst)):
+            reason = f"input {dst_port} of {doc.node(dst).name!r} is already connected; delete that link first"
+        elif doc.node(dst).is_input:
+            reason = "an Input layer takes no incoming connection"
+        if reason:
+            port = self.canvas.port_item(dst, dst_port, True)
+            if port is not None:
+                port.flash("#ef5350")
+            self.statusBar().showMessage(f"Not connected: {reason}", 6000)
+            return False
+        self.edit("Connect", lambda d: d.connect(src, dst, src_port=src_port, dst_port=dst_port))
+        return True
+
+    def delete_selection(self) -> None:
+        ids = self.canvas.selected_ids()
+        if ids:
+            self.edit(f"Delete {len(ids)} layer(s)", lambda d: [d.remove_node(i) for i in ids if i in d])
+
+    def select_all(self) -> None:
+        self.canvas.select(list(self.state.doc.nodes))
+
+    def _inspector_edited(self, node_id: str, changes: dict[str, Any]) -> None:
+        if "name" in changes and any(n.name == changes["name"] for n in self.state.doc.nodes.values()):
+            self.statusBar().showMessage(f"The name {changes['name']!r} is taken; names must be unique", 6000)
+            self._selection_changed(self.canvas.selected_ids())
+            return
+        self.undo.push(EditNode(self.state, node_id, f"Edit {', '.join(changes)}", **changes))
+
+    def toggle_frozen(self) -> None:
+        ids = self.canvas.selected_ids()
+        if ids:
+            frozen = all(not self.state.doc.node(i).trainable for i in ids)
+            self.undo.beginMacro("Unfreeze" if frozen else "Freeze")
+            for node_id in ids:
+                self.undo.push(EditNode(self.state, node_id, "trainable", trainable=frozen))
+            self.undo.endMacro()
+
+    def arrange(self) -> None:
+        self.edit("Arrange", auto_layout)
+        self.canvas.fit()
+
+    def group_selection(self) -> None:
+        ids = self.canvas.selected_ids()
+        prefix = "".join(f"{n}/" for n in self.state.view)
+        shapes = {}
+        if self.analysis:
+            for path, result in self.analysis.nodes.items():
+                if path.startswith(prefix) and "/" not in path[len(prefix):]:
+                    for port, (shape, _) in enumerate(result.outputs):
+                        shapes[(path[len(prefix):], port)] = list(shape)
+        block = self.edit("Group into block", lambda d: group(d, ids, "block", shapes).id)
+        if block:
+            self.canvas.select([block])
+
+    def ungroup_selection(self) -> None:
+        blocks = [i for i in self.canvas.selected_ids() if self.state.doc.node(i).is_block]
+        if blocks:
+            self.edit("Ungroup block", lambda d: [ungroup(d, b) for b in blocks])
+
+    def open_block(self, node_id: str) -> None:
+        self.state.view.append(node_id)
+        self.canvas.canvas_scene.clearSelection()
+        self._changed()
+        self.canvas.fit()
+
+    def close_block(self) -> None:
+        if self.state.view:
+            self.state.view.pop()
+            self._changed()
+            self.canvas.fit()
+
+    def _breadcrumb_clicked(self, link: str) -> None:
+        self.state.view = self.state.view[: int(link)]
+        self._changed()
+        self.canvas.fit()
+
+    # ---- clipboard ----------------------------------------------------------------------------
+    def copy(self) -> None:
+        doc = self.state.doc
+        ids = set(self.canvas.selected_ids())
+        if not ids:
+            return
+        part = NetworkDocument("clipboard")
+        for node in doc.nodes.values():
+            if node.id in ids:
+                part.add_node(node.type, node.name, node.params, id=node.id, position=node.position, note=node.note,
+                              trainable=node.trainable, block=node.block, module=node.module, call=node.call)
+        for edge in doc.edges:
+            if edge.src in ids and edge.dst in ids:
+                part.connect(edge.src, edge.dst, src_port=edge.src_port, dst_port=edge.dst_port)
+        QGuiApplication.clipboard().setText(json.dumps({CLIPBOARD_MIME: document_to_dict(part)}))
+
+    def cut(self) -> None:
+        self.copy()
+        self.delete_selection()
+
+    def paste(self, offset: float = 40.0) -> list[str]:
+        try:
+            data = json.loads(QGuiApplication.clipboard().text())[CLIPBOARD_MIME]
+            part = document_from_dict(data)
+        except (ValueError, KeyError, TypeError):
+            self.statusBar().showMessage("Nothing to paste: copy some layers first", 4000)
+            return []
+
+        def insert(doc: NetworkDocument) -> list[str]:
+            ids = {}
+            for node in part.nodes.values():
+                x, y = node.position
+                ids[node.id] = doc.add_node(node.type, doc.unique_name(node.name), node.params,
+                                            position=(x + offset, y + offset), note=node.note,
+                                            trainable=node.trainable, block=node.block, module=node.module,
+                                            call=node.call).id
+            for edge in part.edges:
+                doc.connect(ids[edge.src], ids[edge.dst], src_port=edge.src_port, dst_port=edge.dst_port)
+            return list(ids.values())
+
+        new = self.edit("Paste", insert) or []
+        self.canvas.select(new)
+        return new
+
+    def duplicate(self) -> None:
+        self.copy()
+        self.paste()
+
+    # ---- files --------------------------------------------------------------------------------
+    def _show_start(self, show: bool) -> None:
+        self.stack.setCurrentIndex(0 if show else 1)
+        for name in ("Layers", "Properties", "Analysis"):
+            self.findChild(QDockWidget, name).setVisible(not show)
+
+    def set_project(self, project: Project, path: Path | None) -> None:
+        self.project, self.path = project, path
+        self.state.root = project.document
+        self.state.view = []
+        self.undo.clear()
+        self.analysis = None
+        self._show_start(False)
+        self._changed()
+        self.canvas.fit()
+        if path is not None:
+            self._remember(path)
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.set_project(Project(NetworkDocument("untitled")), None)
+
+    def open_path(self, path: Path) -> bool:
+        if path.suffix.lower() in (".keras", ".h5", ".json") and path.suffix.lower() != SUFFIX:
+            return self.import_source(str(path))
+        try:
+            project = load_project(path)
+        except ProjectFileError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return False
+        recovered = self._recovery_for(path)
+        if recovered is not None and self.ask("Recover unsaved changes?",
+                                              f"An autosave of {path.name} from {time.ctime(recovered[1])} "
+                                              "is newer than the file. Recover it?"):
+            self.set_project(recovered[0], path)
+            self.undo.resetClean()
+            self.undo.push(StructuralEdit(self.state, "Recovered autosave", lambda d: None))
+            return True
+        self.set_project(project, path)
+        return True
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        name, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.cwd()),
+                                              f"Projects (*{SUFFIX});;Keras models (*.keras *.h5)")
+        if name:
+            self.open_path(Path(name))
+
+    def import_source(self, source: str) -> bool:
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+
+            model = load_source(source)
+            project = Project(import_model(model), f"Imported from {Path(source).name}.")
+        except ModelImportError as exc:
+            QMessageBox.warning(self, "Cannot import", str(exc))
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.set_project(project, None)
+        self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
+        return True
+
+    def import_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import Keras model", str(Path.cwd()),
+                                              "Keras models (*.keras *.h5 *.json)")
+        if name:
+            self.import_source(name)
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        try:
+            save_project(self.project, self.path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            return False
+        self.undo.setClean()
+        self._autosave_path().unlink(missing_ok=True)
+        self.statusBar().showMessage(f"Saved {self.path}", 3000)
+        return True
+
+    def save_as(self, path: Path | None = None) -> bool:
+        if path is None:
+            suggested = str(Path.cwd() / f"{self.project.name}{SUFFIX}")
+            name, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, f"Projects (*{SUFFIX})")
+            if not name:
+                return False
+            path = Path(name)
+        if path.suffix != SUFFIX:
+            path = path.with_suffix(SUFFIX)
+        self._autosave_path().unlink(missing_ok=True)
+        self.path = path
+        self._remember(path)
+        return self.save()
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded, or nothing new)."""
+        if self.undo.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this network first?",
+                                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                                      | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.maybe_save():
+            self._autosave_path().unlink(missing_ok=True)
+            event.accept()
+        else:
+            event.ignore()
+
+    def _autosave_path(self) -> Path:
+        key = str(self.path.resolve()) if self.path else "untitled"
+        return autosave_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}{SUFFIX}"
+
+    def autosave(self) -> Path | None:
+        """Write unsaved work aside (never over the user's file); recovery offers it back."""
+        if self.undo.isClean() or self.stack.currentIndex() == 0:
+            return None
+        target = self._autosave_path()
+        from designer.graph.project import write_json_atomic
+
+        write_json_atomic(project_to_dict(self.project), target)
+        return target
+
+    def _recovery_for(self, path: Path) -> tuple[Project, float] | None:
+        key = str(path.resolve())
+        candidate = autosave_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}{SUFFIX}"
+        if not candidate.exists() or candidate.stat().st_mtime <= path.stat().st_mtime:
+            return None
+        try:
+            return load_project(candidate), candidate.stat().st_mtime
+        except ProjectFileError:
+            return None
+
+    def _ask(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def recent_files(self) -> list[str]:
+        return [p for p in (self.settings.value("recent", []) or []) if Path(p).exists()]
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
+        self.settings.setValue("recent", recent[:10])
+
+    def _start_choice(self, kind: str, value: str) -> None:
+        if kind == "new":
+            self.set_project(Project(NetworkDocument("untitled")), None)
+        elif kind in ("open", "sample"):
+            self.open_path(Path(value))
+        elif kind == "application":
+            self.import_source(f"keras.applications:{value}")
+        elif kind == "import":
+            self.import_dialog()
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and self.maybe_save():
+                self.open_path(Path(url.toLocalFile()))
+                break
+
+    def toggle_theme(self) -> None:
+        dark = not self.settings.value("dark", False, type=bool)
+        self.settings.setValue("dark", dark)
+        apply_theme(QApplication.instance(), dark)  # type: ignore[arg-type]
+        self.canvas.canvas_scene.set_dark(dark)

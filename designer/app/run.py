@@ -1,0 +1,53 @@
+"""Start the designer: ``netdesigner gui [PROJECT] [--screenshot PNG]``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication
+
+
+def wait_until(predicate, timeout: float = 120.0) -> bool:
+    """Process events until ``predicate()`` holds (analysis done, catalog loaded) or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def run(project: str | None, screenshot: str | None = None, dark: bool = False) -> int:
+    if screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Keras Network Designer")
+    app.setOrganizationName("keras-network-designer")
+    from designer.app.background import Background
+    from designer.app.main_window import MainWindow
+    from designer.app.theme import apply_theme
+
+    apply_theme(app, dark)  # type: ignore[arg-type]
+    background = Background()
+    window = MainWindow(background)
+    window.show()
+    if project:
+        window.open_path(Path(project))
+    if screenshot:
+        ok = wait_until(lambda: background.catalog is not None) and (
+            not project or wait_until(lambda: background.idle and window.analysis is not None))
+        window.canvas.fit()
+        app.processEvents()
+        window.grab().save(screenshot)
+        background.stop()
+        return 0 if ok else 1
+    code = app.exec()
+    background.stop()
+    return code
