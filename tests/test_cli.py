@@ -60,9 +60,14 @@ def test_layers_listing(capsys):
     assert "Convolution" in capsys.readouterr().out
 
 
-def test_default_command_analyses_the_project_until_the_window_exists(capsys):
-    assert main([CNN]) == 0
-    assert "Total params: 93,322" in capsys.readouterr().out
+def test_default_command_renders_the_window(tmp_path, qapp):
+    shot = tmp_path / "window.png"
+    assert main([CNN, "--screenshot", str(shot)]) == 0
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= 1200 and image.height() >= 800
+    assert main(["gui", str(tmp_path / "missing.kdn"), "--screenshot", str(shot)]) == 2
 
 
 def test_real_process_exit_codes_and_quiet_stderr(tmp_path):

@@ -1,0 +1,245 @@
+"""The designer window driven as a user would: real widgets, real Keras analysis in the worker."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+from keras import layers
+from PySide6.QtCore import QPointF, QStandardPaths, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QLineEdit, QSpinBox
+
+from conftest import SAMPLES
+from designer.app.background import Background
+from designer.app.canvas import LAYER_MIME
+from designer.app.main_window import MainWindow
+from designer.graph.project import load_project, project_to_dict
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    QStandardPaths.setTestModeEnabled(True)
+    monkeypatch.chdir(tmp_path)
+    background = Background(debounce_ms=10)
+    answers: list[bool] = []
+    win = MainWindow(background, ask=lambda title, text: answers.pop(0) if answers else False)
+    win.answers = answers
+    qtbot.addWidget(win, before_close_func=lambda w: w.undo.setClean())
+    win.show()
+    qtbot.waitUntil(lambda: background.catalog is not None, timeout=60_000)
+    yield win
+    win.undo.setClean()
+    background.stop()
+
+
+def settle(qtbot, win):
+    """Wait until the latest edit has been analysed and applied."""
+    qtbot.waitUntil(lambda: win.background.idle and win.analysis is not None, timeout=30_000)
+    qtbot.wait(20)
+
+
+def open_cnn(qtbot, win):
+    assert win.open_path(SAMPLES / "classic_cnn.kdn")
+    settle(qtbot, win)
+
+
+def node_named(win, name):
+    return next(n for n in win.state.doc.nodes.values() if n.name == name)
+
+
+def snapshot(win):
+    return json.dumps(project_to_dict(win.project), sort_keys=True)
+
+
+def test_opens_sample_and_shows_analysis(qtbot, window):
+    open_cnn(qtbot, window)
+    assert "93,322 parameters" in window.totals.text()
+    item = window.canvas.canvas_scene.nodes[node_named(window, "conv1").id]
+    assert item.shape_text == "(None, 26, 26, 32)" and item.params_text == "320 params"
+    assert window.panel.table.rowCount() == 9
+
+
+def test_drag_from_palette_to_canvas(qtbot, window):
+    open_cnn(qtbot, window)
+    tree = window.palette.tree
+    item = next(tree.topLevelItem(i).child(j) for i in range(tree.topLevelItemCount())
+                for j in range(tree.topLevelItem(i).childCount()) if tree.topLevelItem(i).child(j).text(0) == "Dropout")
+    mime = tree.mimeData([item])
+    assert bytes(mime.data(LAYER_MIME)) == b"Dropout"
+    target = window.canvas.mapFromScene(QPointF(300, 200))
+    event = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.canvas.dropEvent(event)
+    dropout = node_named(window, "dropout")
+    assert dropout.params == {"rate": 0.5}
+    assert abs(dropout.position[0] - 300) < 1 and abs(dropout.position[1] - 200) < 1
+    assert dropout.id in window.canvas.canvas_scene.nodes
+
+
+def press_release(qtbot, win, start: QPointF, end: QPointF):
+    view = win.canvas.viewport()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=win.canvas.mapFromScene(start))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=win.canvas.mapFromScene(end))
+
+
+def test_connect_ports_by_dragging_and_refuse_a_cycle(qtbot, window):
+    open_cnn(qtbot, window)
+    classes = node_named(window, "classes")
+    drop = window.add_layer("Dropout", (classes.position[0] + 260, classes.position[1]))
+    qtbot.wait(20)
+    scene = window.canvas.canvas_scene
+    out_port = scene.nodes[node_named(window, "hidden").id].outputs[0]
+    in_port = scene.nodes[drop].inputs[0]
+    window.canvas.centerOn(in_port)
+    press_release(qtbot, window, out_port.scenePos(), in_port.scenePos())
+    assert any(e.src == node_named(window, "hidden").id and e.dst == drop for e in window.state.doc.edges)
+    before = snapshot(window)
+    cycle_from = scene.nodes[node_named(window, "classes").id].outputs[0]
+    cycle_to = scene.nodes[node_named(window, "conv2").id].inputs[0]
+    window.canvas.centerOn(cycle_to)
+    assert window.request_connect(node_named(window, "classes").id, 0, node_named(window, "conv2").id, 0) is False
+    press_release(qtbot, window, cycle_from.scenePos(), cycle_to.scenePos())
+    assert snapshot(window) == before
+    assert "Not connected" in window.statusBar().currentMessage()
+
+
+def test_edit_a_parameter_and_see_the_shape_update(qtbot, window):
+    open_cnn(qtbot, window)
+    hidden = node_named(window, "hidden")
+    window.canvas.select([hidden.id])
+    spin = window.inspector.editors["units"]
+    assert isinstance(spin, QSpinBox) and spin.value() == 64
+    spin.setValue(128)
+    spin.editingFinished.emit()
+    settle(qtbot, window)
+    assert window.canvas.canvas_scene.nodes[hidden.id].shape_text == "(None, 128)"
+    assert window.analysis.total_params == 93_322 + 64 * 576 + 64 + 64 * 10
+    kernel = next(w for name, w in window.inspector.editors.items() if name == "kernel_regularizer")
+    assert kernel is not None
+
+
+def test_invalid_values_are_refused_with_the_reason(qtbot, window):
+    open_cnn(qtbot, window)
+    conv = node_named(window, "conv1")
+    window.canvas.select([conv.id])
+    editor = window.inspector.editors["kernel_size"]
+    assert isinstance(editor, QLineEdit) and editor.text() == "3, 3"
+    before = snapshot(window)
+    editor.setText("three")
+    editor.editingFinished.emit()
+    assert snapshot(window) == before
+    assert "Not applied" in editor.toolTip()
+    window.inspector.editors["filters"].setValue(-4)
+    window.inspector.editors["filters"].editingFinished.emit()
+    settle(qtbot, window)
+    item = window.canvas.canvas_scene.nodes[conv.id]
+    assert item.error and "filters" in item.error  # Keras's own message, pinned to the node
+    assert window.panel.problems.item(0).data(Qt.ItemDataRole.UserRole) == conv.id
+
+
+def test_any_sequence_of_edits_undoes_and_redoes_exactly(qtbot, window):
+    open_cnn(qtbot, window)
+    states = [snapshot(window)]
+    drop = window.add_layer("Dropout", (500, 500))
+    states.append(snapshot(window))
+    window.request_connect(node_named(window, "flatten").id, 0, drop, 0)
+    states.append(snapshot(window))
+    window._inspector_edited(node_named(window, "hidden").id, {"params": {"units": 32, "activation": "tanh"}})
+    states.append(snapshot(window))
+    window.canvas.select([node_named(window, "pool2").id])
+    window.delete_selection()
+    states.append(snapshot(window))
+    window.canvas.moved.emit({drop: ((500.0, 500.0), (10.0, 20.0))})
+    states.append(snapshot(window))
+    window.canvas.select([node_named(window, "conv1").id])
+    window.toggle_frozen()
+    states.append(snapshot(window))
+    for expected in reversed(states[:-1]):
+        window.undo.undo()
+        assert snapshot(window) == expected
+    for expected in states[1:]:
+        window.undo.redo()
+        assert snapshot(window) == expected
+    settle(qtbot, window)
+
+
+def test_group_and_ungroup(qtbot, window):
+    open_cnn(qtbot, window)
+    total = window.analysis.total_params
+    before = snapshot(window)
+    window.canvas.select([node_named(window, "conv2").id, node_named(window, "pool2").id])
+    window.group_selection()
+    settle(qtbot, window)
+    blocks = [n for n in window.state.doc.nodes.values() if n.is_block]
+    assert len(blocks) == 1 and len(window.state.doc) == 8
+    assert window.analysis.ok and window.analysis.total_params == total
+    window.open_block(blocks[0].id)
+    assert {n.name for n in window.state.doc.nodes.values()} == {"pool1_in", "conv2", "pool2"}
+    window.close_block()
+    window.canvas.select([blocks[0].id])
+    window.ungroup_selection()
+    settle(qtbot, window)
+    assert window.analysis.ok and window.analysis.total_params == total and len(window.state.doc) == 9
+    window.undo.undo()
+    window.undo.undo()
+    assert snapshot(window) == before
+
+
+def test_copy_paste_and_duplicate(qtbot, window):
+    open_cnn(qtbot, window)
+    window.canvas.select([node_named(window, "conv2").id, node_named(window, "pool2").id])
+    window.copy()
+    new = window.paste()
+    names = {window.state.doc.node(i).name for i in new}
+    assert names == {"conv2_1", "pool2_1"}
+    assert any(e.src in new and e.dst in new for e in window.state.doc.edges)  # the link inside came along
+    window.canvas.select([node_named(window, "hidden").id])
+    window.duplicate()
+    assert node_named(window, "hidden_1").params == node_named(window, "hidden").params
+    window.canvas.select([node_named(window, "hidden_1").id])
+    window.cut()
+    assert "hidden_1" not in {n.name for n in window.state.doc.nodes.values()}
+
+
+def test_save_and_reopen(qtbot, window, tmp_path):
+    open_cnn(qtbot, window)
+    window._inspector_edited(node_named(window, "hidden").id, {"note": "try 128 next"})
+    assert window.save_as(tmp_path / "mine.kdn")
+    assert window.undo.isClean()
+    saved = snapshot(window)
+    assert load_project(tmp_path / "mine.kdn").document.nodes[node_named(window, "hidden").id].note == "try 128 next"
+    window.new_project()
+    assert window.open_path(tmp_path / "mine.kdn")
+    assert snapshot(window) == saved
+
+
+def test_open_an_imported_keras_model(qtbot, window, tmp_path):
+    inp = keras.Input((8,), name="x")
+    hidden = layers.Dense(4, name="h")(inp)
+    model = keras.Model(inp, layers.Add(name="res")([layers.Dense(4, name="skip")(inp), hidden]), name="imported")
+    model.save(tmp_path / "m.keras")
+    assert window.open_path(tmp_path / "m.keras")
+    settle(qtbot, window)
+    assert {n.name for n in window.state.doc.nodes.values()} == {"x", "h", "skip", "res"}
+    assert window.analysis.total_params == model.count_params()
+    assert not window.undo.isClean()  # imported work is unsaved until saved
+
+
+def test_autosave_is_offered_back_after_a_crash(qtbot, window, tmp_path):
+    path = tmp_path / "work.kdn"
+    open_cnn(qtbot, window)
+    window.save_as(path)
+    window._inspector_edited(node_named(window, "hidden").id, {"note": "unsaved idea"})
+    target = window.autosave()
+    assert target is not None and target.exists()
+    import os
+    import time
+
+    os.utime(target, (time.time() + 5, time.time() + 5))
+    window.undo.setClean()  # as if the process had died: the file on disk lacks the note
+    window.answers.append(True)
+    assert window.open_path(path)
+    assert node_named(window, "hidden").note == "unsaved idea"
+    assert not window.undo.isClean()
