@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -102,7 +102,10 @@ class NodeItem(QGraphicsItem):
         small.setPointSizeF(8)
         painter.setFont(small)
         painter.setPen(QColor("#616161"))
-        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignLeft, self.subtitle)
+        metrics = QFontMetricsF(small)
+        params_width = metrics.horizontalAdvance(self.params_text) + 8 if self.params_text else 0
+        subtitle = metrics.elidedText(self.subtitle, Qt.TextElideMode.ElideRight, NODE_W - 26 - params_width)
+        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignLeft, subtitle)
         painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignRight, self.params_text)
         painter.setPen(QColor("#1b5e20") if not self.error else QColor("#b71c1c"))
         painter.drawText(QRectF(16, 42, NODE_W - 24, 16), Qt.AlignmentFlag.AlignLeft, self.shape_text)
@@ -257,11 +260,19 @@ class Canvas(QGraphicsView):
             self.scale(factor, factor)
 
     def fit(self) -> None:
+        """Show the whole graph; a big one is shown from its inputs at the smallest readable zoom."""
         rect = self.canvas_scene.itemsBoundingRect()
-        if not rect.isEmpty():
-            self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-            if self.transform().m11() > 1.0:
-                self.reset_zoom()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+        zoom = self.transform().m11()
+        if zoom > 1.0 or zoom < 0.45:
+            self.resetTransform()
+            scale = min(1.0, max(zoom, 0.55))
+            self.scale(scale, scale)
+            if zoom < 0.45:
+                top = rect.top() + self.viewport().height() / (2 * scale) - 40
+                self.centerOn(rect.center().x(), top)
 
     def reset_zoom(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())

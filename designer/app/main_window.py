@@ -531,7 +531,9 @@ class MainWindow(QMainWindow):
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
 
     def recent_files(self) -> list[str]:
-        return [p for p in (self.settings.value("recent", []) or []) if Path(p).exists()]
+        value = self.settings.value("recent", []) or []
+        paths = [value] if isinstance(value, str) else list(value)  # QSettings returns one item as a str
+        return [p for p in paths if Path(p).exists()]
 
     def _remember(self, path: Path) -> None:
         recent = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]

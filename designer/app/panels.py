@@ -256,6 +256,7 @@ class AnalysisPanel(QSplitter):
         self.table.cellClicked.connect(
             lambda row, _: self.picked.emit(self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)))
         self.problems = QListWidget()
+        self.problems.setWordWrap(True)
         self.problems.itemClicked.connect(lambda item: item.data(Qt.ItemDataRole.UserRole)
                                           and self.picked.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.addWidget(self.table)
@@ -281,10 +282,10 @@ class AnalysisPanel(QSplitter):
         for d in diagnostics:
             local = d.node[len(prefix):] if d.node and d.node.startswith(prefix) else None
             where = doc.node(local).name if local in doc else (d.node or "network")
-            item = QListWidgetItem(f"{'⛔' if d.severity == 'error' else '⚠'}  {where}: {d.message}")
+            item = QListWidgetItem(f"{d.severity.upper()}  {where}: {d.message}")
             item.setForeground(QColor("#c62828") if d.severity == "error" else QColor("#ef6c00"))
             item.setData(Qt.ItemDataRole.UserRole, local)
             item.setToolTip(d.message)
             self.problems.addItem(item)
         if not diagnostics and analysis is not None:
-            self.problems.addItem(QListWidgetItem("✓  No problems found."))
+            self.problems.addItem(QListWidgetItem("No problems found."))
