@@ -141,12 +141,12 @@ def exec_generated(source: str) -> keras.Model:
     return namespace["build_model"]()
 
 
-def assert_codegen_rebuilds(doc):
+def assert_codegen_rebuilds(doc, built=None):
     from designer.keras_bridge.codegen import generate
 
     source = generate(doc)
     rebuilt = exec_generated(source)
-    built = build_model(doc)
+    built = built if built is not None else build_model(doc)
     originals = dict(layer_paths(built))
     assert [p for p, _ in layer_paths(rebuilt)] == list(originals)
     for path, layer in layer_paths(rebuilt):

@@ -71,7 +71,8 @@ class Background(QObject):
         self.timer = QTimer(self, singleShot=True, interval=debounce_ms)
         self.timer.timeout.connect(self._send)
         self.thread.start()
-        self._load.emit()
+        # Load Keras once the event loop runs, so its import never delays the first paint.
+        QTimer.singleShot(50, self._load.emit)
 
     def request(self, doc: NetworkDocument) -> None:
         """Analyse ``doc`` soon (a copy is taken now; later edits restart the wait)."""
