@@ -176,6 +176,47 @@ class CanvasScene(QGraphicsScene):
             painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
 
 
+class Minimap(QWidget):
+    """The whole graph in miniature (one coloured dash per layer) with the visible area
+    outlined; click or drag in it to move there."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.setFixedSize(150, 230)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def _mapping(self) -> tuple[QRectF, float]:
+        bounds = self.canvas.canvas_scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        scale = min((self.width() - 8) / max(bounds.width(), 1), (self.height() - 8) / max(bounds.height(), 1))
+        return bounds, scale
+
+    def _to_widget(self, rect: QRectF, bounds: QRectF, scale: float) -> QRectF:
+        return QRectF(4 + (rect.x() - bounds.x()) * scale, 4 + (rect.y() - bounds.y()) * scale,
+                      max(rect.width() * scale, 2), max(rect.height() * scale, 1.5))
+
+    def paintEvent(self, event: Any) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(250, 250, 250, 230))
+        painter.setPen(QPen(QColor("#90a4ae"), 1))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        bounds, scale = self._mapping()
+        for item in self.canvas.canvas_scene.nodes.values():
+            color = QColor("#d32f2f") if item.error else item.color
+            painter.fillRect(self._to_widget(item.sceneBoundingRect(), bounds, scale), color)
+        visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+        painter.setPen(QPen(QColor("#1e88e5"), 1.5))
+        painter.setBrush(QColor(30, 136, 229, 40))
+        painter.drawRect(self._to_widget(visible, bounds, scale))
+
+    def mousePressEvent(self, event: Any) -> None:
+        bounds, scale = self._mapping()
+        point = event.position()
+        self.canvas.centerOn(QPointF(bounds.x() + (point.x() - 4) / scale, bounds.y() + (point.y() - 4) / scale))
+
+    mouseMoveEvent = mousePressEvent
+
+
 class Canvas(QGraphicsView):
     """The view: zoom, pan, rubber-band select, drag to connect, drop layers from the palette."""
 
@@ -199,6 +240,15 @@ class Canvas(QGraphicsView):
         self._panning: QPointF | None = None
         self.canvas_scene.selectionChanged.connect(
             lambda: self.selection_changed.emit(self.selected_ids()))
+        self.minimap = Minimap(self)
+        self.minimap.hide()
+        self.horizontalScrollBar().valueChanged.connect(lambda _: self.minimap.update())
+        self.verticalScrollBar().valueChanged.connect(lambda _: self.minimap.update())
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.minimap.move(self.viewport().width() - self.minimap.width() - 8,
+                          self.viewport().height() - self.minimap.height() - 8)
 
     # ---- drawing from the document --------------------------------------------------------
     def sync(self, doc: NetworkDocument, describe: Any) -> None:
@@ -234,6 +284,8 @@ class Canvas(QGraphicsView):
                 scene.addItem(scene.edges[key])
             scene.route(scene.edges[key])
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-400, -300, 400, 300))
+        self.minimap.setVisible(len(doc) > 40)
+        self.minimap.update()
 
     def selected_ids(self) -> list[str]:
         return [i.node_id for i in self.canvas_scene.selectedItems() if isinstance(i, NodeItem)]
@@ -258,6 +310,7 @@ class Canvas(QGraphicsView):
         zoom = self.transform().m11() * factor
         if 0.05 <= zoom <= 4:
             self.scale(factor, factor)
+            self.minimap.update()
 
     def fit(self) -> None:
         """Show the whole graph; a big one is shown from its inputs at the smallest readable zoom."""

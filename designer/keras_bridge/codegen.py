@@ -62,6 +62,11 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+def _is_op(node: Node) -> bool:
+    """A keras.ops call (written as a function call) rather than a layer object."""
+    return node.module.startswith("keras.src.ops")
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
@@ -87,8 +92,12 @@ class _Writer:
             return f"keras.Input({self.arguments(node)})"
         if node.block is not None:
             return f"{self.block_function(node, prefix)}()"
-        if node.module:
+        if _is_op(node):
             return f"keras.ops.{_snake(node.type)}"
+        if node.module:  # a Keras class outside keras.layers, e.g. an application's LayerScale
+            config = {"module": node.module, "class_name": node.type,
+                      "config": {**node.params, "name": node.name}, "registered_name": None}
+            return literal(config)
         return f"layers.{node.type}({self.arguments(node)})"
 
     def block_function(self, node: Node, prefix: str) -> str:
@@ -154,7 +163,7 @@ class _Writer:
             call = "[" + ", ".join(inputs) + "]"
         else:
             call = ", ".join(inputs)
-        if node.module:
+        if _is_op(node):
             extra = [f"{k}={literal(v)}" for k, v in node.params.items()]
             call = ", ".join([call, *extra]) if extra else call
         return call
