@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import (
@@ -238,8 +239,7 @@ class Canvas(QGraphicsView):
         self._wire: QGraphicsPathItem | None = None
         self._wire_from: PortItem | None = None
         self._panning: QPointF | None = None
-        self.canvas_scene.selectionChanged.connect(
-            lambda: self.selection_changed.emit(self.selected_ids()))
+        self.canvas_scene.selectionChanged.connect(self._scene_selection_changed)
         self.minimap = Minimap(self)
         self.minimap.hide()
         self.horizontalScrollBar().valueChanged.connect(lambda _: self.minimap.update())
@@ -287,7 +287,13 @@ class Canvas(QGraphicsView):
         self.minimap.setVisible(len(doc) > 40)
         self.minimap.update()
 
+    def _scene_selection_changed(self) -> None:
+        if shiboken6.isValid(self) and shiboken6.isValid(self.canvas_scene):  # not while being torn down
+            self.selection_changed.emit(self.selected_ids())
+
     def selected_ids(self) -> list[str]:
+        if not shiboken6.isValid(self.canvas_scene):  # selection signals fire while the scene is torn down
+            return []
         return [i.node_id for i in self.canvas_scene.selectedItems() if isinstance(i, NodeItem)]
 
     def select(self, node_ids: list[str], center: bool = False) -> None:

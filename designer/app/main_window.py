@@ -49,11 +49,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
-        self.project = Project(NetworkDocument("untitled"))
+        self.project: Project | None = None  # none until the start page's choice: no graph work before paint
         self.path: Path | None = None
         self.analysis: Any = None
         self.undo = QUndoStack(self)
-        self.state = EditorState(self.project.document, self._changed)
+        self.state = EditorState(None, self._changed)  # type: ignore[arg-type]
         self.settings = QSettings("keras-network-designer", "designer")
         self.setWindowTitle(APP_NAME)
         self.resize(1440, 900)
@@ -209,7 +209,8 @@ class MainWindow(QMainWindow):
 
     def _catalog_ready(self, catalog: Any) -> None:
         self.palette.populate(catalog)
-        self._changed()
+        if self.project is not None:
+            self._changed()
 
     def _update_title(self) -> None:
         name = self.path.name if self.path else "untitled"
@@ -237,6 +238,8 @@ class MainWindow(QMainWindow):
 
     # ---- edits --------------------------------------------------------------------------------
     def edit(self, text: str, mutate: Callable[[NetworkDocument], Any]) -> Any:
+        if self.project is None:
+            return None
         command = StructuralEdit(self.state, text, mutate)
         try:
             self.undo.push(command)
@@ -459,6 +462,8 @@ class MainWindow(QMainWindow):
             self.import_source(name)
 
     def save(self) -> bool:
+        if self.project is None:
+            return False
         if self.path is None:
             return self.save_as()
         try:
@@ -472,6 +477,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save_as(self, path: Path | None = None) -> bool:
+        if self.project is None:
+            return False
         if path is None:
             suggested = str(Path.cwd() / f"{self.project.name}{SUFFIX}")
             name, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, f"Projects (*{SUFFIX})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -55,15 +55,7 @@ class StartPage(QWidget):
         samples = QGroupBox("Sample projects")
         column = QVBoxLayout(samples)
         self.samples = QListWidget()
-        for path in sorted(SAMPLES.glob(f"*{SUFFIX}")):
-            try:
-                description = load_project(path).description
-            except ProjectFileError:
-                continue
-            item = QListWidgetItem(f"{path.stem}\n{description}")
-            item.setData(Qt.ItemDataRole.UserRole, str(path))
-            item.setToolTip(description)
-            self.samples.addItem(item)
+        QTimer.singleShot(0, self._load_samples)  # after the first paint
         self.samples.setWordWrap(True)
         self.samples.itemActivated.connect(lambda item: self.chosen.emit("sample", item.data(Qt.ItemDataRole.UserRole)))
         self.samples.itemDoubleClicked.connect(
@@ -77,6 +69,17 @@ class StartPage(QWidget):
         self.recent.itemDoubleClicked.connect(lambda item: self.chosen.emit("open", item.text()))
         column.addWidget(self.recent)
         grid.addWidget(recent, 0, 2)
+
+    def _load_samples(self) -> None:
+        for path in sorted(SAMPLES.glob(f"*{SUFFIX}")):
+            try:
+                description = load_project(path).description
+            except ProjectFileError:
+                continue
+            item = QListWidgetItem(f"{path.stem}\n{description}")
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            item.setToolTip(description)
+            self.samples.addItem(item)
 
     def set_recent(self, paths: list[str]) -> None:
         self.recent.clear()

@@ -8,12 +8,31 @@ user edits. Node ids are stable strings, never derived from ``id()``.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-import networkx as nx
+
+def _lazy(name: str) -> ModuleType:
+    """Import ``name`` on first use: networkx takes a fifth of a second to import, and the
+    window should be on screen before any graph exists."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+nx = _lazy("networkx")
 
 INPUT_TYPE = "InputLayer"
 BLOCK_TYPE = "Block"

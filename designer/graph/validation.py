@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import networkx as nx
-
-from designer.graph.document import NetworkDocument, Node
+from designer.graph.document import NetworkDocument, Node, nx
 
 Severity = Literal["error", "warning"]
 
