@@ -54,7 +54,8 @@ def assert_round_trip(model, tmp_path, analyzer=None):
     return doc, rebuilt
 
 
-def test_shared_layers_ops_and_nested_sequential(tmp_path, analyzer):
+def tricky_graph():
+    """Two inputs through one shared layer, keras.ops calls, and a nested Sequential block."""
     a = keras.Input((4,), name="a")
     b = keras.Input((4,), name="b")
     shared = layers.Dense(4, activation="tanh", name="shared")
@@ -62,7 +63,12 @@ def test_shared_layers_ops_and_nested_sequential(tmp_path, analyzer):
     r = keras.ops.reshape(s, (-1, 2, 2))
     block = keras.Sequential([keras.Input((2, 2)), layers.Flatten(name="f"), layers.Dense(3, name="sd")],
                              name="seqblock")
-    model = keras.Model([a, b], block(r), name="tricky")
+    return a, b, s, block(r)
+
+
+def test_shared_layers_ops_and_nested_sequential(tmp_path, analyzer):
+    a, b, _, out = tricky_graph()
+    model = keras.Model([a, b], out, name="tricky")
     doc, rebuilt = assert_round_trip(model, tmp_path, analyzer)
     shares = [n for n in doc.nodes.values() if n.share]
     assert [n.name for n in shares] == ["shared"]
@@ -158,14 +164,8 @@ def assert_codegen_rebuilds(doc, built=None):
 
 
 def test_codegen_for_hand_built_models(tmp_path):
-    a = keras.Input((4,), name="a")
-    b = keras.Input((4,), name="b")
-    shared = layers.Dense(4, activation="tanh", name="shared")
-    s = keras.ops.add(shared(a), shared(b))
-    r = keras.ops.reshape(s, (-1, 2, 2))
-    block = keras.Sequential([keras.Input((2, 2)), layers.Flatten(name="f"), layers.Dense(3, name="sd")],
-                             name="seqblock")
-    x = layers.Dense(3, name="frozen_head")(block(r))
+    a, b, s, out = tricky_graph()
+    x = layers.Dense(3, name="frozen_head")(out)
     model = keras.Model([a, b], [x, s], name="tricky")
     model.get_layer("frozen_head").trainable = False
     source = assert_codegen_rebuilds(import_model(model))

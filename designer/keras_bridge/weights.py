@@ -7,14 +7,14 @@ since keeps its fresh initial weights and is reported, never silently half-loade
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+
+from designer.graph.project import write_atomic
 
 
 def layer_paths(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -50,16 +50,7 @@ def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str
 
 def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:
     """Write atomically: a crash leaves the previous file, never half of a new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_weights_file(path: Path) -> dict[str, np.ndarray]:
