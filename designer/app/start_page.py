@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.graph.project import SUFFIX, ProjectFileError, load_project
+from designer.graph.project import SUFFIX
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_projects"
 APPLICATIONS = ["ConvNeXtTiny", "DenseNet121", "EfficientNetB0", "EfficientNetV2S", "InceptionV3", "MobileNetV2",
@@ -72,9 +73,9 @@ class StartPage(QWidget):
 
     def _load_samples(self) -> None:
         for path in sorted(SAMPLES.glob(f"*{SUFFIX}")):
-            try:
-                description = load_project(path).description
-            except ProjectFileError:
+            try:  # the description alone: no need to build the graph for a list entry
+                description = str(json.loads(path.read_text(encoding="utf-8")).get("description", ""))
+            except (OSError, ValueError, AttributeError):
                 continue
             item = QListWidgetItem(f"{path.stem}\n{description}")
             item.setData(Qt.ItemDataRole.UserRole, str(path))
