@@ -1,0 +1,71 @@
+"""Built-in datasets that need no network: scikit-learn's bundled sets and generated ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from designer.data.dataset import DataError, Dataset
+
+
+def digits(target_size: int | None = None) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as 8×8×1 images in [0, 1], optionally resized."""
+    from scipy.ndimage import zoom
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype("float32")[..., None]
+    if target_size and target_size != 8:
+        x = zoom(x, (1, target_size / 8, target_size / 8, 1), order=1).astype("float32")
+    return Dataset("digits", x, data.target.astype("int64"), "classification",
+                   [str(c) for c in data.target_names], "handwritten digits 0–9 (scikit-learn)")
+
+
+def _table(loader_name: str, name: str) -> Callable[[int | None], Dataset]:
+    def load(target_size: int | None = None) -> Dataset:
+        import sklearn.datasets
+
+        data = getattr(sklearn.datasets, loader_name)()
+        return Dataset(name, data.data.astype("float32"), data.target.astype("int64"), "classification",
+                       [str(c) for c in data.target_names], f"the {name} table (scikit-learn)")
+    load.__doc__ = f"scikit-learn's {name} table: features as float32, class labels as integers."
+    return load
+
+
+def spirals(target_size: int | None = None, samples: int = 1000, noise: float = 0.2, seed: int = 0) -> Dataset:
+    """Two interleaved spirals in the plane: the classic set a linear model cannot separate."""
+    rng = np.random.default_rng(seed)
+    n = samples // 2
+    theta = np.sqrt(rng.random(n)) * 3 * np.pi
+    arm = np.stack([theta * np.cos(theta), theta * np.sin(theta)], axis=1) / (3 * np.pi)
+    x = np.concatenate([arm, -arm]) + rng.normal(0, noise / 10, (2 * n, 2))
+    y = np.concatenate([np.zeros(n), np.ones(n)]).astype("int64")
+    return Dataset("spirals", x.astype("float32"), y, "classification", ["inner", "outer"], "two spirals (generated)")
+
+
+def sine(target_size: int | None = None, samples: int = 2000, steps: int = 32, seed: int = 0) -> Dataset:
+    """Noisy sine waves of random frequency and phase; the target is the next value (forecasting)."""
+    rng = np.random.default_rng(seed)
+    freq = rng.uniform(0.5, 2.0, (samples, 1))
+    phase = rng.uniform(0, 2 * np.pi, (samples, 1))
+    t = np.arange(steps + 1)[None, :] * 0.2
+    waves = np.sin(freq * t + phase) + rng.normal(0, 0.05, (samples, steps + 1))
+    return Dataset("sine", waves[:, :steps, None].astype("float32"), waves[:, steps:].astype("float32"),
+                   "regression", [], "noisy sine sequences, predict the next value (generated)")
+
+
+BUILTIN: dict[str, Callable[..., Dataset]] = {
+    "digits": digits,
+    "iris": _table("load_iris", "iris"),
+    "wine": _table("load_wine", "wine"),
+    "breast_cancer": _table("load_breast_cancer", "breast_cancer"),
+    "spirals": spirals,
+    "sine": sine,
+}
+
+
+def load_builtin(name: str, target_size: int | None = None) -> Dataset:
+    if name not in BUILTIN:
+        raise DataError(f"no built-in dataset {name!r}; choose one of: {', '.join(BUILTIN)}")
+    return BUILTIN[name](target_size)
