@@ -23,11 +23,12 @@ os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 CHILD_BARE = """
-import sys, time
-from PySide6.QtWidgets import QApplication, QLabel
-app = QApplication(sys.argv[:1]); w = QLabel("hello"); w.show(); app.processEvents()
+import sys
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+app = QApplication(sys.argv[:1]); w = QMainWindow(); w.setCentralWidget(QLabel("hello")); w.resize(1440, 900)
+w.show(); app.processEvents()
 print("ready", flush=True)
-"""
+"""  # same window size as the designer's, so the ratio measures our overhead, not more pixels
 CHILD_DESIGNER = """
 import sys
 from PySide6.QtWidgets import QApplication
