@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export")
+COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train")
 
 
 class UsageError(Exception):
@@ -206,6 +206,52 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    project = _load(args.project)
+    from designer.graph.project import project_to_dict
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.spec import TrainingSpec
+    from designer.training.worker import start_run
+
+    training = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
+                                  "backend": args.backend}.items() if v is not None}
+    try:
+        TrainingSpec.from_dict({**project.training, **training})
+    except DocumentFormatError as exc:
+        raise UsageError(f"{args.project}: {exc}") from None
+    data = {"source": args.data} if args.data else {}
+    if not (data or project.data).get("source"):
+        raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME")
+    run = start_run(project_to_dict(project), Path(args.project).parent, training=training, data=data)
+    result: dict[str, Any] = {}
+    try:
+        for event in run.events():
+            if args.json:
+                print(json.dumps(event), flush=True)
+            elif event["event"] == "started":
+                print(f"training on {event['backend']} ({event['device']})", flush=True)
+            elif event["event"] == "epoch":
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch"))
+                print(f"epoch {event['epoch']}: {shown}", flush=True)
+            result = event
+    except KeyboardInterrupt:
+        run.stop()
+        for _ in run.events():
+            pass
+        raise
+    if result.get("event") == "finished":
+        if not args.json:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
+            print(f"finished in {result['duration_s']:.1f} s: {shown}")
+        return EXIT_OK
+    if result.get("cause") == "data":
+        print(f"netdesigner: {result.get('message')}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.json:
+        print(f"netdesigner: training failed ({result.get('cause')}): {result.get('message')}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 # ---- parsing ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netdesigner", description="Keras Network Designer: design, analyse, "
@@ -237,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--format", required=True, choices=["keras", "savedmodel", "onnx", "tflite", "python"])
     p.add_argument("-o", "--output", required=True, metavar="PATH")
+    p = command("train", cmd_train, "train the project's network in a worker process")
+    p.add_argument("project", help="a project file (.kdn)")
+    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME (default: the project's data setup)")
+    p.add_argument("--epochs", type=int, metavar="N")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--json", action="store_true", help="one JSON event per line, the last one the result")
     return parser
 
 

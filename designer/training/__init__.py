@@ -1,0 +1,1 @@
+"""Training: the options saved in a project, the worker process and its event stream."""

@@ -1,0 +1,76 @@
+"""Training options as saved in a project's ``training`` section, read strictly with defaults.
+
+Loss and metrics left unset are inferred from the data's task, so a new project trains
+sensibly without the user knowing Keras's loss names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from designer.graph.serialize import DocumentFormatError
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
+
+
+@dataclass
+class TrainingSpec:
+    optimizer: str = "adam"
+    optimizer_args: dict[str, Any] = field(default_factory=dict)
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    epochs: int = 10
+    batch_size: int = 32
+    loss: str | None = None
+    metrics: list[str] | None = None
+    validation_split: float = 0.15
+    test_split: float = 0.15
+    early_stopping_patience: int | None = None
+    gradient_clip: float | None = None
+    seed: int = 0
+    backend: str = "tensorflow"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "training") -> TrainingSpec:
+        known = {f.name: f for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise DocumentFormatError(f"{where}.{key}", f"unknown training option (known: {', '.join(known)})")
+        spec = cls(**data)
+        spec.check(where)
+        return spec
+
+    def check(self, where: str = "training") -> None:
+        """Refuse values that cannot train, naming the option and what it accepts."""
+        rules = [
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "a whole number ≥ 1"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "a whole number ≥ 1"),
+            ("learning_rate", isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0,
+             "a positive number"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+            ("validation_split", 0 <= self.validation_split < 1, "a fraction in [0, 1)"),
+            ("test_split", 0 <= self.test_split < 1 and self.validation_split + self.test_split < 1,
+             "a fraction in [0, 1) that leaves training data"),
+            ("backend", self.backend in ("tensorflow", "jax", "torch"), "tensorflow, jax or torch"),
+        ]
+        for name, ok, expected in rules:
+            if not ok:
+                raise DocumentFormatError(f"{where}.{name}", f"{getattr(self, name)!r} is not {expected}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults, so project files stay short."""
+        default = TrainingSpec()
+        return {k: v for k, v in asdict(self).items() if v != getattr(default, k)}
+
+    def loss_for(self, task: str, outputs: int) -> str:
+        if self.loss:
+            return self.loss
+        if task == "classification":
+            return "binary_crossentropy" if outputs == 1 else "sparse_categorical_crossentropy"
+        return "mse"
+
+    def metrics_for(self, task: str) -> list[str]:
+        if self.metrics is not None:
+            return self.metrics
+        return ["accuracy"] if task == "classification" else ["mae"]

@@ -1,0 +1,190 @@
+"""One ``spawn`` process per training run, reporting typed events over a queue.
+
+Events are plain dicts with an ``event`` key: ``started`` (backend, device, versions),
+``batch`` (epoch, step, loss, metrics, samples/s), ``epoch`` (training and validation
+metrics), ``finished`` (test metrics, history, duration) or ``failed`` (cause: nan, oom,
+data, stopped, crash, killed; message; traceback). A crash, NaN or out-of-memory in the
+run cannot take the caller down, and the GPU memory is released when the process ends.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_module
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TERMINAL = ("finished", "failed")
+BATCH_EVENTS_PER_SECOND = 20
+
+
+class RunHandle:
+    """The caller's side of one run: read events, stop gracefully, or kill."""
+
+    def __init__(self, project: dict[str, Any], folder: Path, overrides: dict[str, Any]) -> None:
+        ctx = mp.get_context("spawn")
+        self.queue: Any = ctx.Queue()
+        self.stop_event = ctx.Event()
+        self.process = ctx.Process(target=_main, args=(project, str(folder), overrides, self.queue, self.stop_event),
+                                   daemon=True)
+        self.process.start()
+        self.done = False
+
+    def events(self, poll: float = 0.2) -> Iterator[dict[str, Any]]:
+        """Every event until the run ends; a worker that dies silently ends as ``failed``."""
+        while not self.done:
+            try:
+                event = self.queue.get(timeout=poll)
+            except queue_module.Empty:
+                if not self.process.is_alive():
+                    self.done = True
+                    code = self.process.exitcode
+                    yield {"event": "failed", "cause": "killed" if code and code < 0 else "crash",
+                           "message": f"the training process ended unexpectedly (exit code {code})"}
+                continue
+            self.done = event["event"] in TERMINAL
+            yield event
+        self.process.join(timeout=30)
+
+    def stop(self) -> None:
+        """Graceful: the run stops after the current batch and reports ``failed`` with cause ``stopped``."""
+        self.stop_event.set()
+
+    def kill(self) -> None:
+        self.process.terminate()
+
+
+def start_run(project: dict[str, Any], folder: Path, **overrides: Any) -> RunHandle:
+    return RunHandle(project, folder, {k: v for k, v in overrides.items() if v is not None})
+
+
+# ---- inside the worker process ----------------------------------------------------------------
+def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
+    started = time.perf_counter()
+    try:
+        _train(project, Path(folder), overrides, queue, stop_event, started)
+    except _Stopped as exc:
+        queue.put({"event": "failed", "cause": exc.cause, "message": str(exc)})
+    except Exception as exc:
+        queue.put({"event": "failed", "cause": _cause(exc), "message": str(exc).split("\n")[0][:500],
+                   "traceback": traceback.format_exc()})
+
+
+class _Stopped(Exception):
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def _cause(exc: BaseException) -> str:
+    from designer.data.dataset import DataError
+
+    if isinstance(exc, DataError):
+        return "data"
+    if isinstance(exc, MemoryError) or "ResourceExhausted" in type(exc).__name__ or "out of memory" in str(exc):
+        return "oom"
+    return "crash"
+
+
+def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], queue: Any, stop_event: Any,
+           started: float) -> None:
+    from designer.graph.project import project_from_dict
+    from designer.training.spec import TrainingSpec
+
+    spec = TrainingSpec.from_dict({**project.get("training", {}), **overrides.get("training", {})})
+    os.environ["KERAS_BACKEND"] = spec.backend
+    from designer.quiet import import_keras_quietly
+
+    import_keras_quietly()
+    import keras
+
+    from designer.data.builtin import load_builtin
+    from designer.data.dataset import DataError, check_fit
+    from designer.keras_bridge.saving import model_with_weights
+
+    keras.utils.set_random_seed(spec.seed)
+    devices = keras.distribution.list_devices() if hasattr(keras, "distribution") else []
+    queue.put({"event": "started", "backend": keras.backend.backend(), "device": devices[0] if devices else "cpu",
+               "versions": {"keras": keras.__version__}})
+    data_setup = {**project.get("data", {}), **overrides.get("data", {})}
+    source = str(data_setup.get("source", ""))
+    if not source.startswith("builtin:"):
+        raise DataError(f"data source {source!r}: this version trains on built-in datasets (builtin:NAME)")
+    dataset = load_builtin(source.split(":", 1)[1], data_setup.get("target_size"))
+    model, _ = model_with_weights(project_from_dict(project), folder)
+    problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs], [tuple(t.shape) for t in model.outputs])
+    if problems:
+        raise DataError("; ".join(problems))
+    splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
+    optimizer = keras.optimizers.get({"class_name": spec.optimizer,
+                                      "config": {"learning_rate": spec.learning_rate, **spec.optimizer_args,
+                                                 **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
+    model.compile(optimizer=optimizer, loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
+                  metrics=spec.metrics_for(dataset.task))
+    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
+    if spec.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
+                                                       restore_best_weights=True))
+    validation = (splits.validation.x, splits.validation.y) if len(splits.validation.x) else None
+    history = model.fit(splits.train.x, splits.train.y, batch_size=spec.batch_size, epochs=spec.epochs,
+                        validation_data=validation, callbacks=callbacks, verbose=0)
+    reason = callbacks[0].reason
+    if reason is not None:
+        raise _Stopped(*reason)
+    metrics = {}
+    if len(splits.test.x):
+        metrics = {f"test_{k}": float(v) for k, v in
+                   model.evaluate(splits.test.x, splits.test.y, verbose=0, return_dict=True).items()}
+    queue.put({"event": "finished", "metrics": metrics,
+               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+               "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
+               "samples": len(splits.train.x)})
+
+
+def _events_callback() -> type:
+    """The Keras callback class (defined once Keras is imported, inside the worker)."""
+    import keras
+
+    class Events(keras.callbacks.Callback):
+        """Streams batch and epoch events; stops within one batch on request or on NaN."""
+
+        def __init__(self, queue: Any, stop_event: Any, batch_size: int) -> None:
+            super().__init__()
+            self.queue, self.stop_event, self.batch_size = queue, stop_event, batch_size
+            self.epoch = 0
+            self.last_sent = 0.0
+            self.last_time = time.perf_counter()
+            self.reason: tuple[str, str] | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            now = time.perf_counter()
+            if not all(map(_finite, logs.values())):
+                self.reason = ("nan", f"the loss became NaN or infinite at epoch {self.epoch + 1}, batch {batch + 1}: "
+                                      "lower the learning rate or check the data")
+                self.model.stop_training = True
+            elif self.stop_event.is_set():
+                self.reason = ("stopped", f"stopped by request at epoch {self.epoch + 1}, batch {batch + 1}")
+                self.model.stop_training = True
+            if now - self.last_sent >= 1 / BATCH_EVENTS_PER_SECOND or self.reason:
+                self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1, **logs,
+                                "samples_per_s": self.batch_size / max(now - self.last_time, 1e-9)})
+                self.last_sent = now
+            self.last_time = now
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.queue.put({"event": "epoch", "epoch": epoch + 1,
+                            **{k: float(v) for k, v in (logs or {}).items()}})
+
+    return Events
+
+
+def _finite(value: float) -> bool:
+    return value == value and abs(value) != float("inf")

@@ -1,0 +1,88 @@
+"""Training runs in a spawned worker: events, graceful stop, kill, NaN and bad data, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SAMPLES
+from designer.cli import main
+from designer.graph.document import NetworkDocument
+from designer.graph.project import Project, load_project, project_to_dict
+from designer.training.worker import start_run
+
+
+def mlp_project(units: int = 3, **training) -> dict:
+    doc = NetworkDocument("mlp")
+    x = doc.add_node("InputLayer", "features", {"shape": [4]})
+    h = doc.add_node("Dense", "hidden", {"units": 16, "activation": "relu"})
+    out = doc.add_node("Dense", "out", {"units": units, "activation": "softmax"})
+    doc.connect(x.id, h.id)
+    doc.connect(h.id, out.id)
+    return project_to_dict(Project(doc, data={"source": "builtin:iris"},
+                                   training={"epochs": 3, "batch_size": 16, **training}))
+
+
+def collect(run):
+    return list(run.events())
+
+
+def test_a_run_streams_started_batches_epochs_and_finished(tmp_path):
+    events = collect(start_run(mlp_project(), tmp_path))
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert kinds.count("epoch") == 3 and "batch" in kinds
+    epoch = next(e for e in events if e["event"] == "epoch")
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= epoch.keys()
+    assert "test_accuracy" in events[-1]["metrics"] and len(events[-1]["history"]["loss"]) == 3
+
+
+def test_graceful_stop_within_a_batch(tmp_path):
+    run = start_run(mlp_project(epochs=500, batch_size=4), tmp_path)
+    events = []
+    for event in run.events():
+        events.append(event)
+        if event["event"] == "batch":
+            run.stop()
+    assert events[-1]["event"] == "failed" and events[-1]["cause"] == "stopped"
+    assert sum(e["event"] == "epoch" for e in events) < 500
+
+
+def test_kill_is_reported(tmp_path):
+    run = start_run(mlp_project(epochs=500, batch_size=4), tmp_path)
+    for event in run.events():
+        if event["event"] == "batch":
+            run.kill()
+        last = event
+    assert last["event"] == "failed" and last["cause"] in ("killed", "crash")
+
+
+def test_nan_loss_fails_with_a_clear_cause(tmp_path):
+    events = collect(start_run(mlp_project(optimizer="sgd", learning_rate=1e30, epochs=5), tmp_path))
+    assert events[-1]["event"] == "failed" and events[-1]["cause"] == "nan"
+    assert "lower the learning rate" in events[-1]["message"]
+
+
+def test_data_that_does_not_fit_the_network_is_a_data_failure(tmp_path):
+    events = collect(start_run(mlp_project(units=5), tmp_path))
+    assert events[-1]["cause"] == "data"
+    assert "set the last layer's units to 3" in events[-1]["message"]
+
+
+@pytest.mark.slow
+def test_the_cnn_sample_reaches_95_percent_on_digits_through_the_cli(capsys):
+    assert main(["train", str(SAMPLES / "classic_cnn.kdn"), "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[-1]["event"] == "finished"
+    assert max(events[-1]["history"]["val_accuracy"]) >= 0.95
+    assert load_project(SAMPLES / "classic_cnn.kdn").data["source"] == "builtin:digits"
+
+
+def test_cli_refuses_bad_options_and_missing_data(tmp_path, capsys):
+    assert main(["train", str(SAMPLES / "classic_cnn.kdn"), "--epochs", "0"]) == 2
+    assert "training.epochs" in capsys.readouterr().err
+    path = tmp_path / "nodata.kdn"
+    path.write_text(json.dumps({**mlp_project(), "data": {}}))
+    assert main(["train", str(path)]) == 2
+    assert "--data builtin:NAME" in capsys.readouterr().err
