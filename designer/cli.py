@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -211,7 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from designer.graph.project import project_to_dict
     from designer.graph.serialize import DocumentFormatError
     from designer.training.spec import TrainingSpec
-    from designer.training.worker import start_run
+    from designer.training.worker import TERMINAL, start_run
 
     training = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                   "backend": args.backend}.items() if v is not None}
@@ -222,10 +223,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = {"source": args.data} if args.data else {}
     if not (data or project.data).get("source"):
         raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME")
-    run = start_run(project_to_dict(project), Path(args.project).parent, training=training, data=data)
+    import tempfile
+    import time
+
+    from designer.training.records import RunRecorder, default_tracking_uri, network_hash
+
+    folder = Path(args.project).parent
+    snapshot = project_to_dict(project)
+    spec = TrainingSpec.from_dict({**project.training, **training})
+    recorder = RunRecorder(args.tracking_uri or default_tracking_uri(folder), project.name, folder)
+    run_id = recorder.start({**spec.__dict__, "data_source": (data or project.data).get("source"),
+                             "network_hash": network_hash(snapshot["graph"])},
+                            {"project": Path(args.project).name})
+    outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
+    run = start_run(snapshot, folder, training=training, data=data, output_dir=str(outputs))
     result: dict[str, Any] = {}
     try:
         for event in run.events():
+            now_ms = int(time.time() * 1000)
+            if event["event"] in TERMINAL:
+                recorder.finish(event, outputs, now_ms)
+                event = {**event, "run_id": run_id}
+            else:
+                recorder.event(event, now_ms)
             if args.json:
                 print(json.dumps(event), flush=True)
             elif event["event"] == "started":
@@ -236,13 +256,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = event
     except KeyboardInterrupt:
         run.stop()
-        for _ in run.events():
-            pass
+        for event in run.events():
+            if event["event"] in TERMINAL:
+                recorder.finish(event, outputs, int(time.time() * 1000))
         raise
+    finally:
+        shutil.rmtree(outputs, ignore_errors=True)
     if result.get("event") == "finished":
         if not args.json:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
-            print(f"finished in {result['duration_s']:.1f} s: {shown}")
+            print(f"finished in {result['duration_s']:.1f} s: {shown}; run {run_id}")
         return EXIT_OK
     if result.get("cause") == "data":
         print(f"netdesigner: {result.get('message')}", file=sys.stderr)
@@ -289,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking store (default: sqlite:///runs.db "
+                   "beside the project)")
     p.add_argument("--json", action="store_true", help="one JSON event per line, the last one the result")
     return parser
 

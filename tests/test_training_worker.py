@@ -86,3 +86,31 @@ def test_cli_refuses_bad_options_and_missing_data(tmp_path, capsys):
     path.write_text(json.dumps({**mlp_project(), "data": {}}))
     assert main(["train", str(path)]) == 2
     assert "--data builtin:NAME" in capsys.readouterr().err
+
+
+def test_runs_are_recorded_in_mlflow_and_read_back_with_its_client(tmp_path, capsys):
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path / "iris.kdn"
+    path.write_text(json.dumps(mlp_project()))
+    assert main(["train", str(path), "--json"]) == 0
+    finished = json.loads(capsys.readouterr().out.splitlines()[-1])
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs.db'}")
+    run = client.get_run(finished["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["status"] == "finished"
+    assert run.data.params["epochs"] == "3" and run.data.params["data_source"] == "builtin:iris"
+    assert len(run.data.params["network_hash"]) == 16
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2, 3]
+    assert client.get_metric_history(run.info.run_id, "batch_loss")
+    assert run.data.metrics["test_accuracy"] == finished["metrics"]["test_accuracy"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"model.keras", "history.csv", "project.kdn", "evaluation.json"} <= artifacts
+    report = finished["evaluation"]
+    assert len(report["confusion_matrix"]) == 3 and set(report["per_class"]) == {"setosa", "versicolor", "virginica"}
+
+    bad = tmp_path / "nan.kdn"
+    bad.write_text(json.dumps({**mlp_project(optimizer="sgd", learning_rate=1e30, epochs=5), "name": "mlp"}))
+    assert main(["train", str(bad), "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    record = client.get_run(failed["run_id"])
+    assert record.info.status == "FAILED" and record.data.tags["failure_cause"] == "nan"

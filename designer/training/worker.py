@@ -126,6 +126,10 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     model.compile(optimizer=optimizer, loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                   metrics=spec.metrics_for(dataset.task))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
+    if overrides.get("output_dir") and len(splits.validation.x):
+        Path(overrides["output_dir"]).mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(Path(overrides["output_dir"]) / "best.keras"),
+                                                         monitor="val_loss", save_best_only=True))
     if spec.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
                                                        restore_best_weights=True))
@@ -135,14 +139,51 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     reason = callbacks[0].reason
     if reason is not None:
         raise _Stopped(*reason)
-    metrics = {}
+    metrics, evaluation = {}, {}
     if len(splits.test.x):
         metrics = {f"test_{k}": float(v) for k, v in
                    model.evaluate(splits.test.x, splits.test.y, verbose=0, return_dict=True).items()}
-    queue.put({"event": "finished", "metrics": metrics,
+        if dataset.task == "classification":
+            evaluation = _classifier_report(model, splits.test.x, splits.test.y, dataset.class_names)
+    if overrides.get("output_dir"):
+        _save_outputs(Path(overrides["output_dir"]), model, history.history, project, evaluation)
+    queue.put({"event": "finished", "metrics": metrics, "evaluation": evaluation,
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
                "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
                "samples": len(splits.train.x)})
+
+
+def _classifier_report(model: Any, x: Any, y: Any, class_names: list[str]) -> dict[str, Any]:
+    """Confusion matrix and per-class precision, recall and F1 on the test split."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    scores = np.asarray(model.predict(x, verbose=0))
+    predicted = scores.argmax(-1) if scores.shape[-1] > 1 else (scores[..., 0] > 0.5).astype(int)
+    labels = list(range(len(class_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
+    return {"classes": class_names, "confusion_matrix": confusion_matrix(y, predicted, labels=labels).tolist(),
+            "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+                          for name, p, r, f, n in zip(class_names, precision, recall, f1, support, strict=True)}}
+
+
+def _save_outputs(folder: Path, model: Any, history: dict[str, list[float]], project: dict[str, Any],
+                  evaluation: dict[str, Any]) -> None:
+    """What a run record keeps: the trained model, its history, the project it came from."""
+    import csv
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    with open(folder / "history.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        keys = list(history)
+        writer.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([i + 1, *(history[k][i] for k in keys)])
+    (folder / "project.kdn").write_text(json.dumps(project, indent=1), encoding="utf-8")
+    if evaluation:
+        (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1), encoding="utf-8")
 
 
 def _events_callback() -> type:

@@ -1,0 +1,81 @@
+"""Run records in MLflow's tracking store: ``sqlite:///runs.db`` beside the project by default.
+
+The parent process owns the store (creating a SQLite store from two processes at once
+fails, and SQLite serialises writers), so the worker only sends events and files; this
+recorder turns them into params, step and epoch metrics, artifacts, status and tags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def default_tracking_uri(project_dir: Path) -> str:
+    return f"sqlite:///{(project_dir / 'runs.db').resolve()}"
+
+
+def network_hash(graph: dict[str, Any]) -> str:
+    """A fingerprint of the network alone (positions and notes do not change what trains)."""
+    def strip(g: dict[str, Any]) -> dict[str, Any]:
+        nodes = [{k: (strip(v) if k == "block" else v) for k, v in n.items() if k not in ("position", "note")}
+                 for n in g["nodes"]]
+        return {**g, "nodes": nodes}
+    return hashlib.sha256(json.dumps(strip(graph), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class RunRecorder:
+    """One MLflow run fed from worker events."""
+
+    def __init__(self, tracking_uri: str, experiment: str, project_dir: Path) -> None:
+        self.client = MlflowClient(tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(
+            experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri())
+        self.run_id = ""
+        self.step = 0
+
+    def start(self, params: dict[str, Any], tags: dict[str, str]) -> str:
+        run = self.client.create_run(self.experiment_id, tags=tags)
+        self.run_id = run.info.run_id
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        return self.run_id
+
+    def event(self, event: dict[str, Any], now_ms: int) -> None:
+        kind = event["event"]
+        if kind == "started":
+            self.client.log_batch(self.run_id, tags=[RunTag("backend", str(event["backend"])),
+                                                     RunTag("device", str(event["device"]))])
+        elif kind == "batch":
+            self.step += 1
+            metrics = [Metric(f"batch_{k}", float(v), now_ms, self.step) for k, v in event.items()
+                       if k not in ("event", "epoch", "step") and isinstance(v, (int, float))]
+            self.client.log_batch(self.run_id, metrics=metrics)
+        elif kind == "epoch":
+            metrics = [Metric(k, float(v), now_ms, event["epoch"]) for k, v in event.items()
+                       if k not in ("event", "epoch") and isinstance(v, (int, float))]
+            self.client.log_batch(self.run_id, metrics=metrics)
+
+    def finish(self, event: dict[str, Any], outputs: Path | None, now_ms: int) -> None:
+        if event["event"] == "finished":
+            self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now_ms, 0)
+                                                        for k, v in event["metrics"].items()])
+        if outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
+            self.client.log_artifacts(self.run_id, str(outputs))
+        cause = event.get("cause", "")
+        self.client.set_tag(self.run_id, "status", "finished" if event["event"] == "finished" else "failed")
+        if cause:
+            self.client.set_tag(self.run_id, "failure_cause", cause)
+            self.client.set_tag(self.run_id, "failure_message", str(event.get("message", ""))[:4000])
+        status = "FINISHED" if event["event"] == "finished" else ("KILLED" if cause in ("stopped", "killed")
+                                                                    else "FAILED")
+        self.client.set_terminated(self.run_id, status)
