@@ -30,3 +30,20 @@ def test_bad_options_name_the_place(data, where):
     with pytest.raises(DocumentFormatError) as err:
         TrainingSpec.from_dict(data)
     assert err.value.where == where
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "exponential", "cosine", "warmup_cosine", "plateau"])
+def test_every_schedule_builds_and_moves_the_rate_as_named(schedule):
+    import keras
+
+    from designer.training.worker import learning_rate_schedule
+
+    rate = learning_rate_schedule(keras, TrainingSpec(schedule=schedule, learning_rate=0.1), steps=100)
+    if schedule in ("constant", "plateau"):
+        assert rate == 0.1
+        return
+    at = [float(rate(step)) for step in (0, 50, 99)]
+    if schedule == "warmup_cosine":
+        assert at[0] < at[1] and at[2] < at[1]
+    else:
+        assert at[0] == pytest.approx(0.1) and at[2] < at[0]

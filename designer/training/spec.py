@@ -11,7 +11,7 @@ from typing import Any
 
 from designer.graph.serialize import DocumentFormatError
 
-SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "plateau")
 
 
 @dataclass
@@ -19,7 +19,8 @@ class TrainingSpec:
     optimizer: str = "adam"
     optimizer_args: dict[str, Any] = field(default_factory=dict)
     learning_rate: float = 1e-3
-    schedule: str = "constant"
+    schedule: str = "constant"  # how the learning rate changes over training, see SCHEDULES
+    warmup_fraction: float = 0.1  # of all steps, for warmup_cosine
     epochs: int = 10
     batch_size: int = 32
     loss: str | None = None

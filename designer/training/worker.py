@@ -120,9 +120,10 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     if problems:
         raise DataError("; ".join(problems))
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
-    optimizer = keras.optimizers.get({"class_name": spec.optimizer,
-                                      "config": {"learning_rate": spec.learning_rate, **spec.optimizer_args,
-                                                 **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
+    steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
+    optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
+        "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
+        **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
     model.compile(optimizer=optimizer, loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                   metrics=spec.metrics_for(dataset.task))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
@@ -130,6 +131,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
         Path(overrides["output_dir"]).mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(str(Path(overrides["output_dir"]) / "best.keras"),
                                                          monitor="val_loss", save_best_only=True))
+    if spec.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2))
     if spec.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
                                                        restore_best_weights=True))
@@ -151,6 +154,21 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
                "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
                "samples": len(splits.train.x)})
+
+
+def learning_rate_schedule(keras: Any, spec: Any, steps: int) -> Any:
+    """The spec's schedule as a Keras LearningRateSchedule over ``steps`` optimizer steps."""
+    lr, schedules = spec.learning_rate, keras.optimizers.schedules
+    if spec.schedule == "step":  # divide by 10 at half and at three quarters of training
+        return schedules.PiecewiseConstantDecay([steps // 2, (3 * steps) // 4], [lr, lr / 10, lr / 100])
+    if spec.schedule == "exponential":
+        return schedules.ExponentialDecay(lr, decay_steps=max(1, steps // 10), decay_rate=0.8)
+    if spec.schedule == "cosine":
+        return schedules.CosineDecay(lr, decay_steps=steps)
+    if spec.schedule == "warmup_cosine":
+        warmup = max(1, int(steps * spec.warmup_fraction))
+        return schedules.CosineDecay(0.0, decay_steps=max(1, steps - warmup), warmup_target=lr, warmup_steps=warmup)
+    return lr  # constant, and plateau (a callback lowers it)
 
 
 def _classifier_report(model: Any, x: Any, y: Any, class_names: list[str]) -> dict[str, Any]:
@@ -215,6 +233,8 @@ def _events_callback() -> type:
                 self.reason = ("stopped", f"stopped by request at epoch {self.epoch + 1}, batch {batch + 1}")
                 self.model.stop_training = True
             if now - self.last_sent >= 1 / BATCH_EVENTS_PER_SECOND or self.reason:
+                lr = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
                 self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1, **logs,
                                 "samples_per_s": self.batch_size / max(now - self.last_time, 1e-9)})
                 self.last_sent = now
