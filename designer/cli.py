@@ -220,9 +220,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         TrainingSpec.from_dict({**project.training, **training})
     except DocumentFormatError as exc:
         raise UsageError(f"{args.project}: {exc}") from None
-    data = {"source": args.data} if args.data else {}
+    data = {k: v for k, v in {"source": args.data, "target": args.target}.items() if v}
     if not (data or project.data).get("source"):
-        raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME")
+        raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME, npz:PATH or csv:PATH")
     import tempfile
     import time
 
@@ -308,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="PATH")
     p = command("train", cmd_train, "train the project's network in a worker process")
     p.add_argument("project", help="a project file (.kdn)")
-    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME (default: the project's data setup)")
+    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, npz:PATH or csv:PATH "
+                   "(default: the project's data setup)")
+    p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])

@@ -59,3 +59,46 @@ def test_bad_data_is_named():
         Dataset("t", np.zeros((0, 2)), np.zeros(0), "regression")
     with pytest.raises(DataError, match="choose one of"):
         load_builtin("mnist")
+
+
+def test_npz_with_and_without_a_separate_validation_set(tmp_path):
+    from designer.data.sources import load_source
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "plain.npz", x=rng.random((40, 3)), y=rng.integers(0, 2, 40))
+    data = load_source("npz:plain.npz", tmp_path)
+    assert data.task == "classification" and data.input_shape == (3,) and data.class_names == ["0", "1"]
+    np.savez(tmp_path / "split.npz", x_train=rng.random((40, 3)), y_train=rng.random(40),
+             x_val=rng.random((10, 3)), y_val=rng.random(10))
+    data = load_source(f"npz:{tmp_path / 'split.npz'}")
+    assert data.task == "regression"
+    splits = data.split(0.2, 0.1)
+    assert len(splits.validation.x) == 10 and len(splits.train.x) + len(splits.test.x) == 40
+    np.savez(tmp_path / "wrong.npz", a=np.zeros(3))
+    with pytest.raises(DataError, match="expected arrays 'x' and 'y'"):
+        load_source("npz:wrong.npz", tmp_path)
+    (tmp_path / "bad.npz").write_text("not a zip")
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
+        load_source("npz:bad.npz", tmp_path)
+
+
+def test_csv_numeric_categorical_and_text_columns(tmp_path):
+    from designer.data.sources import load_source
+
+    lines = ["size,colour,review,label"]
+    for i in range(60):
+        words = " ".join(f"w{(i * k) % 97}" for k in range(1, 4))
+        lines.append(f"{i / 10},{['red', 'green', 'blue'][i % 3]},{words},{['cat', 'dog'][i % 2]}")
+    (tmp_path / "pets.csv").write_text("\n".join(lines) + "\n")
+    data = load_source("csv:pets.csv", tmp_path, target="label")
+    assert data.task == "classification" and data.class_names == ["cat", "dog"]
+    assert data.input_shape == (1 + 3 + 32,)  # number, one-hot colour, hashed words (60 distinct texts)
+    with pytest.raises(DataError, match="no column 'price'"):
+        load_source("csv:pets.csv", tmp_path, target="price")
+    with pytest.raises(DataError, match="name the column to predict"):
+        load_source("csv:pets.csv", tmp_path)
+    (tmp_path / "holes.csv").write_text("a,b\n1,2\n3,\n")
+    with pytest.raises(DataError, match=r"row 3, column 'b': missing value"):
+        load_source("csv:holes.csv", tmp_path, target="a")
+    with pytest.raises(DataError, match="no such file"):
+        load_source("csv:none.csv", tmp_path, target="a")

@@ -36,6 +36,7 @@ class Dataset:
     task: Task
     class_names: list[str] = field(default_factory=list)
     description: str = ""
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # a separate validation set, when given
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -80,8 +81,13 @@ class Dataset:
             parts[2] += indices[:n_test].tolist()
             parts[1] += indices[n_test:n_test + n_val].tolist()
             parts[0] += indices[n_test + n_val:].tolist()
+        if self.validation is not None:  # the given validation set replaces the carved-out one
+            parts[0] += parts[1]
         train, val, tst = (np.sort(np.array(p, dtype=int)) for p in parts)
-        return Splits(*(Split(self.x[i], self.y[i]) for i in (train, val, tst)))
+        splits = Splits(*(Split(self.x[i], self.y[i]) for i in (train, val, tst)))
+        if self.validation is not None:
+            splits.validation = Split(*self.validation)
+        return splits
 
 
 def check_fit(dataset: Dataset, input_shapes: list[tuple[int | None, ...]],

@@ -102,8 +102,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     import_keras_quietly()
     import keras
 
-    from designer.data.builtin import load_builtin
     from designer.data.dataset import DataError, check_fit
+    from designer.data.sources import load_source
     from designer.keras_bridge.saving import model_with_weights
 
     keras.utils.set_random_seed(spec.seed)
@@ -111,10 +111,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     queue.put({"event": "started", "backend": keras.backend.backend(), "device": devices[0] if devices else "cpu",
                "versions": {"keras": keras.__version__}})
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
-    source = str(data_setup.get("source", ""))
-    if not source.startswith("builtin:"):
-        raise DataError(f"data source {source!r}: this version trains on built-in datasets (builtin:NAME)")
-    dataset = load_builtin(source.split(":", 1)[1], data_setup.get("target_size"))
+    dataset = load_source(str(data_setup.get("source", "")), folder, target=data_setup.get("target"),
+                          target_size=data_setup.get("target_size"))
     model, _ = model_with_weights(project_from_dict(project), folder)
     problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs], [tuple(t.shape) for t in model.outputs])
     if problems:
