@@ -251,7 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             elif event["event"] == "started":
                 print(f"training on {event['backend']} ({event['device']})", flush=True)
             elif event["event"] == "epoch":
-                shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch"))
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch", "wall_time"))
                 print(f"epoch {event['epoch']}: {shown}", flush=True)
             result = event
     except KeyboardInterrupt:

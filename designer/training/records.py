@@ -62,7 +62,7 @@ class RunRecorder:
             self.client.log_batch(self.run_id, metrics=metrics)
         elif kind == "epoch":
             metrics = [Metric(k, float(v), now_ms, event["epoch"]) for k, v in event.items()
-                       if k not in ("event", "epoch") and isinstance(v, (int, float))]
+                       if k not in ("event", "epoch", "wall_time") and isinstance(v, (int, float))]
             self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, event: dict[str, Any], outputs: Path | None, now_ms: int) -> None:

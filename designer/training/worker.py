@@ -23,16 +23,30 @@ BATCH_EVENTS_PER_SECOND = 20
 
 
 class RunHandle:
-    """The caller's side of one run: read events, stop gracefully, or kill."""
+    """The caller's side of one run: read events, stop gracefully, or kill.
 
-    def __init__(self, project: dict[str, Any], folder: Path, overrides: dict[str, Any]) -> None:
+    The process starts at once and imports Keras while it waits for its job, so a handle
+    made ahead of time (``warm_worker()``) answers its first batch about a second after
+    ``submit`` instead of after TensorFlow's multi-second import.
+    """
+
+    def __init__(self, backend: str = "tensorflow") -> None:
         ctx = mp.get_context("spawn")
+        self.backend = backend
         self.queue: Any = ctx.Queue()
+        self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
-        self.process = ctx.Process(target=_main, args=(project, str(folder), overrides, self.queue, self.stop_event),
-                                   daemon=True)
+        self.process = ctx.Process(target=_serve, args=(backend, self.jobs, self.queue, self.stop_event), daemon=True)
         self.process.start()
+        self.submitted = False
         self.done = False
+
+    def submit(self, project: dict[str, Any], folder: Path, overrides: dict[str, Any]) -> RunHandle:
+        if self.submitted:
+            raise RuntimeError("a worker runs one training job; start another for the next run")
+        self.submitted = True
+        self.jobs.put((project, str(folder), overrides))
+        return self
 
     def events(self, poll: float = 0.2) -> Iterator[dict[str, Any]]:
         """Every event until the run ends; a worker that dies silently ends as ``failed``."""
@@ -58,11 +72,29 @@ class RunHandle:
         self.process.terminate()
 
 
-def start_run(project: dict[str, Any], folder: Path, **overrides: Any) -> RunHandle:
-    return RunHandle(project, folder, {k: v for k, v in overrides.items() if v is not None})
+def warm_worker(backend: str = "tensorflow") -> RunHandle:
+    """A worker process that is importing Keras now, to run one job later."""
+    return RunHandle(backend)
+
+
+def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = None, **overrides: Any) -> RunHandle:
+    """Run ``project`` in ``warm`` if it suits (same backend, unused), else in a new worker."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    backend = {**project.get("training", {}), **overrides.get("training", {})}.get("backend", "tensorflow")
+    handle = warm if warm is not None and not warm.submitted and warm.backend == backend else RunHandle(backend)
+    return handle.submit(project, folder, overrides)
 
 
 # ---- inside the worker process ----------------------------------------------------------------
+def _serve(backend: str, jobs: Any, queue: Any, stop_event: Any) -> None:
+    os.environ["KERAS_BACKEND"] = backend
+    from designer.quiet import import_keras_quietly
+
+    import_keras_quietly()  # while nobody waits yet
+    project, folder, overrides = jobs.get()
+    _main(project, folder, overrides, queue, stop_event)
+
+
 def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
     started = time.perf_counter()
     try:
@@ -96,10 +128,6 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     from designer.training.spec import TrainingSpec
 
     spec = TrainingSpec.from_dict({**project.get("training", {}), **overrides.get("training", {})})
-    os.environ["KERAS_BACKEND"] = spec.backend
-    from designer.quiet import import_keras_quietly
-
-    import_keras_quietly()
     import keras
 
     from designer.data.dataset import DataError, check_fit
@@ -239,7 +267,7 @@ def _events_callback() -> type:
             self.last_time = now
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.queue.put({"event": "epoch", "epoch": epoch + 1,
+            self.queue.put({"event": "epoch", "epoch": epoch + 1, "wall_time": time.time(),
                             **{k: float(v) for k, v in (logs or {}).items()}})
 
     return Events
