@@ -31,6 +31,7 @@ class TrainingSpec:
     gradient_clip: float | None = None
     seed: int = 0
     backend: str = "tensorflow"
+    jit_compile: bool | None = None  # None: Keras decides (XLA where it helps); False starts faster
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "training") -> TrainingSpec:

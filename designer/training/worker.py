@@ -90,7 +90,14 @@ def _serve(backend: str, jobs: Any, queue: Any, stop_event: Any) -> None:
     os.environ["KERAS_BACKEND"] = backend
     from designer.quiet import import_keras_quietly
 
-    import_keras_quietly()  # while nobody waits yet
+    import_keras_quietly()  # while nobody waits yet: Keras, the catalog and the data libraries
+    import scipy.ndimage  # noqa: F401
+    import sklearn.datasets  # noqa: F401
+
+    from designer.keras_bridge import saving  # noqa: F401
+    from designer.layers.catalog import load_catalog
+
+    load_catalog()
     project, folder, overrides = jobs.get()
     _main(project, folder, overrides, queue, stop_event)
 
@@ -150,7 +157,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
         "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
         **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
-    model.compile(optimizer=optimizer, loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
+    model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
+                  loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                   metrics=spec.metrics_for(dataset.task))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
     if overrides.get("output_dir") and len(splits.validation.x):
