@@ -23,3 +23,14 @@ def test_sample_analyses_and_builds(path, analyzer):
     model = build_model(project.document)
     assert model.count_params() == analysis.total_params
     assert project.description
+
+
+@pytest.mark.parametrize("path", PROJECTS, ids=[p.stem for p in PROJECTS])
+def test_sample_trains_briefly(path, tmp_path):
+    from designer.graph.project import project_to_dict
+    from designer.training.worker import start_run
+
+    project = load_project(path)
+    assert project.data.get("source"), "every sample carries its data setup"
+    events = list(start_run(project_to_dict(project), path.parent, training={"epochs": 1}).events())
+    assert events[-1]["event"] == "finished", events[-1]

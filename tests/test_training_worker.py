@@ -71,8 +71,10 @@ def test_data_that_does_not_fit_the_network_is_a_data_failure(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_cnn_sample_reaches_95_percent_on_digits_through_the_cli(capsys):
-    assert main(["train", str(SAMPLES / "classic_cnn.kdn"), "--json"]) == 0
+def test_the_cnn_sample_reaches_95_percent_on_digits_through_the_cli(capsys, tmp_path):
+    project = tmp_path / "classic_cnn.kdn"  # a copy, so the run records land in the test's folder
+    project.write_text((SAMPLES / "classic_cnn.kdn").read_text())
+    assert main(["train", str(project), "--json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[-1]["event"] == "finished"
     assert max(events[-1]["history"]["val_accuracy"]) >= 0.95

@@ -39,8 +39,10 @@ class RunRecorder:
     def __init__(self, tracking_uri: str, experiment: str, project_dir: Path) -> None:
         self.client = MlflowClient(tracking_uri)
         found = self.client.get_experiment_by_name(experiment)
+        # Beside the project for the default local store; a server keeps its own artifact store.
+        local = tracking_uri == default_tracking_uri(project_dir)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(
-            experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri())
+            experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri() if local else None)
         self.run_id = ""
         self.step = 0
 
