@@ -68,6 +68,9 @@ def test_default_command_renders_the_window(tmp_path, qapp):
     image = QImage(str(shot))
     assert image.width() >= 1200 and image.height() >= 800
     assert main(["gui", str(tmp_path / "missing.kdn"), "--screenshot", str(shot)]) == 2
+    start = tmp_path / "start.png"
+    assert main(["gui", "--screenshot", str(start)]) == 0  # no project: the start page
+    assert QImage(str(start)).width() >= 1200
 
 
 def test_real_process_exit_codes_and_quiet_stderr(tmp_path):

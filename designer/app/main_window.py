@@ -24,9 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.canvas import NODE_H, Canvas
 from designer.app.commands import EditNode, EditorState, MoveNodes, StructuralEdit
-from designer.app.panels import AnalysisPanel, Inspector, Palette
 from designer.app.start_page import StartPage
 from designer.app.theme import apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
@@ -59,6 +57,31 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.setAcceptDrops(True)
 
+        self.start = StartPage()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start)
+        self.setCentralWidget(self.stack)
+        self.totals = QLabel("")
+        self.statusBar().addPermanentWidget(self.totals)
+        self.editor_built = False  # canvas and docks are made when the start page is first left
+
+        self._build_actions()
+        self.background.catalog_ready.connect(self._catalog_ready)
+        self.background.analysed.connect(self._analysed)
+        self.background.failed.connect(lambda msg: self.statusBar().showMessage(msg))
+        self.start.chosen.connect(self._start_choice)
+        self.undo.cleanChanged.connect(lambda _: self._update_title())
+        self.autosave_timer = QTimer(self, interval=30_000)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.start.set_recent(self.recent_files())
+        self._show_start(True)
+
+    def _build_editor(self) -> None:
+        """The canvas and the docks, made on first use so the start page shows at once."""
+        from designer.app.canvas import Canvas
+        from designer.app.panels import AnalysisPanel, Inspector, Palette
+
         self.canvas = Canvas()
         self.breadcrumb = QLabel()
         self.breadcrumb.setTextFormat(Qt.TextFormat.RichText)
@@ -68,12 +91,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.breadcrumb)
         column.addWidget(self.canvas)
-        self.start = StartPage()
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.start)
         self.stack.addWidget(editor)
-        self.setCentralWidget(self.stack)
-
         self.palette = Palette()
         self.inspector = Inspector()
         self.panel = AnalysisPanel()
@@ -87,13 +105,6 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [210], Qt.Orientation.Vertical)
-        self.totals = QLabel("")
-        self.statusBar().addPermanentWidget(self.totals)
-
-        self._build_actions()
-        self.background.catalog_ready.connect(self._catalog_ready)
-        self.background.analysed.connect(self._analysed)
-        self.background.failed.connect(lambda msg: self.statusBar().showMessage(msg))
         self.canvas.connect_requested.connect(self.request_connect)
         self.canvas.moved.connect(lambda moves: self.undo.push(MoveNodes(self.state, moves)))
         self.canvas.dropped.connect(lambda t, pos: self.add_layer(t, (pos.x(), pos.y())))
@@ -102,13 +113,12 @@ class MainWindow(QMainWindow):
         self.palette.activated.connect(lambda t: self.add_layer(t))
         self.inspector.edited.connect(self._inspector_edited)
         self.panel.picked.connect(lambda node_id: self.canvas.select([node_id], center=True))
-        self.start.chosen.connect(self._start_choice)
-        self.undo.cleanChanged.connect(lambda _: self._update_title())
-        self.autosave_timer = QTimer(self, interval=30_000)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
-        self.start.set_recent(self.recent_files())
-        self._show_start(True)
+        self.canvas.canvas_scene.set_dark(self.settings.value("dark", False, type=bool))
+        if self.background.catalog is not None:
+            self.palette.populate(self.background.catalog)
+        for action in self.editor_actions:
+            action.setEnabled(True)
+        self.editor_built = True
 
     # ---- actions ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -133,8 +143,8 @@ class MainWindow(QMainWindow):
             ("edit", "U&ngroup block", "Ctrl+Shift+G", self.ungroup_selection, None),
             ("edit", "&Freeze / unfreeze", "Ctrl+L", self.toggle_frozen, None),
             ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, None),
-            ("view", "&Fit to view", "F", self.canvas.fit, None),
-            ("view", "Zoom &100%", "Ctrl+0", self.canvas.reset_zoom, None),
+            ("view", "&Fit to view", "F", lambda: self.canvas.fit(), None),
+            ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
             ("view", "&Up one block", "Backspace", self.close_block, icon(sp.SP_FileDialogToParent)),
             ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
         ]
@@ -142,8 +152,12 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("Main")
         self.actions_by_name: dict[str, QAction] = {}
+        self.editor_actions: list[QAction] = []  # need the canvas: enabled once it exists
         for menu, text, shortcut, slot, action_icon in spec:
             action = QAction(text, self)
+            if menu != "file" and "theme" not in text:
+                action.setEnabled(False)
+                self.editor_actions.append(action)
             if action_icon is not None:
                 action.setIcon(action_icon)
                 toolbar.addAction(action)
@@ -208,7 +222,8 @@ class MainWindow(QMainWindow):
         self._selection_changed(self.canvas.selected_ids())
 
     def _catalog_ready(self, catalog: Any) -> None:
-        self.palette.populate(catalog)
+        if self.editor_built:
+            self.palette.populate(catalog)
         if self.project is not None:
             self._changed()
 
@@ -254,7 +269,7 @@ class MainWindow(QMainWindow):
             return None
         if position is None:
             center = self.canvas.mapToScene(self.canvas.viewport().rect().center())
-            position = (center.x() - 100, center.y() - NODE_H / 2)
+            position = (center.x() - 100, center.y() - 33)
         params = catalog[layer_type].defaults()
         node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position).id)
         if node_id:
@@ -392,9 +407,12 @@ class MainWindow(QMainWindow):
 
     # ---- files --------------------------------------------------------------------------------
     def _show_start(self, show: bool) -> None:
+        if not show and not self.editor_built:
+            self._build_editor()
         self.stack.setCurrentIndex(0 if show else 1)
-        for name in ("Layers", "Properties", "Analysis"):
-            self.findChild(QDockWidget, name).setVisible(not show)
+        if self.editor_built:
+            for name in ("Layers", "Properties", "Analysis"):
+                self.findChild(QDockWidget, name).setVisible(not show)
 
     def set_project(self, project: Project, path: Path | None) -> None:
         self.project, self.path = project, path
@@ -570,4 +588,5 @@ class MainWindow(QMainWindow):
         dark = not self.settings.value("dark", False, type=bool)
         self.settings.setValue("dark", dark)
         apply_theme(QApplication.instance(), dark)  # type: ignore[arg-type]
-        self.canvas.canvas_scene.set_dark(dark)
+        if self.editor_built:
+            self.canvas.canvas_scene.set_dark(dark)

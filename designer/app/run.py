@@ -41,12 +41,15 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     if project:
         window.open_path(Path(project))
     if screenshot:
-        ok = wait_until(lambda: background.catalog is not None) and (
-            not project or wait_until(lambda: background.idle and window.analysis is not None))
-        window.canvas.fit()
-        app.processEvents()
-        window.grab().save(screenshot)
-        background.stop()
+        try:
+            ok = wait_until(lambda: background.catalog is not None) and (
+                not project or wait_until(lambda: background.idle and window.analysis is not None))
+            if window.editor_built:
+                window.canvas.fit()
+            app.processEvents()
+            window.grab().save(screenshot)
+        finally:
+            background.stop()
         return 0 if ok else 1
     code = app.exec()
     background.stop()
