@@ -185,26 +185,30 @@ def cmd_codegen(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.format != "keras":
-        raise UsageError(f"--format {args.format}: this version exports only 'keras'")
-    project = _load(args.project)
+    # Export always runs under TensorFlow, whatever backend trained the model: the converters need it.
+    import os
+
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     _quiet_backend()
-    from designer.keras_bridge.build import BuildError
-    from designer.keras_bridge.saving import export_keras, model_with_weights
+    from designer.export.exporter import Options, export_model
+    from designer.export.report import ExportError
+    from designer.export.source import open_source
 
     try:
-        model, skipped = model_with_weights(project, Path(args.project).parent)
-    except BuildError as exc:
+        source = open_source(args.source, args.tracking_uri)
+        options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title)
+        report = export_model(source.model, args.format, Path(args.output), source.document, options)
+    except ExportError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from None
+        if args.json:
+            print(json.dumps({"ok": False, "format": args.format, "path": args.output, "error": str(exc)}))
         print(f"netdesigner: cannot export: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    for path in skipped:
-        print(f"note: {path} has no matching saved weights; it keeps its initial values", file=sys.stderr)
-    try:
-        diff = export_keras(model, Path(args.output))
-    except OSError as exc:
-        raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {args.output}; reloaded and compared with the model: max |difference| = {diff:.2e}")
-    return EXIT_OK
+    report.notes[:0] = source.notes
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -302,10 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("codegen", cmd_codegen, "write a Python script whose build_model() returns the model")
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("-o", "--output", metavar="FILE.py", help="write here instead of standard output")
-    p = command("export", cmd_export, "export the model with its weights")
-    p.add_argument("project", help="a project file (.kdn)")
+    p = command("export", cmd_export, "export the model with its weights, then reload the artifact and "
+                "compare it with Keras")
+    p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
     p.add_argument("--format", required=True, choices=["keras", "savedmodel", "onnx", "tflite", "python"])
-    p.add_argument("-o", "--output", required=True, metavar="PATH")
+    p.add_argument("-o", "--output", required=True, metavar="PATH", help="FILE.keras, a SavedModel folder, "
+                   "FILE.onnx, FILE.tflite or FILE.py (its weights go beside it)")
+    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
+    p.add_argument("--tolerance", type=float, default=1e-5, metavar="T",
+                   help="largest absolute difference from Keras accepted (default 1e-5)")
+    p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
+    p.add_argument("--json", action="store_true", help="print the verification report as a JSON object")
     p = command("train", cmd_train, "train the project's network in a worker process")
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, npz:PATH or csv:PATH "

@@ -24,13 +24,28 @@ from keras import layers
 '''
 
 
-def generate(doc: NetworkDocument, catalog: Catalog | None = None, title: str = "") -> str:
+_LOAD_MODEL = '''def load_model():
+    """The network with its trained weights, read from the file saved beside this script."""
+    model = build_model()
+    model.load_weights(Path(__file__).with_name("{weights}"))
+    return model
+'''
+
+
+def generate(doc: NetworkDocument, catalog: Catalog | None = None, title: str = "", weights: str = "") -> str:
+    """The script; with ``weights`` (a ``.weights.h5`` file name) it also has ``load_model()``."""
     catalog = catalog or load_catalog()
     writer = _Writer(catalog, Analyzer(catalog).analyze(doc))
     body = writer.function(doc, "build_model", "", doc.name, "The network, as designed.")
     blocks = "\n\n".join(writer.block_functions)
-    parts = [_HEADER.format(title=title or f"The {doc.name} network."), blocks, body,
-             'if __name__ == "__main__":\n    build_model().summary()\n']
+    header = _HEADER.format(title=title or f"The {doc.name} network.")
+    if weights:
+        header = header.replace("build_model() to get the keras.Model.",
+                                "build_model() to get the keras.Model, or load_model() to get it trained.")
+        header = header.replace("import keras\n", "from pathlib import Path\n\nimport keras\n")
+    main = f"{'load_model' if weights else 'build_model'}().summary()"
+    parts = [header, blocks, body, _LOAD_MODEL.format(weights=weights) if weights else "",
+             f'if __name__ == "__main__":\n    {main}\n']
     return "\n\n".join(p.rstrip("\n") + "\n" for p in parts if p)
 
 

@@ -1,0 +1,70 @@
+"""Sample inputs for a model and its own outputs on them: what every artifact is compared with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from designer.export.report import ExportError
+
+# A reloaded artifact: its input names, and a function from named inputs to its outputs.
+Loaded = tuple[list[str], Callable[[dict[str, np.ndarray]], Mapping[str, Any] | Sequence[Any]]]
+
+FREE_DIM = 32  # the size given to unknown non-batch dimensions (image sides, sequence lengths) in samples
+
+
+def input_names(model: keras.Model) -> list[str]:
+    """The names of the model's ``Input`` layers, which is what users see and artifacts should expose
+    (a tensor's own name may be an automatic ``keras_tensor_3``)."""
+    return [_input_layer_name(t) for t in model.inputs]
+
+
+def _input_layer_name(tensor: Any) -> str:
+    history = getattr(tensor, "_keras_history", None)
+    return history.operation.name if history is not None else tensor.name
+
+
+def output_names(model: keras.Model) -> list[str]:
+    return list(model.output_names)
+
+
+def sample_inputs(model: keras.Model, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Reproducible inputs of the right shape and dtype: floats in [0, 1), integers in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name, t in zip(input_names(model), model.inputs, strict=True):
+        shape = (batch, *(d if d is not None else FREE_DIM for d in t.shape[1:]))
+        dtype = np.dtype(keras.backend.standardize_dtype(t.dtype))
+        if dtype.kind in "iub":
+            feeds[name] = rng.integers(0, 2, shape).astype(dtype)
+        elif dtype.kind == "f":
+            feeds[name] = rng.random(shape).astype(dtype)
+        else:
+            raise ExportError(f"input {name!r} has dtype {dtype}; exports take numeric inputs only", usage=True)
+    return feeds
+
+
+def keras_outputs(model: keras.Model, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's inference outputs (``training=False``: augmentation and dropout off) by output name."""
+    xs = [feeds[name] for name in input_names(model)]
+    ys = keras.tree.flatten(model(xs[0] if len(xs) == 1 else xs, training=False))
+    return {name: keras.ops.convert_to_numpy(y) for name, y in zip(output_names(model), ys, strict=True)}
+
+
+def max_difference(expected: Mapping[str, np.ndarray], got: Mapping[str, Any] | Sequence[Any]) -> float:
+    """The largest absolute difference over all outputs; infinite when an output is missing or misshapen.
+    ``got`` is matched by name when it is a mapping with the same names, otherwise by position."""
+    if isinstance(got, Mapping) and set(got) == set(expected):
+        pairs = [(expected[k], np.asarray(got[k])) for k in expected]
+    else:
+        values = list(got.values()) if isinstance(got, Mapping) else list(got)
+        if len(values) != len(expected):
+            return float("inf")
+        pairs = [(e, np.asarray(v)) for e, v in zip(expected.values(), values, strict=True)]
+    if any(e.shape != g.shape for e, g in pairs):
+        return float("inf")
+    return max((float(np.max(np.abs(e.astype(np.float64) - g.astype(np.float64)))) if e.size else 0.0)
+               for e, g in pairs)

@@ -1,0 +1,33 @@
+"""A plain Python script (the codegen script) with the weights in a ``.weights.h5`` file beside it."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from pathlib import Path
+
+import keras
+
+from designer.export.probes import Loaded, input_names, keras_outputs
+from designer.graph.document import NetworkDocument
+from designer.keras_bridge.codegen import generate
+
+
+def weights_name(path: Path) -> str:
+    return f"{path.stem}.weights.h5"
+
+
+def write(model: keras.Model, path: Path, document: NetworkDocument, title: str = "") -> list[str]:
+    path.write_text(generate(document, title=title, weights=weights_name(path)), encoding="utf-8")
+    model.save_weights(path.with_name(weights_name(path)))
+    return []
+
+
+def load(path: Path) -> Loaded:
+    """Import the script as a fresh module and call its ``load_model()``, as a user would."""
+    spec = importlib.util.spec_from_file_location(f"_exported_{uuid.uuid4().hex}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.load_model()
+    return input_names(model), lambda feeds: keras_outputs(model, feeds)

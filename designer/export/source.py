@@ -1,0 +1,81 @@
+"""What an export starts from: a project with its weights, or a finished training run."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from designer.export.report import ExportError
+from designer.graph.document import NetworkDocument
+from designer.graph.project import ProjectFileError, load_project
+from designer.keras_bridge.build import BuildError
+from designer.keras_bridge.saving import model_with_weights
+
+RUN_PROJECT = "project.kdn"
+CHECKPOINTS = ("best.keras", "model.keras")  # a run's best checkpoint, else its last model
+
+
+@dataclass
+class ExportSource:
+    model: keras.Model
+    document: NetworkDocument
+    title: str
+    notes: list[str] = field(default_factory=list)
+
+
+def open_source(source: str, tracking_uri: str | None = None) -> ExportSource:
+    """``source`` is a project file (.kdn), a run's output folder, or a run id in the tracking store."""
+    path = Path(source)
+    if path.suffix == ".kdn":
+        return _from_project(path)
+    if path.is_dir():
+        return _from_run_folder(path)
+    if path.exists() or "/" in source or "\\" in source:
+        raise ExportError(f"{source}: not a project file (.kdn) or a run folder", usage=True)
+    return _from_run_id(source, tracking_uri or f"sqlite:///{Path('runs.db').resolve()}")
+
+
+def _from_project(path: Path) -> ExportSource:
+    try:
+        project = load_project(path)
+    except ProjectFileError as exc:
+        raise ExportError(str(exc), usage=True) from None
+    try:
+        model, skipped = model_with_weights(project, path.parent)
+    except BuildError as exc:
+        raise ExportError(f"the network does not build: {exc}") from None
+    notes = [f"{name} has no saved weights; it keeps its initial values" for name in skipped]
+    if not project.weights:
+        notes.append("the project has no trained weights: the export carries the initial values")
+    return ExportSource(model, project.document, project.description, notes)
+
+
+def _from_run_folder(folder: Path) -> ExportSource:
+    checkpoint = next((folder / name for name in CHECKPOINTS if (folder / name).is_file()), None)
+    if not (folder / RUN_PROJECT).is_file() or checkpoint is None:
+        raise ExportError(f"{folder}: not a training run's folder (it needs {RUN_PROJECT} and "
+                          f"{' or '.join(CHECKPOINTS)})", usage=True)
+    try:
+        project = load_project(folder / RUN_PROJECT)
+        model = keras.saving.load_model(checkpoint, compile=False, safe_mode=True)
+    except (ProjectFileError, ValueError, OSError) as exc:
+        raise ExportError(f"{folder}: the run's files do not load: {exc}", usage=True) from None
+    return ExportSource(model, project.document, project.description, [f"weights from the run's {checkpoint.name}"])
+
+
+def _from_run_id(run_id: str, tracking_uri: str) -> ExportSource:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        raise ExportError(f"{run_id}: not a project file (.kdn), a run folder, or a run in a tracking store "
+                          f"(there is no {tracking_uri}; pass --tracking-uri)", usage=True)
+    with tempfile.TemporaryDirectory(prefix="netdesigner-export-") as scratch:
+        try:
+            folder = mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=scratch)
+        except MlflowException as exc:
+            raise ExportError(f"run {run_id}: {exc.message}", usage=True) from None
+        return _from_run_folder(Path(folder))  # loads everything into memory before the files go

@@ -1,0 +1,28 @@
+"""keras.applications models exported to every format and verified: Rescaling and Normalization
+constants (EfficientNet), hard-swish (MobileNetV3), exact gelu and LayerScale (ConvNeXt)."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from designer.export.exporter import FORMATS, SUFFIX, export_model
+from designer.keras_bridge.importer import import_model
+
+APPLICATIONS = ["MobileNetV3Small", "EfficientNetB0", "ConvNeXtTiny"]
+
+
+@pytest.fixture(scope="module", params=APPLICATIONS)
+def application(request):
+    keras.backend.clear_session()
+    model = getattr(keras.applications, request.param)(weights=None)
+    return model, import_model(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_application_exports_verified(application, fmt, tmp_path):
+    model, doc = application
+    report = export_model(model, fmt, tmp_path / f"{model.name}{SUFFIX[fmt]}", doc)
+    assert report.ok, report.text()
+    assert report.artifact_inputs == report.model_inputs
