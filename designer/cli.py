@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -213,43 +212,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     project = _load(args.project)
-    from designer.graph.project import project_to_dict
     from designer.graph.serialize import DocumentFormatError
-    from designer.training.spec import TrainingSpec
-    from designer.training.worker import TERMINAL, start_run
+    from designer.training.session import RecordedRun
 
     training = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                   "backend": args.backend}.items() if v is not None}
-    try:
-        TrainingSpec.from_dict({**project.training, **training})
-    except DocumentFormatError as exc:
-        raise UsageError(f"{args.project}: {exc}") from None
     data = {k: v for k, v in {"source": args.data, "target": args.target}.items() if v}
     if not (data or project.data).get("source"):
         raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME, npz:PATH or csv:PATH")
-    import tempfile
-    import time
-
-    from designer.training.records import RunRecorder, default_tracking_uri, network_hash
-
-    folder = Path(args.project).parent
-    snapshot = project_to_dict(project)
-    spec = TrainingSpec.from_dict({**project.training, **training})
-    recorder = RunRecorder(args.tracking_uri or default_tracking_uri(folder), project.name, folder)
-    run_id = recorder.start({**spec.__dict__, "data_source": (data or project.data).get("source"),
-                             "network_hash": network_hash(snapshot["graph"])},
-                            {"project": Path(args.project).name})
-    outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
-    run = start_run(snapshot, folder, training=training, data=data, output_dir=str(outputs))
-    result: dict[str, Any] = {}
+    try:
+        run = RecordedRun(project, Path(args.project).parent, training=training, data=data,
+                          tracking_uri=args.tracking_uri)
+    except DocumentFormatError as exc:
+        raise UsageError(f"{args.project}: {exc}") from None
     try:
         for event in run.events():
-            now_ms = int(time.time() * 1000)
-            if event["event"] in TERMINAL:
-                recorder.finish(event, outputs, now_ms)
-                event = {**event, "run_id": run_id}
-            else:
-                recorder.event(event, now_ms)
             if args.json:
                 print(json.dumps(event), flush=True)
             elif event["event"] == "started":
@@ -257,19 +234,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             elif event["event"] == "epoch":
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch", "wall_time"))
                 print(f"epoch {event['epoch']}: {shown}", flush=True)
-            result = event
     except KeyboardInterrupt:
         run.stop()
-        for event in run.events():
-            if event["event"] in TERMINAL:
-                recorder.finish(event, outputs, int(time.time() * 1000))
+        for _ in run.events():
+            pass
         raise
-    finally:
-        shutil.rmtree(outputs, ignore_errors=True)
+    result = run.result
     if result.get("event") == "finished":
         if not args.json:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
-            print(f"finished in {result['duration_s']:.1f} s: {shown}; run {run_id}")
+            print(f"finished in {result['duration_s']:.1f} s: {shown}; run {run.run_id}")
         return EXIT_OK
     if result.get("cause") == "data":
         print(f"netdesigner: {result.get('message')}", file=sys.stderr)

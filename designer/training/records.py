@@ -60,7 +60,7 @@ class RunRecorder:
         elif kind == "batch":
             self.step += 1
             metrics = [Metric(f"batch_{k}", float(v), now_ms, self.step) for k, v in event.items()
-                       if k not in ("event", "epoch", "step") and isinstance(v, (int, float))]
+                       if k not in ("event", "epoch", "step", "steps") and isinstance(v, (int, float))]
             self.client.log_batch(self.run_id, metrics=metrics)
         elif kind == "epoch":
             metrics = [Metric(k, float(v), now_ms, event["epoch"]) for k, v in event.items()
@@ -81,3 +81,24 @@ class RunRecorder:
         status = "FINISHED" if event["event"] == "finished" else ("KILLED" if cause in ("stopped", "killed")
                                                                     else "FAILED")
         self.client.set_terminated(self.run_id, status)
+
+
+def list_runs(tracking_uri: str, experiment: str) -> list[dict[str, Any]]:
+    """The project's runs, newest first: id, start time, status, parameters and final metrics."""
+    client = MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
+    return [{"run_id": r.info.run_id, "start_ms": r.info.start_time, "end_ms": r.info.end_time,
+             "status": r.data.tags.get("status", r.info.status.lower()),
+             "failure": r.data.tags.get("failure_message", ""), "params": dict(r.data.params),
+             "metrics": {k: v for k, v in r.data.metrics.items() if not k.startswith("batch_")}} for r in runs]
+
+
+def epoch_history(tracking_uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    """Each epoch-level metric of a run as (epoch, value) pairs, to draw its curves again."""
+    client = MlflowClient(tracking_uri)
+    names = [k for k in client.get_run(run_id).data.metrics if not k.startswith(("batch_", "test_"))]
+    return {name: [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)]
+            for name in names}

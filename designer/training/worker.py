@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 TERMINAL = ("finished", "failed")
-BATCH_EVENTS_PER_SECOND = 20
+# At most this many batch events a second (plenty for live curves); the environment variable of the
+# same name raises it, e.g. for the UI latency benchmark, which streams every batch.
+BATCH_EVENTS_PER_SECOND = float(os.environ.get("NETDESIGNER_BATCH_EVENTS_PER_SECOND", 20))
 
 
 class RunHandle:
@@ -269,7 +271,8 @@ def _events_callback() -> type:
             if now - self.last_sent >= 1 / BATCH_EVENTS_PER_SECOND or self.reason:
                 lr = self.model.optimizer.learning_rate
                 logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
-                self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1, **logs,
+                self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1,
+                                "steps": self.params.get("steps"), **logs,
                                 "samples_per_s": self.batch_size / max(now - self.last_time, 1e-9)})
                 self.last_sent = now
             self.last_time = now

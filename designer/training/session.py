@@ -1,0 +1,57 @@
+"""A training run with its MLflow record: what the command line and the window both start.
+
+The worker streams events; this side records each one in the run store (the parent owns the
+store, see the architecture guide), keeps the run's files in a scratch folder until the record
+has them, and tags the terminal event with the run id.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from designer.graph.project import Project, project_to_dict
+from designer.training.records import RunRecorder, default_tracking_uri, network_hash
+from designer.training.spec import TrainingSpec
+from designer.training.worker import TERMINAL, RunHandle, start_run
+
+
+class RecordedRun:
+    def __init__(self, project: Project, folder: Path, *, training: dict[str, Any] | None = None,
+                 data: dict[str, Any] | None = None, tracking_uri: str | None = None,
+                 warm: RunHandle | None = None) -> None:
+        """Start the run; ``DocumentFormatError`` if the training options cannot train."""
+        training, data = training or {}, data or {}
+        self.spec = TrainingSpec.from_dict({**project.training, **training})
+        snapshot = project_to_dict(project)
+        self.tracking_uri = tracking_uri or default_tracking_uri(folder)
+        self.recorder = RunRecorder(self.tracking_uri, project.name, folder)
+        self.run_id = self.recorder.start({**self.spec.__dict__, "data_source": (data or project.data).get("source"),
+                                           "network_hash": network_hash(snapshot["graph"])},
+                                          {"project": project.name})
+        self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
+        self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs))
+        self.result: dict[str, Any] = {}
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Every event, recorded as it passes; the last one (``finished``/``failed``) carries ``run_id``."""
+        for event in self.handle.events():  # may be resumed after an interruption: the files stay till the end
+            now_ms = int(time.time() * 1000)
+            if event["event"] in TERMINAL:
+                self.recorder.finish(event, self.outputs, now_ms)
+                shutil.rmtree(self.outputs, ignore_errors=True)
+                event = self.result = {**event, "run_id": self.run_id}
+            else:
+                self.recorder.event(event, now_ms)
+            yield event
+
+    def stop(self) -> None:
+        """Graceful: ends after the current batch as ``failed`` with cause ``stopped``; the best checkpoint stays."""
+        self.handle.stop()
+
+    def kill(self) -> None:
+        self.handle.kill()
