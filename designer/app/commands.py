@@ -110,3 +110,22 @@ class EditNode(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.old)
+
+
+class EditSetup(QUndoCommand):
+    """The data setup and training options are saved with the project, so changing them is an edit too."""
+
+    def __init__(self, project: Any, data: dict[str, Any], training: dict[str, Any],
+                 on_change: Callable[[], None]) -> None:
+        super().__init__("Change the training setup")
+        self.project, self.on_change = project, on_change
+        self.before = copy.deepcopy((project.data, project.training))
+        self.after = copy.deepcopy((data, training))
+
+    def redo(self) -> None:
+        self.project.data, self.project.training = copy.deepcopy(self.after)
+        self.on_change()
+
+    def undo(self) -> None:
+        self.project.data, self.project.training = copy.deepcopy(self.before)
+        self.on_change()

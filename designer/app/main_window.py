@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.commands import EditNode, EditorState, MoveNodes, StructuralEdit
+from designer.app.commands import EditNode, EditorState, EditSetup, MoveNodes, StructuralEdit
 from designer.app.start_page import StartPage
 from designer.app.theme import apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         """The canvas and the docks, made on first use so the start page shows at once."""
         from designer.app.canvas import Canvas
         from designer.app.panels import AnalysisPanel, Inspector, Palette
+        from designer.app.training_dock import TrainingDock
 
         self.canvas = Canvas()
         self.breadcrumb = QLabel()
@@ -104,6 +105,15 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
         self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], Qt.Orientation.Horizontal)
+        self.training = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
+        self.training.notify = self.notify
+        training_dock = QDockWidget("Training", self)
+        training_dock.setObjectName("Training")
+        training_dock.setWidget(self.training)
+        training_dock.visibilityChanged.connect(lambda shown: shown and self.training.controller.prepare())
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
+        self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
+        self.findChild(QDockWidget, "Analysis").raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [210], Qt.Orientation.Vertical)
         self.canvas.connect_requested.connect(self.request_connect)
         self.canvas.moved.connect(lambda moves: self.undo.push(MoveNodes(self.state, moves)))
@@ -213,6 +223,7 @@ class MainWindow(QMainWindow):
     def _analysed(self, analysis: Any) -> None:
         self.analysis = analysis
         self.canvas.sync(self.state.doc, self.describe)
+        self._network_shapes(analysis)
         prefix = "".join(f"{n}/" for n in self.state.view)
         self.panel.show_analysis(self.state.doc, analysis, prefix)
         errors = sum(d.severity == "error" for d in analysis.diagnostics)
@@ -220,6 +231,16 @@ class MainWindow(QMainWindow):
         self.totals.setText(f"{len(self.state.root)} layers · {analysis.total_params:,} parameters "
                             f"({analysis.trainable_params:,} trainable) · {errors} errors · {warnings} warnings")
         self._selection_changed(self.canvas.selected_ids())
+
+    def _network_shapes(self, analysis: Any) -> None:
+        """The analysed input and output shapes, for the data panel's fit check."""
+        root = self.state.root
+        try:
+            inputs = [analysis.nodes[n.id].outputs[0][0] for n in root.input_nodes()]
+            outputs = [analysis.nodes[o.node].outputs[o.port][0] for o in root.effective_outputs()]
+        except (KeyError, IndexError):  # the graph does not analyse yet: nothing to check against
+            return
+        self.training.data.set_network_shapes(inputs, outputs)
 
     def _catalog_ready(self, catalog: Any) -> None:
         if self.editor_built:
@@ -411,7 +432,7 @@ class MainWindow(QMainWindow):
             self._build_editor()
         self.stack.setCurrentIndex(0 if show else 1)
         if self.editor_built:
-            for name in ("Layers", "Properties", "Analysis"):
+            for name in ("Layers", "Properties", "Analysis", "Training"):
                 self.findChild(QDockWidget, name).setVisible(not show)
 
     def set_project(self, project: Project, path: Path | None) -> None:
@@ -423,8 +444,36 @@ class MainWindow(QMainWindow):
         self._show_start(False)
         self._changed()
         self.canvas.fit()
+        from designer.training.records import default_tracking_uri  # MLflow loads only once a project opens
+
+        self.training.show_project(project, self.project_folder(), default_tracking_uri(self.project_folder()))
         if path is not None:
             self._remember(path)
+
+    def project_folder(self) -> Path:
+        """Where runs are recorded: beside the project, or in the app's data folder until it is saved."""
+        if self.path is not None:
+            return self.path.parent
+        folder = autosave_dir().parent / "unsaved-runs"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def change_setup(self, data: dict[str, Any], training: dict[str, Any]) -> None:
+        assert self.project is not None
+        merged = {**self.project.training, **training}
+        if data != self.project.data or merged != self.project.training:
+            self.undo.push(EditSetup(self.project, data, merged, self._setup_changed))
+
+    def _setup_changed(self) -> None:
+        assert self.project is not None
+        if self.training.data.setup() != self.project.data:  # undone or redone: show it
+            self.training.data.load_project(self.project.data, self.project.training, self.project_folder())
+        self._update_title()
+
+    def notify(self, text: str) -> None:
+        """A message that outlasts a glance: the status bar, and the taskbar flashes if the window is behind."""
+        self.statusBar().showMessage(text, 15_000)
+        QApplication.alert(self)
 
     def new_project(self) -> None:
         if self.maybe_save():
@@ -523,6 +572,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
+            if self.editor_built:
+                self.training.controller.shutdown()
             self._autosave_path().unlink(missing_ok=True)
             event.accept()
         else:

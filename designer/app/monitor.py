@@ -1,0 +1,236 @@
+"""The live training monitor: loss and metric curves per iteration (raw and smoothed) with
+validation points per epoch, learning rate, samples/s, progress with ETA, Stop and Kill.
+
+Events only append to numpy buffers; a timer redraws what changed at most ten times a second,
+with pyqtgraph downsampling and clipping to the view, so a long run stays smooth. The x axis is
+in epochs, so other runs' per-epoch curves overlay on the same scale.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+SMOOTHING = 0.9
+OVERLAY_COLORS = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
+SKIP = ("event", "epoch", "step", "steps", "samples_per_s", "learning_rate", "wall_time")
+
+
+class Series:
+    """A growable (x, y) series: amortised O(1) appends, views without copies."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.data = np.empty((2, capacity))
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == self.data.shape[1]:
+            self.data = np.concatenate([self.data, np.empty_like(self.data)], axis=1)
+        self.data[:, self.size] = x, y
+        self.size += 1
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        for x, y in zip(xs, ys, strict=True):
+            self.append(float(x), float(y))
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.data[0, : self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.data[1, : self.size]
+
+
+class _Curve:
+    """One plotted series and whether it changed since the last redraw."""
+
+    def __init__(self, plot: pg.PlotItem, pen: Any, name: str, symbol: str | None = None) -> None:
+        self.series = Series()
+        self.item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=7,
+                              symbolBrush=pen.color() if symbol else None)
+        self.item.setDownsampling(auto=True, method="peak")
+        self.item.setClipToView(True)
+        self.dirty = False
+
+    def add(self, x: float, y: float) -> None:
+        self.series.append(x, y)
+        self.dirty = True
+
+    def redraw(self) -> None:
+        if self.dirty:
+            self.item.setData(self.series.x, self.series.y)
+            self.dirty = False
+
+
+class TrainingMonitor(QWidget):
+    stop_requested = Signal()
+    kill_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+        self.status = QLabel("No run yet: press Train.")
+        self.progress = QProgressBar()
+        self.progress.setFormat("%p%")
+        self.timing = QLabel("")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current batch; the best checkpoint is kept")
+        self.kill_button = QPushButton("Kill")
+        self.kill_button.setToolTip("End the training process at once")
+        self.log_scale = QCheckBox("log loss")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.kill_button.clicked.connect(self.kill_requested)
+        self.log_scale.toggled.connect(lambda on: self.plots["loss"].setLogMode(y=on))
+        header = QHBoxLayout()
+        for w in (self.status, self.progress, self.timing, self.log_scale, self.stop_button, self.kill_button):
+            header.addWidget(w)
+        header.setStretch(1, 1)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.plots: dict[str, pg.PlotItem] = {}
+        for i, (key, title) in enumerate((("loss", "Loss"), ("metric", "Metrics"), ("lr", "Learning rate"),
+                                          ("speed", "Samples/s"))):
+            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "epoch")
+            plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            self.plots[key] = plot
+        self.console = QPlainTextEdit(readOnly=True)
+        self.console.setMaximumBlockCount(2000)
+        self.console.setMaximumHeight(70)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.console)
+        self.curves: dict[tuple[str, str], _Curve] = {}
+        self.smoothed: dict[str, float] = {}
+        self.overlays: list[Any] = []
+        self.timer = QTimer(self, interval=100)
+        self.timer.timeout.connect(self.redraw)
+        self.reset(running=False)
+
+    # ---- a live run ---------------------------------------------------------------------------
+    def reset(self, running: bool = True, epochs: int = 0) -> None:
+        for curve in self.curves.values():
+            curve.item.getViewBox().removeItem(curve.item)
+        for plot in self.plots.values():
+            plot.legend.clear()
+        self.curves.clear()
+        self.smoothed.clear()
+        self.epochs, self.started_at, self.position = epochs, time.perf_counter(), 0.0
+        self.progress.setValue(0)
+        self.stop_button.setEnabled(running)
+        self.kill_button.setEnabled(running)
+        if running:
+            self.status.setText("Starting the training process…")
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def curve(self, plot: str, name: str, color: str, width: float = 1.0, symbol: str | None = None) -> _Curve:
+        key = (plot, name)
+        if key not in self.curves:
+            self.curves[key] = _Curve(self.plots[plot], pg.mkPen(color, width=width), name, symbol)
+        return self.curves[key]
+
+    def add_events(self, events: list[dict[str, Any]]) -> None:
+        """Cheap: buffers only; the timer draws."""
+        for event in events:
+            kind = event["event"]
+            if kind == "started":
+                self.status.setText(f"Training on {event['backend']} · {event['device']}")
+            elif kind == "batch":
+                self._batch(event)
+            elif kind == "epoch":
+                self._epoch(event)
+            elif kind in ("finished", "failed"):
+                self.finish(event)
+            for line in event.get("warnings", []):
+                self.console.appendPlainText(line)
+
+    def _batch(self, event: dict[str, Any]) -> None:
+        steps = event.get("steps") or event["step"]
+        x = event["epoch"] - 1 + event["step"] / steps
+        self.position = x
+        palette = iter(OVERLAY_COLORS)
+        for name, value in event.items():
+            if name in SKIP or not isinstance(value, (int, float)):
+                continue
+            plot = "loss" if name == "loss" else "metric"
+            color = next(palette)
+            self.curve(plot, name, color + "55").add(x, value)
+            smooth = self.smoothed.get(name, value) * SMOOTHING + value * (1 - SMOOTHING)
+            self.smoothed[name] = smooth
+            self.curve(plot, f"{name} (smoothed)", color, 2).add(x, smooth)
+        if "learning_rate" in event:
+            self.curve("lr", "learning rate", "#5e35b1", 2).add(x, event["learning_rate"])
+        if "samples_per_s" in event:
+            self.curve("speed", "samples/s", "#00897b").add(x, event["samples_per_s"])
+
+    def _epoch(self, event: dict[str, Any]) -> None:
+        palette = iter(OVERLAY_COLORS)
+        for name, value in event.items():
+            if name.startswith("val_") and isinstance(value, (int, float)):
+                plot = "loss" if name == "val_loss" else "metric"
+                self.curve(plot, name, next(palette), 2, symbol="o").add(float(event["epoch"]), value)
+        self.position = float(event["epoch"])
+
+    def redraw(self) -> None:
+        for curve in self.curves.values():
+            curve.redraw()
+        if self.epochs:
+            fraction = min(1.0, self.position / self.epochs)
+            self.progress.setValue(int(fraction * 100))
+            self.progress.setFormat(f"epoch {min(self.epochs, int(self.position) + 1)}/{self.epochs} · %p%")
+            elapsed = time.perf_counter() - self.started_at
+            eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
+            self.timing.setText(f"{elapsed:.0f} s elapsed" + (f" · ETA {eta:.0f} s" if eta == eta else ""))
+
+    def finish(self, event: dict[str, Any]) -> None:
+        self.redraw()
+        self.timer.stop()
+        self.stop_button.setEnabled(False)
+        self.kill_button.setEnabled(False)
+        if event["event"] == "finished":
+            self.progress.setValue(100)
+            self.status.setText(f"Finished in {event.get('duration_s', 0):.1f} s")
+        else:
+            self.status.setText(f"Failed ({event.get('cause')}): {event.get('message', '')}")
+            self.console.appendPlainText(event.get("traceback", "") or event.get("message", ""))
+
+    # ---- other runs -----------------------------------------------------------------------------
+    def overlay(self, runs: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> None:
+        """Draw past runs' per-epoch curves (label, {metric: [(epoch, value)]}) over the live ones."""
+        for item, plot in self.overlays:
+            plot.removeItem(item)
+            plot.legend.removeItem(item)
+        self.overlays = []
+        for (label, history), color in zip(runs, OVERLAY_COLORS * 4, strict=False):
+            for name, points in history.items():
+                if not points or name in ("learning_rate",):
+                    continue
+                plot = self.plots["loss" if name.endswith("loss") else "metric"]
+                style = pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if name.startswith("val_")
+                                 else pg.QtCore.Qt.PenStyle.SolidLine)
+                epochs, values = zip(*points, strict=True)
+                many = len(points) > 200
+                item = plot.plot(np.asarray(epochs), np.asarray(values), pen=style, name=f"{label} {name}",
+                                 symbol=None if many else "o", symbolSize=5, symbolBrush=color)
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+                self.overlays.append((item, plot))

@@ -1,0 +1,153 @@
+"""A finished run's results: final metrics, the confusion matrix as a heat map, per-class
+precision/recall/F1, and export of the trained model in every format, each verified."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QProcess, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite", "python": ".py"}
+
+
+class ConfusionMatrix(pg.PlotWidget):
+    """Counts as a heat map, true classes down, predicted across, each cell labelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = pg.ImageItem()
+        self.addItem(self.image)
+        self.getPlotItem().invertY(True)
+        self.getPlotItem().setAspectLocked(True)
+        self.setLabel("left", "true class")
+        self.setLabel("bottom", "predicted class")
+        self.labels: list[pg.TextItem] = []
+
+    def show_matrix(self, matrix: list[list[int]], classes: list[str]) -> None:
+        counts = np.asarray(matrix, dtype=float)
+        for label in self.labels:
+            self.removeItem(label)
+        self.labels = []
+        rows = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # colour by recall, so rare classes show
+        self.image.setImage(rows.T, levels=(0, 1))
+        self.image.setColorMap(pg.colormap.get("CET-L12"))
+        ticks = [list(enumerate(classes))]
+        for axis in ("bottom", "left"):
+            self.getAxis(axis).setTicks([[(i + 0.5, name) for i, name in ticks[0]]])
+        for (i, j), n in np.ndenumerate(counts):
+            text = pg.TextItem(f"{int(n)}", color="w" if rows[i, j] > 0.5 else "#222", anchor=(0.5, 0.5))
+            text.setPos(j + 0.5, i + 0.5)
+            self.addItem(text)
+            self.labels.append(text)
+        self.autoRange()
+
+
+class ResultsView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("Results appear here when a run finishes.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.matrix = ConfusionMatrix()
+        self.per_class = QTableWidget(0, 4)
+        self.per_class.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Export the run's best model; the artifact is reloaded and compared with Keras")
+        self.export_button.clicked.connect(self.export_dialog)
+        self.report = QPlainTextEdit(readOnly=True)
+        self.report.setMaximumHeight(90)
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.format)
+        row.addWidget(self.export_button)
+        split = QSplitter()
+        split.addWidget(self.matrix)
+        split.addWidget(self.per_class)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.report)
+        self.run_id = ""
+        self.tracking_uri = ""
+        self.process: QProcess | None = None
+        self.export_button.setEnabled(False)
+
+    def show_result(self, event: dict[str, Any], tracking_uri: str) -> None:
+        self.run_id, self.tracking_uri = event.get("run_id", ""), tracking_uri
+        self.export_button.setEnabled(bool(self.run_id) and event["event"] == "finished")
+        if event["event"] != "finished":
+            self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
+            return
+        metrics = " · ".join(f"{k.removeprefix('test_')} <b>{v:.4f}</b>" for k, v in event["metrics"].items())
+        self.summary.setText(f"<b>Test</b> {metrics or '(no test split)'} — {event.get('parameters', 0):,} "
+                             f"parameters, {event.get('duration_s', 0):.1f} s, run {self.run_id[:8]}")
+        evaluation = event.get("evaluation") or {}
+        self.matrix.setVisible(bool(evaluation))
+        self.per_class.setVisible(bool(evaluation))
+        if evaluation:
+            self.matrix.show_matrix(evaluation["confusion_matrix"], evaluation["classes"])
+            per_class = evaluation["per_class"]
+            self.per_class.setRowCount(len(per_class))
+            self.per_class.setVerticalHeaderLabels(list(per_class))
+            for i, scores in enumerate(per_class.values()):
+                for j, key in enumerate(("precision", "recall", "f1", "support")):
+                    value = scores[key]
+                    self.per_class.setItem(i, j, QTableWidgetItem(f"{value:.3f}" if key != "support" else str(value)))
+
+    def export_dialog(self) -> None:
+        fmt = self.format.currentText()
+        if fmt == "savedmodel":
+            path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder")[0]
+        else:
+            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", filter=f"*{FORMATS[fmt]}")[0]
+        if path:
+            self.export(fmt, path)
+
+    def export(self, fmt: str, path: str) -> QProcess:
+        """In its own process under TensorFlow, whatever trained the run; the report is shown when done."""
+        self.report.setPlainText(f"Exporting to {path} …")
+        self.export_button.setEnabled(False)
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "designer", "export", self.run_id, "--tracking-uri", self.tracking_uri,
+                              "--format", fmt, "-o", path, "--json"])
+        process.finished.connect(lambda *_: self._exported(process))
+        process.start()
+        self.process = process
+        return process
+
+    def _exported(self, process: QProcess) -> None:
+        self.export_button.setEnabled(True)
+        out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
+        err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
+        try:
+            report = json.loads(out)
+        except json.JSONDecodeError:
+            self.report.setPlainText(f"Export failed: {err.splitlines()[-1] if err else 'no report'}")
+            return
+        verdict = "verified" if report.get("ok") else "FAILED verification"
+        self.report.setPlainText(
+            f"{report.get('format')} export {verdict}: {report.get('path')}\n"
+            f"max |difference| from Keras = {report.get('max_abs_diff', float('nan')):.2e} "
+            f"(tolerance {report.get('tolerance', 0):.0e}) on batches {report.get('batches')}\n"
+            + "\n".join(report.get("notes", [])) + (f"\n{report['error']}" if "error" in report else ""))

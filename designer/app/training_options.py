@@ -1,0 +1,133 @@
+"""The training options dialog: one editor per field of the training spec, with its default and
+a tooltip; values the spec refuses are shown with the reason and not accepted."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.graph.serialize import DocumentFormatError
+from designer.training.spec import SCHEDULES, TrainingSpec
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta", "lion", "ftrl")
+CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+                                       "backend": ("tensorflow", "jax", "torch")}
+HELP = {
+    "optimizer": "The Keras optimizer", "learning_rate": "The starting learning rate",
+    "schedule": "How the learning rate changes: constant, step (÷10 at ½ and ¾), exponential, cosine, "
+                "warmup + cosine, or reduce on plateau",
+    "warmup_fraction": "For warmup + cosine: the share of all steps spent warming up",
+    "epochs": "Passes over the training data", "batch_size": "Samples per gradient step",
+    "loss": "A Keras loss name; empty: inferred from the data (classification or regression)",
+    "metrics": "Comma-separated Keras metric names; empty: accuracy for classifiers, MAE otherwise",
+    "validation_split": "Share of the data held out for validation (stratified)",
+    "test_split": "Share of the data held out for the final test",
+    "early_stopping_patience": "Stop after this many epochs without a better validation loss (0: never)",
+    "gradient_clip": "Clip gradients to this norm (0: no clipping)", "seed": "Seed for splits and initial weights",
+    "backend": "The Keras backend the worker trains with",
+    "jit_compile": "Compile with XLA: faster steps, slower start",
+}
+
+
+class TrainingOptionsDialog(QDialog):
+    def __init__(self, training: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Training options")
+        spec = TrainingSpec.from_dict(training)
+        self.editors: dict[str, QWidget] = {}
+        form = QFormLayout()
+        for f in fields(TrainingSpec):
+            if f.name == "optimizer_args":
+                continue
+            editor = self._editor(f.name, getattr(spec, f.name), getattr(TrainingSpec(), f.name))
+            editor.setToolTip(HELP.get(f.name, ""))
+            self.editors[f.name] = editor
+            form.addRow(f.name.replace("_", " "), editor)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #c62828")
+        self.extra = {k: v for k, v in training.items() if k == "optimizer_args"}
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self.restore_defaults)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _editor(self, name: str, value: Any, default: Any) -> QWidget:
+        if name in CHOICES:
+            box = QComboBox()
+            box.addItems(list(CHOICES[name]))
+            box.setCurrentText(str(value))
+            return box
+        if name == "jit_compile":
+            box = QComboBox()
+            box.addItems(["auto", "on", "off"])
+            box.setCurrentText({None: "auto", True: "on", False: "off"}[value])
+            return box
+        if isinstance(default, bool):
+            check = QCheckBox()
+            check.setChecked(bool(value))
+            return check
+        if name in ("epochs", "batch_size", "seed", "early_stopping_patience"):
+            spin = QSpinBox(maximum=1_000_000, minimum=0 if name in ("seed", "early_stopping_patience") else 1)
+            spin.setValue(int(value or 0))
+            return spin
+        if isinstance(default, float) or name == "gradient_clip":
+            spin = QDoubleSpinBox(decimals=6, maximum=1e6, singleStep=0.05 if "split" in name else 0.0001)
+            spin.setValue(float(value or 0))
+            return spin
+        text = QLineEdit(", ".join(value) if isinstance(value, list) else (value or ""))
+        text.setPlaceholderText("inferred from the data")
+        return text
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        for name, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                text = editor.currentText()
+                out[name] = {"auto": None, "on": True, "off": False}[text] if name == "jit_compile" else text
+            elif isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
+            elif isinstance(editor, QSpinBox):
+                out[name] = editor.value() or (None if name == "early_stopping_patience" else 0)
+            elif isinstance(editor, QDoubleSpinBox):
+                out[name] = editor.value() or (None if name == "gradient_clip" else 0.0)
+            elif isinstance(editor, QLineEdit):
+                text = editor.text().strip()
+                out[name] = ([m.strip() for m in text.split(",") if m.strip()] if name == "metrics" else text) or None
+        return TrainingSpec.from_dict(out).to_dict()
+
+    def restore_defaults(self) -> None:
+        form = self.layout().itemAt(0).layout()
+        defaults = TrainingSpec()
+        for name, editor in list(self.editors.items()):
+            fresh = self._editor(name, getattr(defaults, name), getattr(defaults, name))
+            fresh.setToolTip(HELP.get(name, ""))
+            form.replaceWidget(editor, fresh)
+            editor.deleteLater()
+            self.editors[name] = fresh
+
+    def accept(self) -> None:
+        try:
+            self.values()
+        except DocumentFormatError as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()

@@ -1,0 +1,155 @@
+"""Training from the window: a real worker process, real run records, real plots."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QStandardPaths
+
+from conftest import SAMPLES
+from designer.app.background import Background
+from designer.app.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    QStandardPaths.setTestModeEnabled(True)
+    monkeypatch.chdir(tmp_path)
+    background = Background(debounce_ms=10)
+    win = MainWindow(background, ask=lambda title, text: False)
+    qtbot.addWidget(win, before_close_func=lambda w: w.undo.setClean())
+    win.show()
+    qtbot.waitUntil(lambda: background.catalog is not None, timeout=60_000)
+    yield win
+    win.undo.setClean()
+    if win.editor_built:
+        win.training.controller.shutdown()
+    background.stop()
+
+
+def open_copy(qtbot, win, tmp_path, sample="tabular_mlp", **training):
+    project = json.loads((SAMPLES / f"{sample}.kdn").read_text())
+    project["training"] = {**project.get("training", {}), **training}
+    path = tmp_path / f"{sample}.kdn"
+    path.write_text(json.dumps(project))
+    assert win.open_path(path)
+    qtbot.waitUntil(lambda: win.background.idle and win.analysis is not None, timeout=30_000)
+    dock = win.training
+    qtbot.waitUntil(lambda: dock.data.dataset is not None, timeout=30_000)
+    return dock
+
+
+def curve(dock, plot, name):
+    return dock.monitor.curves[(plot, name)]
+
+
+def test_train_to_completion_fills_plots_results_and_runs(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, epochs=4, batch_size=8)
+    assert "fits the network" in dock.data.fit.text()
+    assert dock.data.counts.getPlotItem().listDataItems()  # class distribution drawn
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=120_000) as ended:
+        pass
+    event = ended.args[0]
+    assert event["event"] == "finished", event
+    loss = curve(dock, "loss", "loss")
+    assert loss.series.size > 0 and np.isfinite(loss.series.y).all()
+    assert loss.item.getData()[0] is not None and len(loss.item.getData()[0]) == loss.series.size
+    val = curve(dock, "loss", "val_loss")
+    assert list(val.series.x) == [1.0, 2.0, 3.0, 4.0]  # one validation point per epoch
+    assert curve(dock, "lr", "learning rate").series.size == loss.series.size
+    assert dock.monitor.progress.value() == 100 and dock.train_button.isEnabled()
+    assert dock.currentWidget() is dock.results
+    assert dock.results.per_class.rowCount() == 3  # wine: three cultivars
+    assert dock.results.matrix.image.image.shape == (3, 3)
+    assert "accuracy" in dock.results.summary.text()
+    assert dock.runs.table.rowCount() == 1 and (tmp_path / "runs.db").is_file()
+
+
+def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, epochs=2, batch_size=16)
+    for _ in range(2):
+        dock.train_button.click()
+        with qtbot.waitSignal(dock.controller.ended, timeout=120_000):
+            pass
+    assert dock.runs.table.rowCount() == 2
+    dock.runs.tick([run["run_id"] for run in dock.runs.runs])
+    labels = {item.name() for item, _ in dock.monitor.overlays}
+    assert len(dock.monitor.overlays) >= 4 and any("val_loss" in label for label in labels)
+    process = dock.results.export("onnx", str(tmp_path / "trained.onnx"))
+    qtbot.waitUntil(lambda: process.state() == process.ProcessState.NotRunning, timeout=120_000)
+    qtbot.waitUntil(lambda: "verified" in dock.results.report.toPlainText() or "FAILED" in
+                    dock.results.report.toPlainText(), timeout=5_000)
+    assert "onnx export verified" in dock.results.report.toPlainText()
+    assert (tmp_path / "trained.onnx").is_file()
+
+
+def test_stop_mid_run_keeps_the_window_usable(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, epochs=500, batch_size=4)
+    dock.train_button.click()
+    qtbot.waitUntil(lambda: ("loss", "loss") in dock.monitor.curves, timeout=120_000)
+    dock.monitor.stop_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=60_000) as ended:
+        pass
+    assert ended.args[0]["cause"] == "stopped"
+    assert "Failed (stopped)" in dock.monitor.status.text() and dock.train_button.isEnabled()
+    assert dock.runs.runs[0]["status"] == "failed"
+
+
+def test_a_nan_run_reports_failure_without_crashing(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, epochs=3, learning_rate=1e30, optimizer="sgd")
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=120_000) as ended:
+        pass
+    assert ended.args[0]["cause"] == "nan"
+    assert "NaN" in dock.results.summary.text() and "NaN" in window.statusBar().currentMessage()
+    assert not dock.results.export_button.isEnabled()
+    window.add_layer("Dense")  # still editing
+
+
+def test_a_data_mismatch_blocks_training_with_the_fix(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path)
+    dock.data.source.setCurrentText("builtin:iris")
+    qtbot.waitUntil(lambda: dock.data.dataset is not None and dock.data.dataset.name == "iris", timeout=30_000)
+    assert "set the Input layer's shape to [4]" in dock.data.fit.text()
+    assert window.project.data["source"] == "builtin:iris"
+    dock.train_button.click()
+    assert not dock.controller.running and "does not fit" in window.statusBar().currentMessage()
+    window.undo.undo()
+    assert window.project.data["source"] == "builtin:wine"
+    assert dock.data.source.currentText() == "builtin:wine"
+
+
+def test_training_options_dialog_round_trips_and_refuses(qtbot, window, tmp_path):
+    from designer.app.training_options import TrainingOptionsDialog
+
+    dock = open_copy(qtbot, window, tmp_path)
+    dialog = TrainingOptionsDialog(window.project.training)
+    qtbot.addWidget(dialog)
+    dialog.editors["epochs"].setValue(7)
+    dialog.editors["schedule"].setCurrentText("cosine")
+    assert dialog.values()["epochs"] == 7 and dialog.values()["schedule"] == "cosine"
+    dialog.editors["validation_split"].setValue(0.6)
+    dialog.editors["test_split"].setValue(0.5)
+    dialog.accept()
+    assert "test_split" in dialog.error.text() and dialog.result() == 0
+    dock.on_setup(dock.data.setup(), {"epochs": 7})
+    assert window.project.training["epochs"] == 7 and not window.undo.isClean()
+
+
+def test_redraws_keep_none_alive(qtbot):
+    """A Qt binding that loses a reference to None on each redraw aborts the app mid-run (PySide6 6.12.0)."""
+    import sys
+
+    from designer.app.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    qtbot.addWidget(monitor)
+    curve = monitor.curve("loss", "loss", "#000")
+    before = sys.getrefcount(None)
+    for i in range(200):
+        curve.add(float(i), 1.0 / (i + 1))
+        curve.redraw()
+    assert sys.getrefcount(None) >= before - 50
