@@ -56,15 +56,27 @@ class Series:
         return self.data[1, : self.size]
 
 
+def fast_item(item: Any) -> Any:
+    """About one point per pixel, only the visible part: a 100,000-point curve draws like a short one."""
+    item.setDownsampling(auto=True, method="peak")
+    item.opts["autoDownsampleFactor"] = 1.0  # pyqtgraph draws ~5 samples a pixel by default
+    item.setClipToView(True)
+    return item
+
+
+def _lighter(color: str) -> str:
+    """An opaque tint: transparent pens make QPainter blend every segment, which is slow for dense curves."""
+    return pg.mkColor(color).lighter(170).name()
+
+
 class _Curve:
     """One plotted series and whether it changed since the last redraw."""
 
     def __init__(self, plot: pg.PlotItem, pen: Any, name: str, symbol: str | None = None) -> None:
         self.series = Series()
         self.item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=7,
-                              symbolBrush=pen.color() if symbol else None)
-        self.item.setDownsampling(auto=True, method="peak")
-        self.item.setClipToView(True)
+                              symbolBrush=pen.color() if symbol else None, skipFiniteCheck=True)
+        fast_item(self.item)
         self.dirty = False
 
     def add(self, x: float, y: float) -> None:
@@ -107,17 +119,22 @@ class TrainingMonitor(QWidget):
             plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "epoch")
-            plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
             self.plots[key] = plot
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)  # loss and metrics get the room
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.plots["lr"].setLogMode(y=True)  # schedules span decades; a constant rate stays readable
         self.console = QPlainTextEdit(readOnly=True)
         self.console.setMaximumBlockCount(2000)
         self.console.setMaximumHeight(70)
+        self.console.hide()  # shown when the run has something to say
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.console)
         self.curves: dict[tuple[str, str], _Curve] = {}
+        self.colors: dict[str, str] = {}  # one hue per metric: raw faint, smoothed solid, validation dashed + dots
         self.smoothed: dict[str, float] = {}
         self.overlays: list[Any] = []
         self.timer = QTimer(self, interval=100)
@@ -132,7 +149,11 @@ class TrainingMonitor(QWidget):
             plot.legend.clear()
         self.curves.clear()
         self.smoothed.clear()
+        self.console.clear()
+        self.console.hide()
         self.epochs, self.started_at, self.position = epochs, time.perf_counter(), 0.0
+        self.span = float(max(epochs, 1))
+        self._fix_x_range()
         self.progress.setValue(0)
         self.stop_button.setEnabled(running)
         self.kill_button.setEnabled(running)
@@ -142,11 +163,26 @@ class TrainingMonitor(QWidget):
         else:
             self.timer.stop()
 
-    def curve(self, plot: str, name: str, color: str, width: float = 1.0, symbol: str | None = None) -> _Curve:
+    def _fix_x_range(self) -> None:
+        """The whole run's epochs from the start: axes that do not move are not re-laid out on every
+        redraw, which is most of a refresh's cost."""
+        for plot in self.plots.values():
+            plot.enableAutoRange(x=False)
+            plot.setXRange(0, self.span, padding=0.02)
+
+    def curve(self, plot: str, name: str, color: str, width: float = 1.0, symbol: str | None = None,
+              dashed: bool = False) -> _Curve:
         key = (plot, name)
         if key not in self.curves:
-            self.curves[key] = _Curve(self.plots[plot], pg.mkPen(color, width=width), name, symbol)
+            style = pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
+            self.curves[key] = _Curve(self.plots[plot], pg.mkPen(color, width=width, style=style), name, symbol)
         return self.curves[key]
+
+    def color(self, metric: str) -> str:
+        base = metric.removeprefix("val_")
+        if base not in self.colors:
+            self.colors[base] = OVERLAY_COLORS[(len(self.colors) + 1) % len(OVERLAY_COLORS)]
+        return self.colors[base]
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
         """Cheap: buffers only; the timer draws."""
@@ -161,33 +197,31 @@ class TrainingMonitor(QWidget):
             elif kind in ("finished", "failed"):
                 self.finish(event)
             for line in event.get("warnings", []):
-                self.console.appendPlainText(line)
+                self.say(line)
 
     def _batch(self, event: dict[str, Any]) -> None:
         steps = event.get("steps") or event["step"]
         x = event["epoch"] - 1 + event["step"] / steps
         self.position = x
-        palette = iter(OVERLAY_COLORS)
         for name, value in event.items():
             if name in SKIP or not isinstance(value, (int, float)):
                 continue
             plot = "loss" if name == "loss" else "metric"
-            color = next(palette)
-            self.curve(plot, name, color + "55").add(x, value)
+            color = self.color(name)
+            self.curve(plot, name, _lighter(color)).add(x, value)
             smooth = self.smoothed.get(name, value) * SMOOTHING + value * (1 - SMOOTHING)
             self.smoothed[name] = smooth
-            self.curve(plot, f"{name} (smoothed)", color, 2).add(x, smooth)
+            self.curve(plot, f"{name} (smoothed)", color, 1.5).add(x, smooth)
         if "learning_rate" in event:
             self.curve("lr", "learning rate", "#5e35b1", 2).add(x, event["learning_rate"])
         if "samples_per_s" in event:
             self.curve("speed", "samples/s", "#00897b").add(x, event["samples_per_s"])
 
     def _epoch(self, event: dict[str, Any]) -> None:
-        palette = iter(OVERLAY_COLORS)
         for name, value in event.items():
             if name.startswith("val_") and isinstance(value, (int, float)):
                 plot = "loss" if name == "val_loss" else "metric"
-                self.curve(plot, name, next(palette), 2, symbol="o").add(float(event["epoch"]), value)
+                self.curve(plot, name, self.color(name), 2, symbol="o", dashed=True).add(float(event["epoch"]), value)
         self.position = float(event["epoch"])
 
     def redraw(self) -> None:
@@ -211,7 +245,11 @@ class TrainingMonitor(QWidget):
             self.status.setText(f"Finished in {event.get('duration_s', 0):.1f} s")
         else:
             self.status.setText(f"Failed ({event.get('cause')}): {event.get('message', '')}")
-            self.console.appendPlainText(event.get("traceback", "") or event.get("message", ""))
+            self.say(event.get("traceback", "") or event.get("message", ""))
+
+    def say(self, text: str) -> None:
+        self.console.show()
+        self.console.appendPlainText(text)
 
     # ---- other runs -----------------------------------------------------------------------------
     def overlay(self, runs: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> None:
@@ -220,17 +258,19 @@ class TrainingMonitor(QWidget):
             plot.removeItem(item)
             plot.legend.removeItem(item)
         self.overlays = []
+        for plot in self.plots.values():
+            plot.legend.setColumnCount(2 if runs else 1)
         for (label, history), color in zip(runs, OVERLAY_COLORS * 4, strict=False):
             for name, points in history.items():
                 if not points or name in ("learning_rate",):
                     continue
                 plot = self.plots["loss" if name.endswith("loss") else "metric"]
-                style = pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine if name.startswith("val_")
+                style = pg.mkPen(color, style=pg.QtCore.Qt.PenStyle.DashLine if name.startswith("val_")
                                  else pg.QtCore.Qt.PenStyle.SolidLine)
                 epochs, values = zip(*points, strict=True)
                 many = len(points) > 200
                 item = plot.plot(np.asarray(epochs), np.asarray(values), pen=style, name=f"{label} {name}",
                                  symbol=None if many else "o", symbolSize=5, symbolBrush=color)
-                item.setDownsampling(auto=True, method="peak")
-                item.setClipToView(True)
-                self.overlays.append((item, plot))
+                self.overlays.append((fast_item(item), plot))
+                self.span = max(self.span, float(max(epochs)))
+        self._fix_x_range()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -73,8 +74,10 @@ class ResultsView(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Export the run's best model; the artifact is reloaded and compared with Keras")
         self.export_button.clicked.connect(self.export_dialog)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(90)
+        self.report.hide()  # until an export has something to report
         row = QHBoxLayout()
         row.addWidget(self.summary, 1)
         row.addWidget(self.format)
@@ -125,6 +128,7 @@ class ResultsView(QWidget):
 
     def export(self, fmt: str, path: str) -> QProcess:
         """In its own process under TensorFlow, whatever trained the run; the report is shown when done."""
+        self.report.show()
         self.report.setPlainText(f"Exporting to {path} …")
         self.export_button.setEnabled(False)
         process = QProcess(self)

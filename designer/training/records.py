@@ -19,6 +19,8 @@ from mlflow.tracking import MlflowClient
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
+FLUSH_METRICS, FLUSH_MS = 900, 1000  # MLflow takes up to 1,000 metrics in one log_batch
+
 
 def default_tracking_uri(project_dir: Path) -> str:
     return f"sqlite:///{(project_dir / 'runs.db').resolve()}"
@@ -45,6 +47,8 @@ class RunRecorder:
             experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri() if local else None)
         self.run_id = ""
         self.step = 0
+        self.pending: list[Metric] = []
+        self.flushed_ms = 0
 
     def start(self, params: dict[str, Any], tags: dict[str, str]) -> str:
         run = self.client.create_run(self.experiment_id, tags=tags)
@@ -59,15 +63,24 @@ class RunRecorder:
                                                      RunTag("device", str(event["device"]))])
         elif kind == "batch":
             self.step += 1
-            metrics = [Metric(f"batch_{k}", float(v), now_ms, self.step) for k, v in event.items()
-                       if k not in ("event", "epoch", "step", "steps") and isinstance(v, (int, float))]
-            self.client.log_batch(self.run_id, metrics=metrics)
+            self.pending += [Metric(f"batch_{k}", float(v), now_ms, self.step) for k, v in event.items()
+                             if k not in ("event", "epoch", "step", "steps") and isinstance(v, (int, float))]
+            if len(self.pending) >= FLUSH_METRICS or now_ms - self.flushed_ms >= FLUSH_MS:
+                self.flush(now_ms)
         elif kind == "epoch":
-            metrics = [Metric(k, float(v), now_ms, event["epoch"]) for k, v in event.items()
-                       if k not in ("event", "epoch", "wall_time") and isinstance(v, (int, float))]
-            self.client.log_batch(self.run_id, metrics=metrics)
+            self.pending += [Metric(k, float(v), now_ms, event["epoch"]) for k, v in event.items()
+                             if k not in ("event", "epoch", "wall_time") and isinstance(v, (int, float))]
+            self.flush(now_ms)
+
+    def flush(self, now_ms: int) -> None:
+        """One write for many metrics: a SQLite transaction per batch event would slow whoever records."""
+        for start in range(0, len(self.pending), FLUSH_METRICS):
+            self.client.log_batch(self.run_id, metrics=self.pending[start:start + FLUSH_METRICS])
+        self.pending = []
+        self.flushed_ms = now_ms
 
     def finish(self, event: dict[str, Any], outputs: Path | None, now_ms: int) -> None:
+        self.flush(now_ms)
         if event["event"] == "finished":
             self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now_ms, 0)
                                                         for k, v in event["metrics"].items()])

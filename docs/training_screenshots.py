@@ -1,0 +1,65 @@
+"""Render the README's training pictures from the real window: a run in progress, its results,
+and two runs overlaid. Trains the classic CNN sample twice in a scratch folder.
+
+    python docs/training_screenshots.py docs/images
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDockWidget
+
+from designer.app.background import Background
+from designer.app.main_window import MainWindow
+from designer.app.run import wait_until
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_projects" / "classic_cnn.kdn"
+
+
+def main(out: Path) -> None:
+    app = QApplication.instance() or QApplication([])
+    folder = Path(tempfile.mkdtemp(prefix="screens-"))
+    project = json.loads(SAMPLE.read_text())
+    project["training"] = {**project["training"], "epochs": 8, "early_stopping_patience": None}
+    (folder / "classic_cnn.kdn").write_text(json.dumps(project))
+    background = Background()
+    window = MainWindow(background)
+    window.resize(1440, 960)
+    window.show()
+    window.open_path(folder / "classic_cnn.kdn")
+    dock = window.training
+    window.findChild(QDockWidget, "Training").raise_()
+    window.resizeDocks([window.findChild(QDockWidget, "Training")], [470], Qt.Orientation.Vertical)
+    assert wait_until(lambda: background.idle and window.analysis is not None and dock.data.dataset is not None)
+    window.grab().save(str(out / "training_data.png"))
+    dock.train()
+    assert wait_until(lambda: dock.monitor.position >= 4.3, timeout=300)
+    dock.monitor.redraw()
+    app.processEvents()
+    window.grab().save(str(out / "training_progress.png"))
+    assert wait_until(lambda: not dock.controller.running, timeout=300)
+    app.processEvents()
+    window.grab().save(str(out / "training_results.png"))
+    window.change_setup(window.project.data, {"learning_rate": 0.003})
+    dock.train()
+    assert wait_until(lambda: not dock.controller.running, timeout=300)
+    dock.runs.tick([run["run_id"] for run in dock.runs.runs])
+    dock.setCurrentWidget(dock.monitor)
+    app.processEvents()
+    window.grab().save(str(out / "training_overlay.png"))
+    dock.controller.shutdown()
+    background.stop()
+    window.undo.setClean()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "."))
