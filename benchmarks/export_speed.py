@@ -25,7 +25,8 @@ import keras
 import tensorflow as tf
 import tf2onnx
 
-from designer.export.exporter import FORMATS, SUFFIX, export_model
+from designer.export.exporter import export_model
+from designer.export.formats import FORMATS, SUFFIX
 from designer.export.onnx_file import DEFAULT_OPSET, OP_HANDLERS
 from designer.export.savedmodel import input_signature, serving_archive
 from designer.keras_bridge.codegen import generate

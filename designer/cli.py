@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from designer.export.formats import FORMATS
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train")
 
@@ -283,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "export the model with its weights, then reload the artifact and "
                 "compare it with Keras")
     p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
-    p.add_argument("--format", required=True, choices=["keras", "savedmodel", "onnx", "tflite", "python"])
+    p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="FILE.keras, a SavedModel folder, "
                    "FILE.onnx, FILE.tflite or FILE.py (its weights go beside it)")
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")

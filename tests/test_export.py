@@ -13,7 +13,8 @@ from keras import layers
 from conftest import SAMPLES
 from designer.cli import main
 from designer.export import exporter, onnx_file
-from designer.export.exporter import FORMATS, SUFFIX, Options, export_model
+from designer.export.exporter import Options, export_model
+from designer.export.formats import FORMATS, SUFFIX
 from designer.export.report import ExportError
 from designer.keras_bridge.importer import import_model
 

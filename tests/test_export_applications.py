@@ -6,7 +6,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-from designer.export.exporter import FORMATS, SUFFIX, export_model
+from designer.export.exporter import export_model
+from designer.export.formats import FORMATS, SUFFIX
 from designer.keras_bridge.importer import import_model
 
 APPLICATIONS = ["MobileNetV3Small", "EfficientNetB0", "ConvNeXtTiny"]

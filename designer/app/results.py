@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite", "python": ".py"}
+from designer.export.formats import FORMATS, SUFFIX
 
 
 class ConfusionMatrix(pg.PlotWidget):
@@ -122,7 +122,7 @@ class ResultsView(QWidget):
         if fmt == "savedmodel":
             path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder")[0]
         else:
-            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", filter=f"*{FORMATS[fmt]}")[0]
+            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", filter=f"*{SUFFIX[fmt]}")[0]
         if path:
             self.export(fmt, path)
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import keras
 
 from designer.export import keras_file, onnx_file, python_file, savedmodel, tflite_file
+from designer.export.formats import FORMATS, SUFFIX
 from designer.export.probes import Loaded, input_names, keras_outputs, max_difference, output_names, sample_inputs
 from designer.export.report import DEFAULT_TOLERANCE, ExportError, ExportReport
 from designer.graph.document import NetworkDocument
 
-FORMATS = ("keras", "savedmodel", "onnx", "tflite", "python")
-SUFFIX = {"keras": ".keras", "onnx": ".onnx", "tflite": ".tflite", "python": ".py", "savedmodel": ""}
 BATCHES = (1, 5)
 
 
