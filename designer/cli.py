@@ -224,7 +224,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME, npz:PATH or csv:PATH")
     try:
         run = RecordedRun(project, Path(args.project).parent, training=training, data=data,
-                          tracking_uri=args.tracking_uri)
+                          tracking_uri=args.tracking_uri, resume=args.resume)
     except DocumentFormatError as exc:
         raise UsageError(f"{args.project}: {exc}") from None
     try:
@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
     p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking store (default: sqlite:///runs.db "
                    "beside the project)")
+    p.add_argument("--resume", metavar="RUN", help="go on from the last checkpoint of this run (same store)")
     p.add_argument("--json", action="store_true", help="one JSON event per line, the last one the result")
     return parser
 

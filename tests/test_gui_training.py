@@ -131,6 +131,12 @@ def test_training_options_dialog_round_trips_and_refuses(qtbot, window, tmp_path
     dialog.editors["epochs"].setValue(7)
     dialog.editors["schedule"].setCurrentText("cosine")
     assert dialog.values()["epochs"] == 7 and dialog.values()["schedule"] == "cosine"
+    dialog.editors["class_weight"].setText("class_0: 2, class_2: 0.5")
+    assert dialog.values()["class_weight"] == {"class_0": 2.0, "class_2": 0.5}
+    dialog.editors["class_weight"].setText("class_0 = 2")
+    dialog.accept()
+    assert "class_weight" in dialog.error.text() and dialog.result() == 0
+    dialog.editors["class_weight"].setText("balanced")
     dialog.editors["validation_split"].setValue(0.6)
     dialog.editors["test_split"].setValue(0.5)
     dialog.accept()

@@ -9,7 +9,7 @@ import pytest
 from conftest import SAMPLES
 from designer.cli import main
 from designer.graph.document import NetworkDocument
-from designer.graph.project import Project, load_project, project_to_dict
+from designer.graph.project import Project, load_project, project_from_dict, project_to_dict
 from designer.training.worker import start_run
 
 
@@ -116,3 +116,90 @@ def test_runs_are_recorded_in_mlflow_and_read_back_with_its_client(tmp_path, cap
     failed = json.loads(capsys.readouterr().out.splitlines()[-1])
     record = client.get_run(failed["run_id"])
     assert record.info.status == "FAILED" and record.data.tags["failure_cause"] == "nan"
+
+
+def network_for(name: str) -> dict:
+    """A small network shaped for a built-in dataset, as a user would draw it."""
+    from designer.data.builtin import load_builtin
+
+    data = load_builtin(name)
+    doc = NetworkDocument(name)
+    x = doc.add_node("InputLayer", "x", {"shape": list(data.input_shape)})
+    flat = doc.add_node("Flatten", "flat", {})
+    hidden = doc.add_node("Dense", "hidden", {"units": 16, "activation": "relu"})
+    classes = data.num_classes
+    out = doc.add_node("Dense", "out", {"units": classes or 1, "activation": "softmax" if classes else "linear"})
+    for a, b in ((x, flat), (flat, hidden), (hidden, out)):
+        doc.connect(a.id, b.id)
+    return project_to_dict(Project(doc, data={"source": f"builtin:{name}"}, training={"epochs": 2}))
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer", "spirals", "sine"])
+def test_every_builtin_dataset_trains(name, tmp_path):
+    events = collect(start_run(network_for(name), tmp_path))
+    assert events[-1]["event"] == "finished", events[-1]
+    assert all(v == v for v in events[-1]["metrics"].values())  # no NaN in the test metrics
+
+
+def test_class_weights_validation_frequency_and_mixed_precision(tmp_path):
+    events = collect(start_run(mlp_project(epochs=4, class_weight={"setosa": 2.0, "2": 0.5}, validation_freq=2,
+                                           mixed_precision=True), tmp_path))
+    assert events[0]["precision"] == "mixed_float16" and events[-1]["event"] == "finished", events[-1]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert ["val_loss" in e for e in epochs] == [False, True, False, True]
+    balanced = collect(start_run(mlp_project(class_weight="balanced"), tmp_path))
+    assert balanced[-1]["event"] == "finished"
+
+
+def test_an_unknown_class_in_class_weight_is_a_data_failure(tmp_path):
+    events = collect(start_run(mlp_project(class_weight={"roses": 2.0}), tmp_path))
+    assert events[-1]["cause"] == "data" and "class_weight.roses" in events[-1]["message"]
+
+
+def test_device_cpu_and_a_missing_gpu(tmp_path):
+    events = collect(start_run(mlp_project(device="cpu", epochs=1), tmp_path))
+    assert events[0]["device"] == "cpu" and events[-1]["event"] == "finished"
+    gpu = collect(start_run(mlp_project(device="gpu", epochs=1), tmp_path))
+    if gpu[0]["event"] == "failed":  # no GPU on this machine: said plainly
+        assert gpu[0]["cause"] == "device" and "choose auto or cpu" in gpu[0]["message"]
+
+
+def test_out_of_memory_is_reported_as_such(tmp_path):
+    doc = NetworkDocument("huge")
+    x = doc.add_node("InputLayer", "features", {"shape": [4]})
+    wide = doc.add_node("Dense", "wide", {"units": 200_000})
+    out = doc.add_node("Dense", "out", {"units": 3, "activation": "softmax"})
+    wider = doc.add_node("Dense", "wider", {"units": 2_000_000})
+    doc.connect(x.id, wide.id)
+    doc.connect(wide.id, wider.id)  # 200,000 x 2,000,000 floats: 1.6 TB of weights
+    doc.connect(wider.id, out.id)
+    project = project_to_dict(Project(doc, data={"source": "builtin:iris"}, training={"epochs": 1}))
+    events = collect(start_run(project, tmp_path))
+    assert events[-1]["event"] == "failed" and events[-1]["cause"] == "oom", events[-1]
+
+
+def test_checkpoints_are_announced_and_a_stopped_run_resumes(tmp_path):
+    from designer.training.session import RecordedRun
+
+    project = project_from_dict(mlp_project(epochs=500, batch_size=4))
+    first = RecordedRun(project, tmp_path)
+    events = []
+    for event in first.events():
+        events.append(event)
+        if event["event"] == "epoch" and event["epoch"] == 2:
+            first.stop()
+    kinds = {(e["kind"]) for e in events if e["event"] == "checkpoint"}
+    assert kinds == {"best", "last"} and events[-1]["cause"] == "stopped"
+    again = RecordedRun(project, tmp_path, training={"epochs": 5}, resume=first.run_id)
+    resumed = list(again.events())
+    epochs = [e["epoch"] for e in resumed if e["event"] == "epoch"]
+    assert resumed[-1]["event"] == "finished", resumed[-1]
+    assert epochs[0] >= 3 and epochs[-1] == 5  # went on from the checkpoint, not from scratch
+    assert epochs[0] - 1 <= max(e["epoch"] for e in events if e["event"] == "epoch")
+
+
+def test_resuming_a_run_without_checkpoints_is_refused(tmp_path, capsys):
+    project = tmp_path / "mlp.kdn"
+    project.write_text((SAMPLES / "tabular_mlp.kdn").read_text())
+    assert main(["train", str(project), "--resume", "0123456789abcdef"]) == 2
+    assert "resume" in capsys.readouterr().err

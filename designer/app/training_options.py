@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from designer.graph.serialize import DocumentFormatError
-from designer.training.spec import SCHEDULES, TrainingSpec
+from designer.training.spec import DEVICES, SCHEDULES, TrainingSpec
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta", "lion", "ftrl")
 CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES,
-                                       "backend": ("tensorflow", "jax", "torch")}
+                                       "backend": ("tensorflow", "jax", "torch"), "device": DEVICES}
 HELP = {
     "optimizer": "The Keras optimizer", "learning_rate": "The starting learning rate",
     "schedule": "How the learning rate changes: constant, step (÷10 at ½ and ¾), exponential, cosine, "
@@ -39,6 +39,10 @@ HELP = {
     "early_stopping_patience": "Stop after this many epochs without a better validation loss (0: never)",
     "gradient_clip": "Clip gradients to this norm (0: no clipping)", "seed": "Seed for splits and initial weights",
     "backend": "The Keras backend the worker trains with",
+    "device": "auto: a GPU if there is one; cpu; gpu: the first GPU; all_gpus: data parallel over every GPU",
+    "class_weight": "Empty: every class weighs the same; 'balanced': inversely to class frequency; "
+                    "or 'name: weight, name: weight'",
+    "validation_freq": "Validate every this many epochs", "mixed_precision": "float16 compute (GPUs with tensor cores)",
     "jit_compile": "Compile with XLA: faster steps, slower start",
 }
 
@@ -85,7 +89,7 @@ class TrainingOptionsDialog(QDialog):
             check = QCheckBox()
             check.setChecked(bool(value))
             return check
-        if name in ("epochs", "batch_size", "seed", "early_stopping_patience"):
+        if name in ("epochs", "batch_size", "seed", "early_stopping_patience", "validation_freq"):
             spin = QSpinBox(maximum=1_000_000, minimum=0 if name in ("seed", "early_stopping_patience") else 1)
             spin.setValue(int(value or 0))
             return spin
@@ -93,6 +97,8 @@ class TrainingOptionsDialog(QDialog):
             spin = QDoubleSpinBox(decimals=6, maximum=1e6, singleStep=0.05 if "split" in name else 0.0001)
             spin.setValue(float(value or 0))
             return spin
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items())
         text = QLineEdit(", ".join(value) if isinstance(value, list) else (value or ""))
         text.setPlaceholderText("inferred from the data")
         return text
@@ -110,8 +116,7 @@ class TrainingOptionsDialog(QDialog):
             elif isinstance(editor, QDoubleSpinBox):
                 out[name] = editor.value() or (None if name == "gradient_clip" else 0.0)
             elif isinstance(editor, QLineEdit):
-                text = editor.text().strip()
-                out[name] = ([m.strip() for m in text.split(",") if m.strip()] if name == "metrics" else text) or None
+                out[name] = _parse_text(name, editor.text().strip())
         return TrainingSpec.from_dict(out).to_dict()
 
     def restore_defaults(self) -> None:
@@ -131,3 +136,21 @@ class TrainingOptionsDialog(QDialog):
             self.error.setText(str(exc))
             return
         super().accept()
+
+
+def _parse_text(name: str, text: str) -> Any:
+    """Free-text options: metric lists and class weights; ``DocumentFormatError`` names a bad entry."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if name == "metrics":
+        return items or None
+    if name == "class_weight" and text and text != "balanced":
+        weights = {}
+        for item in items:
+            key, _, value = item.partition(":")
+            try:
+                weights[key.strip()] = float(value)
+            except ValueError:
+                raise DocumentFormatError(f"training.class_weight.{key.strip()}",
+                                          "write 'name: weight', e.g. 'cat: 2'") from None
+        return weights
+    return text or None

@@ -115,3 +115,10 @@ def epoch_history(tracking_uri: str, run_id: str) -> dict[str, list[tuple[int, f
     names = [k for k in client.get_run(run_id).data.metrics if not k.startswith(("batch_", "test_"))]
     return {name: [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)]
             for name in names}
+
+
+def download_run(tracking_uri: str, run_id: str, folder: Path) -> Path:
+    """A run's recorded files (checkpoints, project snapshot, history) copied into ``folder``."""
+    import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=str(folder)))

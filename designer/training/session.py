@@ -15,27 +15,52 @@ from pathlib import Path
 from typing import Any
 
 from designer.graph.project import Project, project_to_dict
-from designer.training.records import RunRecorder, default_tracking_uri, network_hash
+from designer.graph.serialize import DocumentFormatError
+from designer.training.records import RunRecorder, default_tracking_uri, download_run, network_hash
 from designer.training.spec import TrainingSpec
-from designer.training.worker import TERMINAL, RunHandle, start_run
+from designer.training.worker import LAST, TERMINAL, RunHandle, start_run
 
 
 class RecordedRun:
     def __init__(self, project: Project, folder: Path, *, training: dict[str, Any] | None = None,
                  data: dict[str, Any] | None = None, tracking_uri: str | None = None,
-                 warm: RunHandle | None = None) -> None:
-        """Start the run; ``DocumentFormatError`` if the training options cannot train."""
+                 warm: RunHandle | None = None, resume: str | None = None) -> None:
+        """Start the run; ``DocumentFormatError`` if the training options cannot train. ``resume``: the id
+        of an earlier run of this store whose last checkpoint the run goes on from."""
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         snapshot = project_to_dict(project)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
         self.recorder = RunRecorder(self.tracking_uri, project.name, folder)
+        self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
+        self.scratch = [self.outputs]
+        resume_from = self._fetch(resume) if resume else None
         self.run_id = self.recorder.start({**self.spec.__dict__, "data_source": (data or project.data).get("source"),
                                            "network_hash": network_hash(snapshot["graph"])},
-                                          {"project": project.name})
-        self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
-        self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs))
+                                          {"project": project.name, **({"resumed_from": resume} if resume else {})})
+        self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
+                                resume_from=str(resume_from) if resume_from else None)
         self.result: dict[str, Any] = {}
+
+    def _fetch(self, run_id: str) -> Path:
+        """The earlier run's files, kept apart from this run's outputs."""
+        from mlflow.exceptions import MlflowException
+
+        folder = Path(tempfile.mkdtemp(prefix="netdesigner-resume-"))
+        self.scratch.append(folder)
+        try:
+            files = download_run(self.tracking_uri, run_id, folder)
+        except MlflowException as exc:
+            self._clean()
+            raise DocumentFormatError("resume", f"run {run_id}: {exc.message}") from None
+        if not (files / LAST).is_file():
+            self._clean()
+            raise DocumentFormatError("resume", f"run {run_id} has no {LAST} checkpoint to resume from")
+        return files
+
+    def _clean(self) -> None:
+        for folder in self.scratch:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every event, recorded as it passes; the last one (``finished``/``failed``) carries ``run_id``."""
@@ -43,7 +68,7 @@ class RecordedRun:
             now_ms = int(time.time() * 1000)
             if event["event"] in TERMINAL:
                 self.recorder.finish(event, self.outputs, now_ms)
-                shutil.rmtree(self.outputs, ignore_errors=True)
+                self._clean()
                 event = self.result = {**event, "run_id": self.run_id}
             else:
                 self.recorder.event(event, now_ms)

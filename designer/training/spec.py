@@ -12,6 +12,7 @@ from typing import Any
 from designer.graph.serialize import DocumentFormatError
 
 SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "plateau")
+DEVICES = ("auto", "cpu", "gpu", "all_gpus")
 
 
 @dataclass
@@ -29,8 +30,12 @@ class TrainingSpec:
     test_split: float = 0.15
     early_stopping_patience: int | None = None
     gradient_clip: float | None = None
+    class_weight: str | dict[str, float] | None = None  # "balanced", or {class name or index: weight}
+    validation_freq: int = 1  # validate every this many epochs
+    mixed_precision: bool = False  # float16 compute with float32 weights (on GPUs with tensor cores)
     seed: int = 0
     backend: str = "tensorflow"
+    device: str = "auto"  # auto, cpu, gpu (the first), all_gpus (data parallel)
     jit_compile: bool | None = None  # None: Keras decides (XLA where it helps); False starts faster
 
     @classmethod
@@ -55,6 +60,12 @@ class TrainingSpec:
             ("test_split", 0 <= self.test_split < 1 and self.validation_split + self.test_split < 1,
              "a fraction in [0, 1) that leaves training data"),
             ("backend", self.backend in ("tensorflow", "jax", "torch"), "tensorflow, jax or torch"),
+            ("device", self.device in DEVICES, f"one of {', '.join(DEVICES)}"),
+            ("validation_freq", isinstance(self.validation_freq, int) and self.validation_freq >= 1,
+             "a whole number ≥ 1"),
+            ("class_weight", self.class_weight in (None, "balanced") or (isinstance(self.class_weight, dict) and all(
+                isinstance(v, (int, float)) and v >= 0 for v in self.class_weight.values())),
+             "'balanced' or an object of class → non-negative weight"),
         ]
         for name, ok, expected in rules:
             if not ok:
@@ -76,3 +87,24 @@ class TrainingSpec:
         if self.metrics is not None:
             return self.metrics
         return ["accuracy"] if task == "classification" else ["mae"]
+
+    def class_weights(self, y: Any, class_names: list[str]) -> dict[int, float] | None:
+        """Keras's ``class_weight`` for these labels; classes may be named by name or by index."""
+        if self.class_weight is None or not class_names:
+            return None
+        if self.class_weight == "balanced":
+            import numpy as np
+            from sklearn.utils.class_weight import compute_class_weight
+
+            present = np.unique(y)
+            weights = compute_class_weight("balanced", classes=present, y=y)
+            return {int(c): float(w) for c, w in zip(present, weights, strict=True)}
+        index = {name: i for i, name in enumerate(class_names)}
+        weights = {}
+        for key, value in dict(self.class_weight).items():
+            i = index.get(key, int(key) if str(key).isdigit() else None)
+            if i is None or i >= len(class_names):
+                raise DocumentFormatError(f"training.class_weight.{key}", f"no such class (classes: "
+                                          f"{', '.join(class_names)})")
+            weights[i] = float(value)
+        return {i: weights.get(i, 1.0) for i in range(len(class_names))}

@@ -9,6 +9,7 @@ run cannot take the caller down, and the GPU memory is released when the process
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import queue as queue_module
@@ -32,13 +33,14 @@ class RunHandle:
     ``submit`` instead of after TensorFlow's multi-second import.
     """
 
-    def __init__(self, backend: str = "tensorflow") -> None:
+    def __init__(self, backend: str = "tensorflow", device: str = "auto") -> None:
         ctx = mp.get_context("spawn")
-        self.backend = backend
+        self.backend, self.device = backend, device
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
-        self.process = ctx.Process(target=_serve, args=(backend, self.jobs, self.queue, self.stop_event), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(backend, device, self.jobs, self.queue, self.stop_event),
+                                   daemon=True)
         self.process.start()
         self.submitted = False
         self.done = False
@@ -74,22 +76,30 @@ class RunHandle:
         self.process.terminate()
 
 
-def warm_worker(backend: str = "tensorflow") -> RunHandle:
+def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
     """A worker process that is importing Keras now, to run one job later."""
-    return RunHandle(backend)
+    return RunHandle(backend, device)
 
 
 def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = None, **overrides: Any) -> RunHandle:
-    """Run ``project`` in ``warm`` if it suits (same backend, unused), else in a new worker."""
+    """Run ``project`` in ``warm`` if it suits (same backend and device, unused), else in a new worker.
+    Overrides: ``training`` and ``data`` (merged over the project's), ``output_dir`` (checkpoints and
+    the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    backend = {**project.get("training", {}), **overrides.get("training", {})}.get("backend", "tensorflow")
-    handle = warm if warm is not None and not warm.submitted and warm.backend == backend else RunHandle(backend)
+    training = {**project.get("training", {}), **overrides.get("training", {})}
+    backend, device = training.get("backend", "tensorflow"), training.get("device", "auto")
+    suits = warm is not None and not warm.submitted and (warm.backend, warm.device) == (backend, device)
+    handle = warm if suits and warm is not None else RunHandle(backend, device)
     return handle.submit(project, folder, overrides)
 
 
 # ---- inside the worker process ----------------------------------------------------------------
-def _serve(backend: str, jobs: Any, queue: Any, stop_event: Any) -> None:
+def _serve(backend: str, device: str, jobs: Any, queue: Any, stop_event: Any) -> None:
     os.environ["KERAS_BACKEND"] = backend
+    if device == "cpu":  # before the framework starts: hidden GPUs are never initialised
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif device == "gpu":
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
     from designer.quiet import import_keras_quietly
 
     import_keras_quietly()  # while nobody waits yet: Keras, the catalog and the data libraries
@@ -111,8 +121,10 @@ def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue
     except _Stopped as exc:
         queue.put({"event": "failed", "cause": exc.cause, "message": str(exc)})
     except Exception as exc:
-        queue.put({"event": "failed", "cause": _cause(exc), "message": str(exc).split("\n")[0][:500],
-                   "traceback": traceback.format_exc()})
+        cause, message = _cause(exc), str(exc).split("\n")[0][:500]
+        if cause == "oom":
+            message = f"out of memory: lower the batch size or make the network smaller ({message[:300]})"
+        queue.put({"event": "failed", "cause": cause, "message": message, "traceback": traceback.format_exc()})
 
 
 class _Stopped(Exception):
@@ -123,10 +135,16 @@ class _Stopped(Exception):
 
 def _cause(exc: BaseException) -> str:
     from designer.data.dataset import DataError
+    from designer.graph.serialize import DocumentFormatError
 
-    if isinstance(exc, DataError):
+    if isinstance(exc, (DataError, DocumentFormatError)):  # unusable data or options: the message says which
         return "data"
-    if isinstance(exc, MemoryError) or "ResourceExhausted" in type(exc).__name__ or "out of memory" in str(exc):
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:  # Keras wraps the framework's error in its own
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    if any(isinstance(e, MemoryError) or "ResourceExhausted" in type(e).__name__ or "out of memory" in str(e)
+           or "OOM when allocating" in str(e) for e in chain):
         return "oom"
     return "crash"
 
@@ -144,29 +162,39 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     from designer.keras_bridge.saving import model_with_weights
 
     keras.utils.set_random_seed(spec.seed)
-    devices = keras.distribution.list_devices() if hasattr(keras, "distribution") else []
-    queue.put({"event": "started", "backend": keras.backend.backend(), "device": devices[0] if devices else "cpu",
-               "versions": {"keras": keras.__version__}})
+    if spec.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    scope, device = _device_scope(keras, spec.device)
+    queue.put({"event": "started", "backend": keras.backend.backend(), "device": device,
+               "precision": keras.mixed_precision.global_policy().name, "versions": {"keras": keras.__version__}})
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
     dataset = load_source(str(data_setup.get("source", "")), folder, target=data_setup.get("target"),
                           target_size=data_setup.get("target_size"))
-    model, _ = model_with_weights(project_from_dict(project), folder)
-    problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs], [tuple(t.shape) for t in model.outputs])
-    if problems:
-        raise DataError("; ".join(problems))
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
-    steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
-    optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
-        "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
-        **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
-    model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
-                  loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
-                  metrics=spec.metrics_for(dataset.task))
+    resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
+    initial_epoch, best = 0, float("inf")
+    with scope:
+        if resume is not None:  # the checkpoint carries the optimizer and its state: no new compile
+            model = keras.saving.load_model(resume / LAST, safe_mode=True)
+            state = json.loads((resume / LAST_STATE).read_text(encoding="utf-8"))
+            initial_epoch, best = int(state["epoch"]), float(state.get("best", best))
+        else:
+            model, _ = model_with_weights(project_from_dict(project), folder)
+        problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs],
+                             [tuple(t.shape) for t in model.outputs])
+        if problems:
+            raise DataError("; ".join(problems))
+        steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
+        if resume is None:
+            optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
+                "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
+                **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
+            model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
+                          loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
+                          metrics=spec.metrics_for(dataset.task))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
-    if overrides.get("output_dir") and len(splits.validation.x):
-        Path(overrides["output_dir"]).mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(Path(overrides["output_dir"]) / "best.keras"),
-                                                         monitor="val_loss", save_best_only=True))
+    if overrides.get("output_dir"):
+        callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best))
     if spec.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2))
     if spec.early_stopping_patience:
@@ -174,7 +202,9 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                                                        restore_best_weights=True))
     validation = (splits.validation.x, splits.validation.y) if len(splits.validation.x) else None
     history = model.fit(splits.train.x, splits.train.y, batch_size=spec.batch_size, epochs=spec.epochs,
-                        validation_data=validation, callbacks=callbacks, verbose=0)
+                        initial_epoch=initial_epoch, validation_data=validation, validation_freq=spec.validation_freq,
+                        class_weight=spec.class_weights(splits.train.y, dataset.class_names),
+                        callbacks=callbacks, verbose=0)
     reason = callbacks[0].reason
     if reason is not None:
         raise _Stopped(*reason)
@@ -190,6 +220,29 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
                "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
                "samples": len(splits.train.x)})
+
+
+LAST, LAST_STATE, BEST = "last.keras", "last.json", "best.keras"
+
+
+def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
+    """Where the run computes, as a context to build and compile in, and its name for the user."""
+    import contextlib
+
+    gpus = keras.distribution.list_devices("gpu") if device != "cpu" else []
+    if device in ("gpu", "all_gpus") and not gpus:
+        raise _Stopped("device", f"device {device!r} asks for a GPU but none is visible here; choose auto or cpu")
+    if device != "all_gpus" or len(gpus) < 2:
+        return contextlib.nullcontext(), (gpus[0] if gpus else "cpu")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope(), f"{len(gpus)} GPUs (MirroredStrategy)"
+    if backend == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=gpus))
+        return contextlib.nullcontext(), f"{len(gpus)} GPUs (DataParallel)"
+    raise _Stopped("device", "all_gpus needs the tensorflow or jax backend; torch trains on one GPU here")
 
 
 def learning_rate_schedule(keras: Any, spec: Any, steps: int) -> Any:
@@ -225,7 +278,6 @@ def _save_outputs(folder: Path, model: Any, history: dict[str, list[float]], pro
                   evaluation: dict[str, Any]) -> None:
     """What a run record keeps: the trained model, its history, the project it came from."""
     import csv
-    import json
 
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
@@ -282,6 +334,37 @@ def _events_callback() -> type:
                             **{k: float(v) for k, v in (logs or {}).items()}})
 
     return Events
+
+
+def _checkpoints_callback() -> type:
+    import keras
+
+    class Checkpoints(keras.callbacks.Callback):
+        """The last epoch's model (to resume from) and the best one by validation loss, each announced."""
+
+        def __init__(self, folder: Path, queue: Any, best: float) -> None:
+            super().__init__()
+            self.folder, self.queue, self.best, self.epoch = folder, queue, best, 0
+            folder.mkdir(parents=True, exist_ok=True)
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch + 1
+            value = (logs or {}).get("val_loss")
+            if value is not None and _finite(float(value)) and float(value) < self.best:
+                self.best = float(value)
+                self.model.save(self.folder / BEST)
+                self.queue.put({"event": "checkpoint", "kind": "best", "epoch": self.epoch, "file": BEST})
+            self.save_last()
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            self.save_last()  # a run stopped mid-epoch keeps its weights; resuming repeats that epoch
+
+        def save_last(self) -> None:
+            self.model.save(self.folder / LAST)
+            (self.folder / LAST_STATE).write_text(json.dumps({"epoch": self.epoch, "best": self.best}))
+            self.queue.put({"event": "checkpoint", "kind": "last", "epoch": self.epoch, "file": LAST})
+
+    return Checkpoints
 
 
 def _finite(value: float) -> bool:
