@@ -221,7 +221,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                   "backend": args.backend}.items() if v is not None}
     data = {k: v for k, v in {"source": args.data, "target": args.target}.items() if v}
     if not (data or project.data).get("source"):
-        raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME, npz:PATH or csv:PATH")
+        raise UsageError(f"{args.project} has no data setup; "
+                         "give --data builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
     try:
         run = RecordedRun(project, Path(args.project).parent, training=training, data=data,
                           tracking_uri=args.tracking_uri, resume=args.resume)
@@ -295,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the verification report as a JSON object")
     p = command("train", cmd_train, "train the project's network in a worker process")
     p.add_argument("project", help="a project file (.kdn)")
-    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, npz:PATH or csv:PATH "
+    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, images:FOLDER, npz:PATH or csv:PATH "
                    "(default: the project's data setup)")
     p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
     p.add_argument("--epochs", type=int, metavar="N")

@@ -53,9 +53,12 @@ class DataSetup(QWidget):
         super().__init__(parent)
         self.source = QComboBox(editable=True)
         self.source.addItems([f"builtin:{name}" for name in BUILTINS])
-        self.source.setToolTip("builtin:NAME, npz:PATH or csv:PATH (relative to the project's folder)")
+        self.source.setToolTip("builtin:NAME, images:FOLDER, npz:PATH or csv:PATH (relative to the project's folder)")
         browse = QPushButton("File…")
         browse.clicked.connect(self.browse)
+        folder = QPushButton("Folder…")
+        folder.setToolTip("An image folder: one sub-folder per class")
+        folder.clicked.connect(self.browse_folder)
         self.target = QLineEdit(placeholderText="CSV: the column to predict")
         self.target_size = QSpinBox(minimum=0, maximum=1024, specialValueText="as stored")
         self.target_size.setToolTip("Resize images to this side length (0: keep their size)")
@@ -69,6 +72,7 @@ class DataSetup(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.source, 1)
         row.addWidget(browse)
+        row.addWidget(folder)
         form = QFormLayout()
         form.addRow("source", row)
         form.addRow("target column", self.target)
@@ -132,6 +136,11 @@ class DataSetup(QWidget):
         path = QFileDialog.getOpenFileName(self, "Data file", str(self.folder), "Data (*.npz *.csv)")[0]
         if path:
             self.source.setCurrentText(f"{Path(path).suffix[1:]}:{path}")
+
+    def browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)", str(self.folder))
+        if path:
+            self.source.setCurrentText(f"images:{path}")
 
     def reload(self, *_: Any, emit: bool = True) -> None:
         """Load the dataset in a thread (scikit-learn and files can take a moment)."""

@@ -43,7 +43,8 @@ class Dataset:
             raise DataError(f"{self.name}: {len(self.x)} samples but {len(self.y)} targets")
         if len(self.x) == 0:
             raise DataError(f"{self.name}: the dataset is empty")
-        if np.issubdtype(self.x.dtype, np.floating) and not np.isfinite(self.x).all():
+        if isinstance(self.x, np.ndarray) and np.issubdtype(self.x.dtype, np.floating) \
+                and not np.isfinite(self.x).all():  # files decoded on demand are checked when read
             row = int(np.argwhere(~np.isfinite(self.x.reshape(len(self.x), -1)))[0][0])
             raise DataError(f"{self.name}: sample {row} holds NaN or infinity; clean or drop it")
 

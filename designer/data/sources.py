@@ -1,5 +1,6 @@
-"""Data sources named as the command line names them: ``builtin:NAME``, ``npz:PATH``,
-``csv:PATH`` (with a target column). Relative paths are taken from the project's folder."""
+"""Data sources named as the command line names them: ``builtin:NAME``, ``images:FOLDER`` (one
+sub-folder per class), ``npz:PATH``, ``csv:PATH`` (with a target column). Relative paths are taken
+from the project's folder."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def load_source(source: str, folder: Path = Path("."), *, target: str | None = N
     if kind == "builtin":
         return load_builtin(rest, target_size)
     path = Path(rest) if Path(rest).is_absolute() else folder / rest
+    if kind == "images":
+        from designer.data.images import load_image_folder
+
+        return load_image_folder(path, target_size)
     if kind in ("npz", "csv") and not path.is_file():
         raise DataError(f"{path}: no such file")
     if kind == "npz":
@@ -30,7 +35,7 @@ def load_source(source: str, folder: Path = Path("."), *, target: str | None = N
         if not target:
             raise DataError(f"{path}: name the column to predict (--target COLUMN, or 'target' in the data setup)")
         return load_csv(path, target)
-    raise DataError(f"unknown data source {source!r}: use builtin:NAME, npz:PATH or csv:PATH")
+    raise DataError(f"unknown data source {source!r}: use builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
 
 
 def _labels(y: np.ndarray, name: str) -> tuple[np.ndarray, list[str], str]:

@@ -200,9 +200,12 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     if spec.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
                                                        restore_best_weights=True))
-    validation = (splits.validation.x, splits.validation.y) if len(splits.validation.x) else None
-    history = model.fit(splits.train.x, splits.train.y, batch_size=spec.batch_size, epochs=spec.epochs,
-                        initial_epoch=initial_epoch, validation_data=validation, validation_freq=spec.validation_freq,
+    validation = None
+    if len(splits.validation.x):
+        feed = _feed(splits.validation, spec)
+        validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
+    history = model.fit(**_feed(splits.train, spec, shuffle=True), epochs=spec.epochs, initial_epoch=initial_epoch,
+                        validation_data=validation, validation_freq=spec.validation_freq,
                         class_weight=spec.class_weights(splits.train.y, dataset.class_names),
                         callbacks=callbacks, verbose=0)
     reason = callbacks[0].reason
@@ -211,9 +214,10 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     metrics, evaluation = {}, {}
     if len(splits.test.x):
         metrics = {f"test_{k}": float(v) for k, v in
-                   model.evaluate(splits.test.x, splits.test.y, verbose=0, return_dict=True).items()}
+                   model.evaluate(**_feed(splits.test, spec), verbose=0, return_dict=True).items()}
         if dataset.task == "classification":
-            evaluation = _classifier_report(model, splits.test.x, splits.test.y, dataset.class_names)
+            evaluation = _classifier_report(model, _feed(splits.test, spec)["x"], splits.test.y,
+                                            dataset.class_names)
     if overrides.get("output_dir"):
         _save_outputs(Path(overrides["output_dir"]), model, history.history, project, evaluation)
     queue.put({"event": "finished", "metrics": metrics, "evaluation": evaluation,
@@ -223,6 +227,17 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
 
 
 LAST, LAST_STATE, BEST = "last.keras", "last.json", "best.keras"
+
+
+def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
+    """What fit/evaluate take for a split: arrays with a batch size, or batches decoded from image files."""
+    import numpy as np
+
+    if isinstance(split.x, np.ndarray):
+        return {"x": split.x, "y": split.y, "batch_size": spec.batch_size}
+    from designer.data.images import batches
+
+    return {"x": batches(split.x, split.y, spec.batch_size, shuffle, spec.seed)}
 
 
 def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
