@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -55,6 +57,23 @@ def sine(target_size: int | None = None, samples: int = 2000, steps: int = 32, s
                    "regression", [], "noisy sine sequences, predict the next value (generated)")
 
 
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def headlines(target_size: int | None = None) -> Dataset:
+    """1,000 short generated headlines in four topics, shipped in ``resources/`` (strings, one per sample)."""
+    path = RESOURCES / "headlines.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: the headlines corpus is missing; run resources/make_headlines.py to write it")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    topics = sorted({row["topic"] for row in rows})
+    x = np.array([[row["text"]] for row in rows], dtype=str)
+    y = np.array([topics.index(row["topic"]) for row in rows], dtype="int64")
+    return Dataset("headlines", x, y, "classification", topics,
+                   "short headlines in four topics, raw text (generated, shipped in resources/)")
+
+
 BUILTIN: dict[str, Callable[..., Dataset]] = {
     "digits": digits,
     "iris": _table("load_iris", "iris"),
@@ -62,6 +81,7 @@ BUILTIN: dict[str, Callable[..., Dataset]] = {
     "breast_cancer": _table("load_breast_cancer", "breast_cancer"),
     "spirals": spirals,
     "sine": sine,
+    "headlines": headlines,
 }
 
 

@@ -13,6 +13,7 @@ from designer.export.report import ExportError
 # A reloaded artifact: its input names, and a function from named inputs to its outputs.
 Loaded = tuple[list[str], Callable[[dict[str, np.ndarray]], Mapping[str, Any] | Sequence[Any]]]
 
+WORDS = ("the", "storm", "chef", "launches", "scores", "new", "bread", "league", "robot", "rain", "unknownword")
 FREE_DIM = 32  # the size given to unknown non-batch dimensions (image sides, sequence lengths) in samples
 
 
@@ -37,13 +38,16 @@ def sample_inputs(model: keras.Model, batch: int, seed: int = 0) -> dict[str, np
     feeds = {}
     for name, t in zip(input_names(model), model.inputs, strict=True):
         shape = (batch, *(d if d is not None else FREE_DIM for d in t.shape[1:]))
-        dtype = np.dtype(keras.backend.standardize_dtype(t.dtype))
+        dtype = np.dtype(object) if str(t.dtype) == "string" else np.dtype(keras.backend.standardize_dtype(t.dtype))
         if dtype.kind in "iub":
             feeds[name] = rng.integers(0, 2, shape).astype(dtype)
         elif dtype.kind == "f":
             feeds[name] = rng.random(shape).astype(dtype)
+        elif dtype.kind in "OSU" or str(t.dtype) == "string":  # text: a few words from a small vocabulary
+            words = np.array(WORDS)[rng.integers(0, len(WORDS), (*shape, 4))]
+            feeds[name] = np.array([" ".join(w) for w in words.reshape(-1, 4)]).reshape(shape).astype(object)
         else:
-            raise ExportError(f"input {name!r} has dtype {dtype}; exports take numeric inputs only", usage=True)
+            raise ExportError(f"input {name!r} has dtype {dtype}; exports take numbers or text", usage=True)
     return feeds
 
 

@@ -18,9 +18,25 @@ def weights_name(path: Path) -> str:
 
 
 def write(model: keras.Model, path: Path, document: NetworkDocument, title: str = "") -> list[str]:
+    document, notes = _with_vocabularies(model, document)
     path.write_text(generate(document, title=title, weights=weights_name(path)), encoding="utf-8")
     model.save_weights(path.with_name(weights_name(path)))
-    return []
+    return notes
+
+
+def _with_vocabularies(model: keras.Model, document: NetworkDocument) -> tuple[NetworkDocument, list[str]]:
+    """Lookup tables (TextVectorization, StringLookup…) are not weights, so the script spells them out."""
+    from designer.graph.serialize import document_from_dict, document_to_dict
+
+    tables = {layer.name: layer.get_vocabulary(include_special_tokens=False)
+              for layer in model._flatten_layers(include_self=False) if hasattr(layer, "get_vocabulary")}
+    if not tables:
+        return document, []
+    copy = document_from_dict(document_to_dict(document))
+    for _, node in copy.walk():
+        if node.name in tables:
+            node.params["vocabulary"] = tables[node.name]
+    return copy, [f"the vocabularies of {', '.join(tables)} are written into the script"]
 
 
 def load(path: Path) -> Loaded:

@@ -12,6 +12,7 @@ from designer.export.report import ExportError
 from designer.graph.document import NetworkDocument
 from designer.graph.project import ProjectFileError, load_project
 from designer.keras_bridge.build import BuildError
+from designer.keras_bridge.preprocessing import empty_vocabularies
 from designer.keras_bridge.saving import model_with_weights
 
 RUN_PROJECT = "project.kdn"
@@ -47,6 +48,12 @@ def _from_project(path: Path) -> ExportSource:
         model, skipped = model_with_weights(project, path.parent)
     except BuildError as exc:
         raise ExportError(f"the network does not build: {exc}") from None
+    waiting = empty_vocabularies(model)
+    if waiting:
+        layer = waiting[0]
+        raise ExportError(f"layer {layer.name!r} ({type(layer).__name__}) learns its state from data and has not "
+                          "been adapted yet: train the project, then export the run (netdesigner export RUN)",
+                          usage=True)
     notes = [f"{name} has no saved weights; it keeps its initial values" for name in skipped]
     if not project.weights:
         notes.append("the project has no trained weights: the export carries the initial values")

@@ -34,7 +34,10 @@ def write(model: keras.Model, path: Path) -> list[str]:
         except Exception as exc:  # the converter raises its own ConverterError with MLIR text
             if "TensorList" not in str(exc) and "static" not in str(exc):
                 raise ExportError(f"TFLite cannot convert this model: {_first_error(exc)}") from None
-            flatbuffer = _convert(model, 1, Path(scratch))
+            try:
+                flatbuffer = _convert(model, 1, Path(scratch))
+            except Exception as again:
+                raise ExportError(f"TFLite cannot convert this model: {_first_error(again)}") from None
             notes.append("the batch size is fixed to 1 (recurrent layers need a static batch in TFLite); "
                          "run one sample at a time")
     path.write_bytes(flatbuffer)

@@ -184,6 +184,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                              [tuple(t.shape) for t in model.outputs])
         if problems:
             raise DataError("; ".join(problems))
+        if resume is None:
+            _adapt(model, splits.train.x, queue)
         steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
         if resume is None:
             optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
@@ -233,11 +235,35 @@ def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
     """What fit/evaluate take for a split: arrays with a batch size, or batches decoded from image files."""
     import numpy as np
 
+    if isinstance(split.x, np.ndarray) and split.x.dtype.kind in "OSU":  # text: Keras takes strings as tensors
+        import tensorflow as tf
+
+        return {"x": tf.constant(split.x.astype(str)), "y": split.y, "batch_size": spec.batch_size}
     if isinstance(split.x, np.ndarray):
         return {"x": split.x, "y": split.y, "batch_size": spec.batch_size}
     from designer.data.images import batches
 
     return {"x": batches(split.x, split.y, spec.batch_size, shuffle, spec.seed)}
+
+
+def _adapt(model: Any, x: Any, queue: Any) -> None:
+    """Adapt preprocessing layers that read the model's input directly and still need their state
+    (see ``needs_adapt``), on the training split only."""
+    import numpy as np
+
+    from designer.keras_bridge.preprocessing import needs_adapt
+
+    if len(model.inputs) != 1 or not isinstance(x, np.ndarray):
+        return
+    for layer in model.layers:
+        try:
+            direct = layer.input is model.inputs[0]
+        except (AttributeError, ValueError):  # layers called more than once have no single input
+            continue
+        if direct and needs_adapt(layer):
+            layer.adapt(x)
+            queue.put({"event": "note", "text": f"adapted {type(layer).__name__} {layer.name!r} on "
+                                                f"{len(x):,} training samples"})
 
 
 def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
