@@ -102,3 +102,12 @@ def test_csv_numeric_categorical_and_text_columns(tmp_path):
         load_source("csv:holes.csv", tmp_path, target="a")
     with pytest.raises(DataError, match="no such file"):
         load_source("csv:none.csv", tmp_path, target="a")
+
+
+def test_input_as_target_makes_autoencoder_data():
+    from designer.data.sources import load_source
+
+    data = load_source("builtin:digits", target="input")
+    assert data.task == "regression" and data.y.shape == data.x.shape and (data.y == data.x).all()
+    with pytest.raises(DataError, match="numeric data held in memory"):
+        load_source("builtin:headlines", target="input")

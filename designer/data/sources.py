@@ -19,6 +19,13 @@ TEXT_BUCKETS = 32
 
 def load_source(source: str, folder: Path = Path("."), *, target: str | None = None,
                 target_size: int | None = None) -> Dataset:
+    """``target="input"`` makes the inputs their own targets (autoencoders), for any in-memory source."""
+    if target == "input":
+        dataset = load_source(source, folder, target_size=target_size)
+        if not isinstance(dataset.x, np.ndarray) or dataset.x.dtype.kind not in "fiu":
+            raise DataError(f"{source}: an autoencoder target needs numeric data held in memory")
+        return Dataset(dataset.name, dataset.x, dataset.x.copy(), "regression", [],
+                       f"{dataset.description}; each sample is its own target")
     kind, _, rest = source.partition(":")
     if kind == "builtin":
         return load_builtin(rest, target_size)
