@@ -159,3 +159,30 @@ def test_redraws_keep_none_alive(qtbot):
         curve.add(float(i), 1.0 / (i + 1))
         curve.redraw()
     assert sys.getrefcount(None) >= before - 50
+
+
+def test_image_classifier_results_show_samples_with_grad_cam_and_reopen(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn", epochs=2)
+    assert dock.data.samples.isVisible() and dock.data.samples_grid.count() == 16  # labelled image grid
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=180_000) as ended:
+        pass
+    samples = ended.args[0]["evaluation"]["samples"]
+    assert len(samples) == 12 and all("heatmap" in s for s in samples)
+    heat = np.asarray(samples[0]["heatmap"])
+    assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0) and heat.min() >= 0
+    assert dock.results.samples.isVisible() and not dock.results.pairs.isVisible()
+    dock.results.summary.setText("")
+    dock.runs._open(0)  # double-click the run: its results come back from the run store
+    assert "accuracy" in dock.results.summary.text() and dock.results.matrix.image.image.shape == (10, 10)
+
+
+def test_regression_results_plot_predicted_against_true(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, sample="denoising_autoencoder", epochs=2)
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=180_000) as ended:
+        pass
+    regression = ended.args[0]["evaluation"]["regression"]
+    assert len(regression["true"]) == len(regression["predicted"]) > 100
+    assert dock.results.pairs.isVisible() and not dock.results.matrix.isVisible()
+    assert "R²" in dock.results.pairs.getPlotItem().titleLabel.text

@@ -60,6 +60,38 @@ class ConfusionMatrix(pg.PlotWidget):
         self.autoRange()
 
 
+class SamplePredictions(pg.GraphicsLayoutWidget):
+    """Test images with true → predicted class and confidence; the Grad-CAM map laid over each in colour."""
+
+    def show_samples(self, samples: list[dict[str, Any]]) -> None:
+        self.clear()
+        heat = pg.colormap.get("CET-L3")
+        for i, sample in enumerate(samples):
+            image = np.asarray(sample["image"], dtype=float)
+            right = sample["true"] == sample["predicted"]
+            title = (f"<span style='color:{'#2e7d32' if right else '#c62828'}'>{sample['true']} → "
+                     f"{sample['predicted']} ({sample['confidence']:.0%})</span>")
+            box = self.addViewBox(row=(i // 6) * 2 + 1, col=i % 6, lockAspect=True, invertY=True, enableMouse=False)
+            self.addLabel(title, row=(i // 6) * 2, col=i % 6, size="8pt")
+            box.addItem(pg.ImageItem(np.swapaxes(image[..., 0] if image.shape[-1] == 1 else image, 0, 1)))
+            if "heatmap" in sample:
+                overlay = pg.ImageItem(np.swapaxes(np.asarray(sample["heatmap"]), 0, 1), opacity=0.45)
+                overlay.setColorMap(heat)
+                box.addItem(overlay)
+
+
+class PredictedVsTrue(pg.PlotWidget):
+    def show_pairs(self, regression: dict[str, Any]) -> None:
+        self.clear()
+        true, predicted = np.asarray(regression["true"]), np.asarray(regression["predicted"])
+        self.plot(true, predicted, pen=None, symbol="o", symbolSize=5, symbolBrush="#1e88e5")
+        low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+        self.plot([low, high], [low, high], pen=pg.mkPen("#999", style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.setLabel("bottom", "true")
+        self.setLabel("left", "predicted")
+        self.setTitle(f"R² {regression['r2']:.3f} · MAE {regression['mae']:.4f} (test split)")
+
+
 class ResultsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,9 +114,11 @@ class ResultsView(QWidget):
         row.addWidget(self.summary, 1)
         row.addWidget(self.format)
         row.addWidget(self.export_button)
+        self.samples = SamplePredictions()
+        self.pairs = PredictedVsTrue()
         split = QSplitter()
-        split.addWidget(self.matrix)
-        split.addWidget(self.per_class)
+        for widget in (self.matrix, self.per_class, self.samples, self.pairs):
+            split.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
@@ -102,12 +136,20 @@ class ResultsView(QWidget):
             self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
             return
         metrics = " · ".join(f"{k.removeprefix('test_')} <b>{v:.4f}</b>" for k, v in event["metrics"].items())
-        self.summary.setText(f"<b>Test</b> {metrics or '(no test split)'} — {event.get('parameters', 0):,} "
-                             f"parameters, {event.get('duration_s', 0):.1f} s, run {self.run_id[:8]}")
+        size = f"{event['parameters']:,} parameters, " if "parameters" in event else ""
+        self.summary.setText(f"<b>Test</b> {metrics or '(no test split)'} — {size}"
+                             f"{event.get('duration_s', 0):.1f} s, run {self.run_id[:8]}")
         evaluation = event.get("evaluation") or {}
-        self.matrix.setVisible(bool(evaluation))
-        self.per_class.setVisible(bool(evaluation))
-        if evaluation:
+        classifier = "confusion_matrix" in evaluation
+        self.matrix.setVisible(classifier)
+        self.per_class.setVisible(classifier)
+        self.samples.setVisible(bool(evaluation.get("samples")))
+        self.pairs.setVisible("regression" in evaluation)
+        if evaluation.get("samples"):
+            self.samples.show_samples(evaluation["samples"])
+        if "regression" in evaluation:
+            self.pairs.show_pairs(evaluation["regression"])
+        if classifier:
             self.matrix.show_matrix(evaluation["confusion_matrix"], evaluation["classes"])
             per_class = evaluation["per_class"]
             self.per_class.setRowCount(len(per_class))

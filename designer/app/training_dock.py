@@ -199,7 +199,9 @@ class DataSetup(QWidget):
                 box = view.addViewBox(lockAspect=True, invertY=True)
                 box.addItem(pg.ImageItem(np.swapaxes(sample[..., 0] if sample.shape[-1] == 1 else sample, 0, 1)))
                 box.setMouseEnabled(False, False)
-                view.addLabel(classes[int(label)] if classes else f"{float(label):.2f}", row=1, col=0, size="7pt")
+                text = classes[int(label)] if classes else (f"{float(np.ravel(label)[0]):.2f}"
+                                                            if np.size(label) == 1 else "→ itself")
+                view.addLabel(text, row=1, col=0, size="7pt")
                 self.samples_grid.addWidget(view, i // 4, i % 4)
             return
         flat = x.reshape(len(x), -1)[:, :12]
@@ -242,6 +244,8 @@ class RunsList(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSortingEnabled(True)
         self.table.itemChanged.connect(lambda _: self._ticked())
+        self.table.cellDoubleClicked.connect(self._open)
+        self.table.setToolTip("Double-click a run to see its results again")
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
         layout = QVBoxLayout(self)
@@ -281,6 +285,13 @@ class RunsList(QWidget):
                 self.table.setItem(i, j, cell)
         self.table.setSortingEnabled(True)
         self.table.blockSignals(False)
+
+    def _open(self, row: int, _column: int = 0) -> None:
+        from designer.training.records import run_result
+
+        run_id = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        run = next(r for r in self.runs if r["run_id"] == run_id)
+        self.opened.emit(run_result(self.tracking_uri, run))
 
     def tick(self, run_ids: list[str]) -> None:
         for i in range(self.table.rowCount()):
@@ -333,6 +344,7 @@ class TrainingDock(QTabWidget):
         self.monitor.stop_requested.connect(self.controller.stop)
         self.monitor.kill_requested.connect(self.controller.kill)
         self.runs.overlay.connect(self.monitor.overlay)
+        self.runs.opened.connect(self._reopen)
         self.train_button.clicked.connect(self.train)
         self.options_button.clicked.connect(self.edit_options)
         self.data.changed.connect(lambda data: on_setup(data, self.data.splits()))
@@ -367,6 +379,10 @@ class TrainingDock(QTabWidget):
         self.train_button.setEnabled(False)
         self.setCurrentWidget(self.monitor)
         self.controller.start(project, folder, self.runs.tracking_uri or None)
+
+    def _reopen(self, event: dict[str, Any]) -> None:
+        self.results.show_result(event, self.runs.tracking_uri)
+        self.setCurrentWidget(self.results)
 
     def _ended(self, event: dict[str, Any]) -> None:
         self.controller.prepare()  # the next run starts warm

@@ -122,3 +122,22 @@ def download_run(tracking_uri: str, run_id: str, folder: Path) -> Path:
     import mlflow
 
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=str(folder)))
+
+
+def run_result(tracking_uri: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A past run (a ``list_runs`` entry) as the terminal event its worker sent, to show its results again."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    event: dict[str, Any] = {"event": "finished" if run["status"] == "finished" else "failed",
+                             "run_id": run["run_id"], "message": run["failure"],
+                             "cause": "" if run["status"] == "finished" else "see the run record",
+                             "metrics": {k: v for k, v in run["metrics"].items() if k.startswith("test_")},
+                             "duration_s": ((run["end_ms"] or run["start_ms"]) - run["start_ms"]) / 1000}
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run["run_id"], artifact_path="evaluation.json",
+                                                   tracking_uri=tracking_uri)
+        event["evaluation"] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (MlflowException, OSError):  # a failed run has no evaluation
+        event["evaluation"] = {}
+    return event

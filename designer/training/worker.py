@@ -217,9 +217,10 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     if len(splits.test.x):
         metrics = {f"test_{k}": float(v) for k, v in
                    model.evaluate(**_feed(splits.test, spec), verbose=0, return_dict=True).items()}
-        if dataset.task == "classification":
-            evaluation = _classifier_report(model, _feed(splits.test, spec)["x"], splits.test.y,
-                                            dataset.class_names)
+        from designer.training.evaluation import evaluate
+
+        evaluation = evaluate(model, _feed(splits.test, spec)["x"], splits.test.x, splits.test.y, dataset.task,
+                              dataset.class_names)
     if overrides.get("output_dir"):
         _save_outputs(Path(overrides["output_dir"]), model, history.history, project, evaluation)
     queue.put({"event": "finished", "metrics": metrics, "evaluation": evaluation,
@@ -299,20 +300,6 @@ def learning_rate_schedule(keras: Any, spec: Any, steps: int) -> Any:
         warmup = max(1, int(steps * spec.warmup_fraction))
         return schedules.CosineDecay(0.0, decay_steps=max(1, steps - warmup), warmup_target=lr, warmup_steps=warmup)
     return lr  # constant, and plateau (a callback lowers it)
-
-
-def _classifier_report(model: Any, x: Any, y: Any, class_names: list[str]) -> dict[str, Any]:
-    """Confusion matrix and per-class precision, recall and F1 on the test split."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    scores = np.asarray(model.predict(x, verbose=0))
-    predicted = scores.argmax(-1) if scores.shape[-1] > 1 else (scores[..., 0] > 0.5).astype(int)
-    labels = list(range(len(class_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
-    return {"classes": class_names, "confusion_matrix": confusion_matrix(y, predicted, labels=labels).tolist(),
-            "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
-                          for name, p, r, f, n in zip(class_names, precision, recall, f1, support, strict=True)}}
 
 
 def _save_outputs(folder: Path, model: Any, history: dict[str, list[float]], project: dict[str, Any],
