@@ -63,11 +63,11 @@ def grad_cam(model: Any, images: np.ndarray, classes: np.ndarray) -> np.ndarray 
     import keras
 
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    if not convs or keras.backend.backend() != "tensorflow":
+    if not convs or keras.backend.backend() != "tensorflow" or len(model.inputs) != 1:
         return None
     import tensorflow as tf
 
-    probe = keras.Model(model.inputs, [convs[-1].output, model.outputs[0]])
+    probe = keras.Model(model.inputs[0], [convs[-1].output, model.outputs[0]])  # one image input
     with tf.GradientTape() as tape:
         features, scores = probe(images, training=False)
         chosen = tf.gather(scores, classes.astype("int32"), batch_dims=1) if scores.shape[-1] > 1 else scores[:, 0]
