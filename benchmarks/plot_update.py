@@ -46,7 +46,7 @@ def refresh_times(monitor: TrainingMonitor, start_epoch: float) -> list[float]:
         epoch = start_epoch + i * 0.01
         monitor.add_events([{"event": "batch", "epoch": int(epoch) + 1, "step": 1 + i % 100, "steps": 100,
                              "loss": 0.1, "accuracy": 0.9, "learning_rate": 1e-3, "samples_per_s": 5000.0}])
-        monitor.redraw()
+        monitor.redraw(everything=True)
         monitor.graphics.grab()  # paint every plot, as the screen would
         times.append((time.perf_counter() - start) * 1000)
     return times
@@ -61,7 +61,7 @@ def main() -> None:
         monitor.show()
         if points:
             fill(monitor, points)
-        monitor.redraw()
+        monitor.redraw(everything=True)
         monitor.graphics.grab()
         app.processEvents()
         times = refresh_times(monitor, 50.0 if points else 0.0)

@@ -96,3 +96,23 @@ def test_layout_keeps_main_path_straight_and_rows_ordered():
         assert doc.node(edge.dst).position[1] > doc.node(edge.src).position[1]
     adds = [n for n in doc.nodes.values() if n.type == "Add"]
     assert all(n.position[0] == 0 for n in adds)  # single-node rows sit on the spine
+
+
+def test_augmentations_go_in_after_the_input_and_come_out_cleanly():
+    from designer.graph.augmentation import augmentations, set_augmentation
+    from designer.graph.serialize import document_to_dict
+
+    doc = NetworkDocument("aug")
+    x = doc.add_node("InputLayer", "image", {"shape": [8, 8, 1]})
+    conv = doc.add_node("Conv2D", "conv", {"filters": 4, "kernel_size": [3, 3]})
+    doc.connect(x.id, conv.id)
+    before = document_to_dict(doc)
+    set_augmentation(doc, "flip", True)
+    set_augmentation(doc, "rotation", True)
+    assert augmentations(doc) == {"flip", "rotation"}
+    order = [doc.node(n).name for n in doc.topological_order()]
+    assert order == ["image", "augment_flip", "augment_rotation", "conv"]
+    set_augmentation(doc, "flip", False)
+    assert [doc.node(n).name for n in doc.topological_order()] == ["image", "augment_rotation", "conv"]
+    set_augmentation(doc, "rotation", False)
+    assert document_to_dict(doc)["edges"] == before["edges"] and augmentations(doc) == set()

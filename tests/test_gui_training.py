@@ -186,3 +186,17 @@ def test_regression_results_plot_predicted_against_true(qtbot, window, tmp_path)
     assert len(regression["true"]) == len(regression["predicted"]) > 100
     assert dock.results.pairs.isVisible() and not dock.results.matrix.isVisible()
     assert "R²" in dock.results.pairs.getPlotItem().titleLabel.text
+
+
+def test_augmentation_choices_are_layers_in_the_graph(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn")
+    dock.data.augmentations["rotation"].setChecked(True)
+    dock.data.augmentations["zoom"].setChecked(True)
+    names = [window.state.root.node(n).name for n in window.state.root.topological_order()]
+    assert names[:4] == ["image", "augment_rotation", "augment_zoom", "conv1"]
+    qtbot.waitUntil(lambda: window.background.idle and window.analysis is not None, timeout=30_000)
+    assert window.analysis.ok  # still a valid network
+    window.undo.undo()
+    assert not dock.data.augmentations["zoom"].isChecked() and dock.data.augmentations["rotation"].isChecked()
+    dock.data.augmentations["rotation"].setChecked(False)
+    assert "augment_rotation" not in {n.name for n in window.state.root.nodes.values()}

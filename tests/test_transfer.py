@@ -65,3 +65,4 @@ def test_head_replacement_refuses_what_it_cannot_do():
     cut_at(doc, find(doc, "gap").id)
     with pytest.raises(GraphError, match="not a Dense layer"):
         replace_head(doc, 3)
+

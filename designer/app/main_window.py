@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], Qt.Orientation.Horizontal)
         self.training = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
         self.training.notify = self.notify
+        self.training.data.augment.connect(self.set_augmentation)
         training_dock = QDockWidget("Training", self)
         training_dock.setObjectName("Training")
         training_dock.setWidget(self.training)
@@ -179,7 +180,10 @@ class MainWindow(QMainWindow):
 
     # ---- the document changed -----------------------------------------------------------------
     def _changed(self) -> None:
+        from designer.graph.augmentation import augmentations
+
         doc = self.state.doc
+        self.training.data.show_augmentations(augmentations(self.state.root))
         self.canvas.sync(doc, self.describe)
         self._update_breadcrumb()
         self._selection_changed(self.canvas.selected_ids())
@@ -469,6 +473,13 @@ class MainWindow(QMainWindow):
         if self.training.data.setup() != self.project.data:  # undone or redone: show it
             self.training.data.load_project(self.project.data, self.project.training, self.project_folder())
         self._update_title()
+
+    def set_augmentation(self, kind: str, on: bool) -> None:
+        """One undoable edit of the root network, whichever block is open."""
+        from designer.graph.augmentation import set_augmentation
+
+        self.edit(f"{'Add' if on else 'Remove'} {kind} augmentation",
+                  lambda _: set_augmentation(self.state.root, kind, on))
 
     def notify(self, text: str) -> None:
         """A message that outlasts a glance: the status bar, and the taskbar flashes if the window is behind."""

@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -48,6 +49,7 @@ class DataSetup(QWidget):
     """Where the data comes from, how it is split, what it looks like, and whether it fits the network."""
 
     changed = Signal(dict)  # the data setup to store in the project
+    augment = Signal(str, bool)  # an augmentation layer to put in after the input, or take out
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +82,18 @@ class DataSetup(QWidget):
         form.addRow("validation share", self.validation)
         form.addRow("test share", self.test)
         form.addRow("split seed", self.seed)
+        from designer.graph.augmentation import AUGMENTATIONS
+
+        self.augmentations: dict[str, QCheckBox] = {}
+        boxes = QGridLayout()
+        for i, (kind, (layer, params)) in enumerate(AUGMENTATIONS.items()):
+            box = QCheckBox(kind)
+            box.setToolTip(f"{layer}({', '.join(f'{k}={v}' for k, v in params.items())}) after the input: "
+                           "active in training only; edit it on the canvas")
+            box.toggled.connect(lambda on, kind=kind: self.augment.emit(kind, on))
+            self.augmentations[kind] = box
+            boxes.addWidget(box, i // 3, i % 3)
+        form.addRow("augmentation", boxes)
         form.addRow(self.summary)
         form.addRow(self.fit)
         left = QWidget()
@@ -213,6 +227,12 @@ class DataSetup(QWidget):
                 self.table.setItem(i, j, QTableWidgetItem(f"{value:.3g}"))
             label = classes[int(y[i])] if classes else f"{float(np.ravel(y[i])[0]):.3g}"
             self.table.setItem(i, flat.shape[1], QTableWidgetItem(label))
+
+    def show_augmentations(self, present: set[str]) -> None:
+        for kind, box in self.augmentations.items():
+            box.blockSignals(True)
+            box.setChecked(kind in present)
+            box.blockSignals(False)
 
     def set_network_shapes(self, inputs: list[Any], outputs: list[Any]) -> None:
         self.shapes = (inputs, outputs)
