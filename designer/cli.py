@@ -228,15 +228,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                           tracking_uri=args.tracking_uri, resume=args.resume)
     except DocumentFormatError as exc:
         raise UsageError(f"{args.project}: {exc}") from None
+    progress = _Progress(run.spec.epochs, sys.stdout.isatty() and not args.json)
     try:
         for event in run.events():
             if args.json:
                 print(json.dumps(event), flush=True)
             elif event["event"] == "started":
                 print(f"training on {event['backend']} ({event['device']})", flush=True)
+            elif event["event"] == "batch":
+                progress.batch(event)
             elif event["event"] == "epoch":
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch", "wall_time"))
-                print(f"epoch {event['epoch']}: {shown}", flush=True)
+                progress.line(f"epoch {event['epoch']}: {shown}")
     except KeyboardInterrupt:
         run.stop()
         for _ in run.events():
@@ -254,6 +257,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"netdesigner: training failed ({result.get('cause')}): {result.get('message')}", file=sys.stderr)
     return EXIT_FAILED
+
+
+class _Progress:
+    """A one-line progress bar (epoch, step, ETA, loss) redrawn in place on a terminal; epoch lines stay."""
+
+    def __init__(self, epochs: int, live: bool) -> None:
+        import time
+
+        self.epochs, self.live, self.clock, self.start = epochs, live, time.monotonic, time.monotonic()
+        self.width = 0
+
+    def batch(self, event: dict[str, Any]) -> None:
+        if not self.live:
+            return
+        steps = event.get("steps") or event["step"]
+        done = (event["epoch"] - 1 + event["step"] / steps) / self.epochs
+        elapsed = self.clock() - self.start
+        eta = elapsed * (1 - done) / done if done > 0 else 0.0
+        bar = "#" * int(done * 24)
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in event.items()
+                            if k not in ("event", "epoch", "step", "steps", "samples_per_s", "learning_rate")
+                            and isinstance(v, float))
+        text = (f"[{bar:<24}] epoch {event['epoch']}/{self.epochs} step {event['step']}/{steps} "
+                f"ETA {eta:4.0f} s  {metrics}")
+        self.width = max(self.width, len(text))
+        sys.stdout.write("\r" + text.ljust(self.width))
+        sys.stdout.flush()
+
+    def line(self, text: str) -> None:
+        if self.live and self.width:
+            sys.stdout.write("\r" + " " * self.width + "\r")
+        print(text, flush=True)
 
 
 # ---- parsing ------------------------------------------------------------------------------
