@@ -111,3 +111,14 @@ def test_input_as_target_makes_autoencoder_data():
     assert data.task == "regression" and data.y.shape == data.x.shape and (data.y == data.x).all()
     with pytest.raises(DataError, match="numeric data held in memory"):
         load_source("builtin:headlines", target="input")
+
+
+def test_keeping_some_classes_relabels_them_in_order():
+    from designer.data.sources import load_source
+
+    data = load_source("builtin:digits", classes=["7", "5"])
+    assert data.class_names == ["7", "5"] and set(data.y) == {0, 1}
+    full = load_source("builtin:digits")
+    assert (data.x[data.y == 0] == full.x[full.y == 7]).all()
+    with pytest.raises(DataError, match="no class '11' to keep"):
+        load_source("builtin:digits", classes=["11"])

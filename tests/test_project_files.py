@@ -167,3 +167,19 @@ def test_samples_load(tmp_path):
         proj = load_project(path)
         save_project(proj, tmp_path / path.name)
         assert json.loads((tmp_path / path.name).read_text()) == json.loads(path.read_text())
+
+
+def test_saved_files_get_ordinary_permissions_not_private_ones(tmp_path):
+    import os
+    import stat
+
+    from designer.graph.project import write_text_atomic
+
+    path = tmp_path / "shared.kdn"
+    write_text_atomic("{}", path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    path.chmod(0o640)
+    write_text_atomic("{}", path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # a replaced file keeps its permissions

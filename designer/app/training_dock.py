@@ -113,6 +113,7 @@ class DataSetup(QWidget):
         self.loaded.done.connect(self._show)
         self.generation = 0
         self.folder = Path(".")
+        self.extra: dict[str, Any] = {}  # data options without an editor here (e.g. "classes"), kept as they are
         self.dataset: Any = None
         self.shapes: tuple[list[Any], list[Any]] | None = None
         for signal in (self.source.currentTextChanged, self.target.editingFinished, self.target_size.valueChanged):
@@ -121,7 +122,7 @@ class DataSetup(QWidget):
             spin.valueChanged.connect(lambda _: self.changed.emit(self.setup()))
 
     def setup(self) -> dict[str, Any]:
-        data = {"source": self.source.currentText().strip()}
+        data = {**self.extra, "source": self.source.currentText().strip()}
         if self.target.text().strip():
             data["target"] = self.target.text().strip()
         if self.target_size.value():
@@ -134,6 +135,7 @@ class DataSetup(QWidget):
 
     def load_project(self, data: dict[str, Any], training: dict[str, Any], folder: Path) -> None:
         self.folder = folder
+        self.extra = {k: v for k, v in data.items() if k not in ("source", "target", "target_size")}
         for w in (self.source, self.target, self.target_size, self.validation, self.test, self.seed):
             w.blockSignals(True)
         self.source.setCurrentText(data.get("source", ""))
@@ -172,7 +174,7 @@ class DataSetup(QWidget):
 
             try:
                 dataset = load_source(setup["source"], folder, target=setup.get("target"),
-                                      target_size=setup.get("target_size"))
+                                      target_size=setup.get("target_size"), classes=setup.get("classes"))
                 self.loaded.done.emit(generation, dataset, "")
             except Exception as exc:  # DataError and unreadable files alike: shown, never raised
                 self.loaded.done.emit(generation, None, str(exc))

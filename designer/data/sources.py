@@ -18,8 +18,11 @@ TEXT_BUCKETS = 32
 
 
 def load_source(source: str, folder: Path = Path("."), *, target: str | None = None,
-                target_size: int | None = None) -> Dataset:
-    """``target="input"`` makes the inputs their own targets (autoencoders), for any in-memory source."""
+                target_size: int | None = None, classes: list[str] | None = None) -> Dataset:
+    """``target="input"`` makes the inputs their own targets (autoencoders), for any in-memory source;
+    ``classes`` keeps only those classes of a classification source (in that order)."""
+    if classes:
+        return only_classes(load_source(source, folder, target=target, target_size=target_size), classes)
     if target == "input":
         dataset = load_source(source, folder, target_size=target_size)
         if not isinstance(dataset.x, np.ndarray) or dataset.x.dtype.kind not in "fiu":
@@ -43,6 +46,19 @@ def load_source(source: str, folder: Path = Path("."), *, target: str | None = N
             raise DataError(f"{path}: name the column to predict (--target COLUMN, or 'target' in the data setup)")
         return load_csv(path, target)
     raise DataError(f"unknown data source {source!r}: use builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
+
+
+def only_classes(dataset: Dataset, classes: list[str]) -> Dataset:
+    """The samples of ``classes`` alone, relabelled 0…n-1: a source task or a target task cut from one set."""
+    missing = [c for c in classes if c not in dataset.class_names]
+    if dataset.task != "classification" or missing:
+        raise DataError(f"{dataset.name}: no class {missing[0] if missing else classes[0]!r} to keep; the classes "
+                        f"are {', '.join(dataset.class_names) or '(none: not a classification source)'}")
+    new_label = {dataset.class_names.index(c): i for i, c in enumerate(classes)}
+    keep = np.flatnonzero(np.isin(dataset.y, list(new_label)))
+    y = np.array([new_label[int(label)] for label in dataset.y[keep]], dtype="int64")
+    return Dataset(dataset.name, dataset.x[keep], y, "classification", list(classes),
+                   f"{dataset.description}; classes {', '.join(classes)} only")
 
 
 def _labels(y: np.ndarray, name: str) -> tuple[np.ndarray, list[str], str]:

@@ -150,11 +150,24 @@ def write_text_atomic(text: str, path: Path) -> None:
     write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def _read_umask() -> int:
+    """Read once, when this module loads: reading it means setting it, which must not race other threads."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     """Temp file in the same folder, fsync, rename: the old file survives any failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a saved project gets the permissions any new file would,
+        # or keeps those of the file it replaces
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
