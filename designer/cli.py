@@ -237,6 +237,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(f"training on {event['backend']} ({event['device']})", flush=True)
             elif event["event"] == "batch":
                 progress.batch(event)
+            elif event["event"] == "note":
+                progress.line(f"note: {event['text']}")
             elif event["event"] == "epoch":
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch", "wall_time"))
                 progress.line(f"epoch {event['epoch']}: {shown}")

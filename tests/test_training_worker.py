@@ -203,3 +203,11 @@ def test_resuming_a_run_without_checkpoints_is_refused(tmp_path, capsys):
     project.write_text((SAMPLES / "tabular_mlp.kdn").read_text())
     assert main(["train", str(project), "--resume", "0123456789abcdef"]) == 2
     assert "resume" in capsys.readouterr().err
+
+
+def test_text_runs_adapt_their_vectorizer_and_say_so(tmp_path):
+    project = load_project(SAMPLES / "text_lstm.kdn")
+    events = collect(start_run(project_to_dict(project), SAMPLES, training={"epochs": 2}))
+    notes = [e["text"] for e in events if e["event"] == "note"]
+    assert any("adapted TextVectorization 'vectorize'" in n for n in notes)
+    assert events[-1]["event"] == "finished" and events[-1]["metrics"]["test_accuracy"] > 0.5

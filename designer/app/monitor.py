@@ -79,9 +79,18 @@ class _Curve:
                               symbolBrush=pen.color() if symbol else None, skipFiniteCheck=True)
         fast_item(self.item)
         self.dirty = False
+        self.low, self.high = float("inf"), float("-inf")
 
     def add(self, x: float, y: float) -> None:
         self.series.append(x, y)
+        self.low, self.high = min(self.low, y), max(self.high, y)
+        self.dirty = True
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Many points at once (a reopened run, a benchmark)."""
+        self.series.extend(xs, ys)
+        if len(ys):
+            self.low, self.high = min(self.low, float(np.min(ys))), max(self.high, float(np.max(ys)))
         self.dirty = True
 
     def redraw(self) -> None:
@@ -108,7 +117,7 @@ class TrainingMonitor(QWidget):
         self.log_scale = QCheckBox("log loss")
         self.stop_button.clicked.connect(self.stop_requested)
         self.kill_button.clicked.connect(self.kill_requested)
-        self.log_scale.toggled.connect(lambda on: self.plots["loss"].setLogMode(y=on))
+        self.log_scale.toggled.connect(self._log_loss)
         header = QHBoxLayout()
         for w in (self.status, self.progress, self.timing, self.log_scale, self.stop_button, self.kill_button):
             header.addWidget(w)
@@ -120,6 +129,8 @@ class TrainingMonitor(QWidget):
             title = titles[key]
             plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.25)
+            for axis in ("left", "bottom"):  # labels on major ticks only: text is most of an axis's paint
+                plot.getAxis(axis).setStyle(maxTextLevel=0)
             plot.setLabel("bottom", "epoch")
             plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
             self.plots[key] = plot
@@ -136,6 +147,8 @@ class TrainingMonitor(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.console)
         self.curves: dict[tuple[str, str], _Curve] = {}
+        self.y_ranges: dict[str, tuple[float, float]] = {}  # in data units, widened only when data leave it
+        self.overlay_bounds = {plot: (float("inf"), float("-inf")) for plot in PLOTS}
         self.colors: dict[str, str] = {}  # one hue per metric: raw faint, smoothed solid, validation dashed + dots
         self.smoothed: dict[str, float] = {}
         self.overlays: list[Any] = []
@@ -151,6 +164,7 @@ class TrainingMonitor(QWidget):
         for plot in self.plots.values():
             plot.legend.clear()
         self.curves.clear()
+        self.y_ranges.clear()
         self.smoothed.clear()
         self.console.clear()
         self.console.hide()
@@ -165,6 +179,33 @@ class TrainingMonitor(QWidget):
             self.timer.start()
         else:
             self.timer.stop()
+
+    def _log_loss(self, on: bool) -> None:
+        self.plots["loss"].setLogMode(y=on)
+        self.y_ranges.pop("loss", None)
+        self._fit_y("loss")
+
+    def _fit_y(self, plot: str) -> None:
+        """Widen the y range only when the data leave it (by a margin), instead of autoscaling on every
+        point: an axis that keeps its range keeps its tick labels, and re-laying those is what costs."""
+        lows = [c.low for (where, _), c in self.curves.items() if where == plot] + [self.overlay_bounds[plot][0]]
+        highs = [c.high for (where, _), c in self.curves.items() if where == plot] + [self.overlay_bounds[plot][1]]
+        item = self.plots[plot]
+        log = bool(item.getAxis("left").logMode)
+        if log:
+            lows = [v for v in lows if v > 0]
+        low, high = min(lows, default=float("inf")), max(highs, default=float("-inf"))
+        if not low <= high:
+            return
+        current = self.y_ranges.get(plot)
+        if current is not None and current[0] <= low and high <= current[1]:
+            return
+        if log:
+            low, high = np.log10(low), np.log10(max(high, low))
+        margin = max((high - low) * 0.1, abs(high) * 0.05, 1e-9)
+        self.y_ranges[plot] = (10 ** (low - margin), 10 ** (high + margin)) if log else (low - margin, high + margin)
+        item.enableAutoRange(y=False)
+        item.setYRange(low - margin, high + margin, padding=0)
 
     def _fix_x_range(self) -> None:
         """The whole run's epochs from the start: axes that do not move are not re-laid out on every
@@ -197,10 +238,10 @@ class TrainingMonitor(QWidget):
                 self._batch(event)
             elif kind == "epoch":
                 self._epoch(event)
+            elif kind == "note":
+                self.say(event["text"])
             elif kind in ("finished", "failed"):
                 self.finish(event)
-            for line in event.get("warnings", []):
-                self.say(line)
 
     def _batch(self, event: dict[str, Any]) -> None:
         steps = event.get("steps") or event["step"]
@@ -235,6 +276,8 @@ class TrainingMonitor(QWidget):
         for (where, _), curve in self.curves.items():
             if everything or where == plot:
                 curve.redraw()
+        for where in PLOTS if everything else (plot,):
+            self._fit_y(where)
         if self.epochs:
             fraction = min(1.0, self.position / self.epochs)
             self.progress.setValue(int(fraction * 100))
@@ -266,13 +309,15 @@ class TrainingMonitor(QWidget):
             plot.removeItem(item)
             plot.legend.removeItem(item)
         self.overlays = []
+        self.overlay_bounds = {plot: (float("inf"), float("-inf")) for plot in PLOTS}
         for plot in self.plots.values():
             plot.legend.setColumnCount(2 if runs else 1)
         for (label, history), color in zip(runs, OVERLAY_COLORS * 4, strict=False):
             for name, points in history.items():
                 if not points or name in ("learning_rate",):
                     continue
-                plot = self.plots["loss" if name.endswith("loss") else "metric"]
+                where = "loss" if name.endswith("loss") else "metric"
+                plot = self.plots[where]
                 style = pg.mkPen(color, style=pg.QtCore.Qt.PenStyle.DashLine if name.startswith("val_")
                                  else pg.QtCore.Qt.PenStyle.SolidLine)
                 epochs, values = zip(*points, strict=True)
@@ -281,4 +326,9 @@ class TrainingMonitor(QWidget):
                                  symbol=None if many else "o", symbolSize=5, symbolBrush=color)
                 self.overlays.append((fast_item(item), plot))
                 self.span = max(self.span, float(max(epochs)))
+                low, high = self.overlay_bounds[where]
+                self.overlay_bounds[where] = (min(low, min(values)), max(high, max(values)))
         self._fix_x_range()
+        self.y_ranges.clear()
+        for where in PLOTS:
+            self._fit_y(where)

@@ -1,9 +1,11 @@
 """One ``spawn`` process per training run, reporting typed events over a queue.
 
-Events are plain dicts with an ``event`` key: ``started`` (backend, device, versions),
-``batch`` (epoch, step, loss, metrics, samples/s), ``epoch`` (training and validation
-metrics), ``finished`` (test metrics, history, duration) or ``failed`` (cause: nan, oom,
-data, stopped, crash, killed; message; traceback). A crash, NaN or out-of-memory in the
+Events are plain dicts with an ``event`` key: ``started`` (backend, device, precision,
+versions), ``batch`` (epoch, step, steps, loss, metrics, learning rate, samples/s), ``epoch``
+(training and validation metrics), ``checkpoint`` (kind last/best, epoch, file), ``note`` (a
+warning or what the run did on its own, e.g. adapting a layer), ``finished`` (test metrics,
+evaluation, history, duration) or ``failed`` (cause: nan, oom, data, device, stopped, crash,
+killed; message; traceback). A crash, NaN or out-of-memory in the
 run cannot take the caller down, and the GPU memory is released when the process ends.
 """
 
@@ -115,6 +117,12 @@ def _serve(backend: str, device: str, jobs: Any, queue: Any, stop_event: Any) ->
 
 
 def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
+    import warnings
+
+    def forward(message: Any, category: type, *_: Any, **__: Any) -> None:  # the run's warnings reach its console
+        queue.put({"event": "note", "text": f"{category.__name__}: {message}"})
+
+    warnings.showwarning = forward
     started = time.perf_counter()
     try:
         _train(project, Path(folder), overrides, queue, stop_event, started)
