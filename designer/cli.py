@@ -219,7 +219,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     training = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                   "backend": args.backend}.items() if v is not None}
-    data = {k: v for k, v in {"source": args.data, "target": args.target}.items() if v}
+    features = [c.strip() for c in (args.features or "").split(",") if c.strip()]
+    data = {k: v for k, v in {"source": args.data, "target": args.target, "features": features}.items() if v}
     if not (data or project.data).get("source"):
         raise UsageError(f"{args.project} has no data setup; "
                          "give --data builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, images:FOLDER, npz:PATH or csv:PATH "
                    "(default: the project's data setup)")
     p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
+    p.add_argument("--features", metavar="COL,COL", help="with csv:PATH, the input columns (default: all others)")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])

@@ -93,6 +93,10 @@ def test_csv_numeric_categorical_and_text_columns(tmp_path):
     data = load_source("csv:pets.csv", tmp_path, target="label")
     assert data.task == "classification" and data.class_names == ["cat", "dog"]
     assert data.input_shape == (1 + 3 + 32,)  # number, one-hot colour, hashed words (60 distinct texts)
+    chosen = load_source("csv:pets.csv", tmp_path, target="label", features=["colour", "size"])
+    assert chosen.input_shape == (3 + 1,) and (chosen.x[:, 3] == data.x[:, 0]).all()
+    with pytest.raises(DataError, match="no column 'weight'"):
+        load_source("csv:pets.csv", tmp_path, target="label", features=["weight"])
     with pytest.raises(DataError, match="no column 'price'"):
         load_source("csv:pets.csv", tmp_path, target="price")
     with pytest.raises(DataError, match="name the column to predict"):

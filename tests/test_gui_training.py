@@ -137,6 +137,12 @@ def test_training_options_dialog_round_trips_and_refuses(qtbot, window, tmp_path
     dialog.accept()
     assert "class_weight" in dialog.error.text() and dialog.result() == 0
     dialog.editors["class_weight"].setText("balanced")
+    dialog.editors["optimizer_args"].setText("beta_1: 0.8, amsgrad: true")
+    assert dialog.values()["optimizer_args"] == {"beta_1": 0.8, "amsgrad": True}
+    dialog.editors["optimizer_args"].setText("colour: 3")
+    dialog.accept()
+    assert "optimizer_args" in dialog.error.text() and "adam refuses them" in dialog.error.text()
+    dialog.editors["optimizer_args"].setText("beta_1: 0.8")
     dialog.editors["validation_split"].setValue(0.6)
     dialog.editors["test_split"].setValue(0.5)
     dialog.accept()

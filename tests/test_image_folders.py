@@ -75,3 +75,16 @@ def test_a_cnn_trains_on_an_image_folder(tmp_path):
     assert events[-1]["event"] == "finished", events[-1]
     assert len(events[-1]["evaluation"]["confusion_matrix"]) == 3
     assert (tmp_path / "out" / "best.keras").is_file()
+
+
+def test_train_and_validation_folders_keep_validation_apart(tmp_path):
+    root = tmp_path / "split"
+    write_digits(root / "train", per_class=20)
+    write_digits(root / "validation", sizes=((24, 24),), per_class=5)  # other size: decoded to train's
+    data = load_source(f"images:{root}")
+    splits = data.split(0.3, 0.0, seed=0)
+    assert len(splits.validation.x) == 15 and len(splits.train.x) == 60  # nothing carved out of train
+    assert splits.validation.x[0].shape == (16, 16, 1)
+    (root / "validation" / "digit_2").rename(root / "validation" / "digit_9")
+    with pytest.raises(DataError, match="differ from train/"):
+        load_source(f"images:{root}")

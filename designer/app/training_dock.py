@@ -62,6 +62,7 @@ class DataSetup(QWidget):
         folder.setToolTip("An image folder: one sub-folder per class")
         folder.clicked.connect(self.browse_folder)
         self.target = QLineEdit(placeholderText="CSV: the column to predict")
+        self.features = QLineEdit(placeholderText="CSV: input columns, comma-separated (empty: all the others)")
         self.target_size = QSpinBox(minimum=0, maximum=1024, specialValueText="as stored")
         self.target_size.setToolTip("Resize images to this side length (0: keep their size)")
         self.validation = QDoubleSpinBox(maximum=0.9, singleStep=0.05, value=0.15)
@@ -78,6 +79,7 @@ class DataSetup(QWidget):
         form = QFormLayout()
         form.addRow("source", row)
         form.addRow("target column", self.target)
+        form.addRow("feature columns", self.features)
         form.addRow("image size", self.target_size)
         form.addRow("validation share", self.validation)
         form.addRow("test share", self.test)
@@ -116,7 +118,8 @@ class DataSetup(QWidget):
         self.extra: dict[str, Any] = {}  # data options without an editor here (e.g. "classes"), kept as they are
         self.dataset: Any = None
         self.shapes: tuple[list[Any], list[Any]] | None = None
-        for signal in (self.source.currentTextChanged, self.target.editingFinished, self.target_size.valueChanged):
+        for signal in (self.source.currentTextChanged, self.target.editingFinished, self.features.editingFinished,
+                       self.target_size.valueChanged):
             signal.connect(self.reload)
         for spin in (self.validation, self.test, self.seed):
             spin.valueChanged.connect(lambda _: self.changed.emit(self.setup()))
@@ -125,6 +128,9 @@ class DataSetup(QWidget):
         data = {**self.extra, "source": self.source.currentText().strip()}
         if self.target.text().strip():
             data["target"] = self.target.text().strip()
+        features = [c.strip() for c in self.features.text().split(",") if c.strip()]
+        if features:
+            data["features"] = features
         if self.target_size.value():
             data["target_size"] = self.target_size.value()
         return data
@@ -135,16 +141,17 @@ class DataSetup(QWidget):
 
     def load_project(self, data: dict[str, Any], training: dict[str, Any], folder: Path) -> None:
         self.folder = folder
-        self.extra = {k: v for k, v in data.items() if k not in ("source", "target", "target_size")}
-        for w in (self.source, self.target, self.target_size, self.validation, self.test, self.seed):
+        self.extra = {k: v for k, v in data.items() if k not in ("source", "target", "target_size", "features")}
+        for w in (self.source, self.target, self.features, self.target_size, self.validation, self.test, self.seed):
             w.blockSignals(True)
         self.source.setCurrentText(data.get("source", ""))
         self.target.setText(data.get("target", ""))
+        self.features.setText(", ".join(data.get("features", [])))
         self.target_size.setValue(int(data.get("target_size") or 0))
         self.validation.setValue(training.get("validation_split", 0.15))
         self.test.setValue(training.get("test_split", 0.15))
         self.seed.setValue(training.get("seed", 0))
-        for w in (self.source, self.target, self.target_size, self.validation, self.test, self.seed):
+        for w in (self.source, self.target, self.features, self.target_size, self.validation, self.test, self.seed):
             w.blockSignals(False)
         self.reload(emit=False)
 
@@ -174,7 +181,8 @@ class DataSetup(QWidget):
 
             try:
                 dataset = load_source(setup["source"], folder, target=setup.get("target"),
-                                      target_size=setup.get("target_size"), classes=setup.get("classes"))
+                                      target_size=setup.get("target_size"), classes=setup.get("classes"),
+                                      features=setup.get("features"))
                 self.loaded.done.emit(generation, dataset, "")
             except Exception as exc:  # DataError and unreadable files alike: shown, never raised
                 self.loaded.done.emit(generation, None, str(exc))

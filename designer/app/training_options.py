@@ -27,7 +27,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "
 CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES,
                                        "backend": ("tensorflow", "jax", "torch"), "device": DEVICES}
 HELP = {
-    "optimizer": "The Keras optimizer", "learning_rate": "The starting learning rate",
+    "optimizer": "The Keras optimizer",
+    "optimizer_args": "Further arguments of the optimizer, as 'name: value, name: value'",
+    "learning_rate": "The starting learning rate",
     "schedule": "How the learning rate changes: constant, step (÷10 at ½ and ¾), exponential, cosine, "
                 "warmup + cosine, or reduce on plateau",
     "warmup_fraction": "For warmup + cosine: the share of all steps spent warming up",
@@ -55,15 +57,12 @@ class TrainingOptionsDialog(QDialog):
         self.editors: dict[str, QWidget] = {}
         form = QFormLayout()
         for f in fields(TrainingSpec):
-            if f.name == "optimizer_args":
-                continue
             editor = self._editor(f.name, getattr(spec, f.name), getattr(TrainingSpec(), f.name))
             editor.setToolTip(HELP.get(f.name, ""))
             self.editors[f.name] = editor
             form.addRow(f.name.replace("_", " "), editor)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c62828")
-        self.extra = {k: v for k, v in training.items() if k == "optimizer_args"}
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                    | QDialogButtonBox.StandardButton.RestoreDefaults)
         buttons.accepted.connect(self.accept)
@@ -100,11 +99,12 @@ class TrainingOptionsDialog(QDialog):
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items())
         text = QLineEdit(", ".join(value) if isinstance(value, list) else (value or ""))
-        text.setPlaceholderText("inferred from the data")
+        text.setPlaceholderText("e.g. beta_1: 0.9, weight_decay: 0.004" if name == "optimizer_args"
+                                else "inferred from the data")
         return text
 
     def values(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(self.extra)
+        out: dict[str, Any] = {}
         for name, editor in self.editors.items():
             if isinstance(editor, QComboBox):
                 text = editor.currentText()
@@ -131,11 +131,23 @@ class TrainingOptionsDialog(QDialog):
 
     def accept(self) -> None:
         try:
-            self.values()
+            values = self.values()
+            self._check_optimizer(values)
         except DocumentFormatError as exc:
             self.error.setText(str(exc))
             return
         super().accept()
+
+    @staticmethod
+    def _check_optimizer(values: dict[str, Any]) -> None:
+        """Keras itself says whether the optimizer takes these arguments (it is loaded by now)."""
+        import keras
+
+        spec = TrainingSpec.from_dict(values)
+        try:
+            keras.optimizers.get({"class_name": spec.optimizer, "config": dict(spec.optimizer_args)})
+        except (TypeError, ValueError) as exc:
+            raise DocumentFormatError("training.optimizer_args", f"{spec.optimizer} refuses them: {exc}") from None
 
 
 def _parse_text(name: str, text: str) -> Any:
@@ -143,14 +155,27 @@ def _parse_text(name: str, text: str) -> Any:
     items = [item.strip() for item in text.split(",") if item.strip()]
     if name == "metrics":
         return items or None
+    if name == "optimizer_args":
+        return _pairs(name, items, "beta_1: 0.9")
     if name == "class_weight" and text and text != "balanced":
-        weights = {}
-        for item in items:
-            key, _, value = item.partition(":")
-            try:
-                weights[key.strip()] = float(value)
-            except ValueError:
-                raise DocumentFormatError(f"training.class_weight.{key.strip()}",
-                                          "write 'name: weight', e.g. 'cat: 2'") from None
-        return weights
+        return {key: float(value) for key, value in _pairs(name, items, "cat: 2").items()}
     return text or None
+
+
+def _pairs(name: str, items: list[str], example: str) -> dict[str, Any]:
+    """'key: value' items; values read as JSON (numbers, true/false) where they can be, else as text."""
+    import json
+
+    pairs: dict[str, Any] = {}
+    for item in items:
+        key, colon, value = item.partition(":")
+        if not colon or not key.strip():
+            raise DocumentFormatError(f"training.{name}.{key.strip() or item}",
+                                      f"write 'name: value', e.g. '{example}'")
+        try:
+            pairs[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            pairs[key.strip()] = value.strip()
+    if name == "class_weight" and not all(isinstance(v, (int, float)) for v in pairs.values()):
+        raise DocumentFormatError(f"training.{name}", f"weights are numbers, e.g. '{example}'")
+    return pairs

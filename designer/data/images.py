@@ -61,13 +61,31 @@ class ImageFiles:
         return pixels[..., None] if self.channels == 1 else pixels
 
 
+SEPARATE = ("train", ("validation", "val"))  # a folder holding these two uses the second for validation
+
+
 def load_image_folder(root: Path, target_size: int | None = None) -> Dataset:
     """Classes are the sub-folders (sorted); images keep their size unless ``target_size`` is given,
-    and must then all share the first image's size."""
-    from PIL import Image, UnidentifiedImageError
-
+    and must otherwise all share one size. A folder with ``train/`` and ``validation/`` (or ``val/``)
+    inside, each with the same class folders, gives a separate validation set."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
+    validation = next((root / name for name in SEPARATE[1] if (root / name).is_dir()), None)
+    if (root / SEPARATE[0]).is_dir() and validation is not None:
+        train = _class_folders(root / SEPARATE[0], target_size)
+        held = _class_folders(validation, target_size, like=train.x)  # decoded to the training images' shape
+        if held.class_names != train.class_names:
+            raise DataError(f"{validation}: its class folders ({', '.join(held.class_names)}) differ from "
+                            f"train/ ({', '.join(train.class_names)}); give both the same classes")
+        train.validation = (held.x, held.y)
+        train.name, train.description = root.name, f"{train.description}; validation from {validation.name}/"
+        return train
+    return _class_folders(root, target_size)
+
+
+def _class_folders(root: Path, target_size: int | None, like: ImageFiles | None = None) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise DataError(f"{root}: an image folder needs one sub-folder per class (at least two); found "
@@ -87,7 +105,9 @@ def load_image_folder(root: Path, target_size: int | None = None) -> Dataset:
                 raise DataError(f"{path}: cannot read this image ({exc}); fix or remove the file") from None
             paths.append(path)
             labels.append(label)
-    if target_size:
+    if like is not None:
+        size = like.size
+    elif target_size:
         size = (target_size, target_size)
     elif len(sizes) == 1:
         width, height = next(iter(sizes))
@@ -95,7 +115,7 @@ def load_image_folder(root: Path, target_size: int | None = None) -> Dataset:
     else:
         raise DataError(f"{root}: the images have {len(sizes)} different sizes; give a target size "
                         "(image size in the data setup) to resize them all")
-    channels = 1 if modes <= {"L", "1", "I", "I;16", "F"} else 3
+    channels = like.channels if like is not None else (1 if modes <= {"L", "1", "I", "I;16", "F"} else 3)
     images = ImageFiles(paths, size, channels)
     return Dataset(root.name, images, np.asarray(labels, dtype="int64"), "classification", classes,  # type: ignore[arg-type]
                    f"{len(paths):,} images in {len(classes)} class folders of {root.name}")

@@ -18,11 +18,14 @@ TEXT_BUCKETS = 32
 
 
 def load_source(source: str, folder: Path = Path("."), *, target: str | None = None,
-                target_size: int | None = None, classes: list[str] | None = None) -> Dataset:
+                target_size: int | None = None, classes: list[str] | None = None,
+                features: list[str] | None = None) -> Dataset:
     """``target="input"`` makes the inputs their own targets (autoencoders), for any in-memory source;
-    ``classes`` keeps only those classes of a classification source (in that order)."""
+    ``classes`` keeps only those classes of a classification source (in that order); ``features``
+    picks a CSV's input columns (default: every column but the target)."""
     if classes:
-        return only_classes(load_source(source, folder, target=target, target_size=target_size), classes)
+        return only_classes(load_source(source, folder, target=target, target_size=target_size,
+                                        features=features), classes)
     if target == "input":
         dataset = load_source(source, folder, target_size=target_size)
         if not isinstance(dataset.x, np.ndarray) or dataset.x.dtype.kind not in "fiu":
@@ -44,7 +47,7 @@ def load_source(source: str, folder: Path = Path("."), *, target: str | None = N
     if kind == "csv":
         if not target:
             raise DataError(f"{path}: name the column to predict (--target COLUMN, or 'target' in the data setup)")
-        return load_csv(path, target)
+        return load_csv(path, target, features)
     raise DataError(f"unknown data source {source!r}: use builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
 
 
@@ -92,7 +95,7 @@ def load_npz(path: Path) -> Dataset:
     return dataset
 
 
-def load_csv(path: Path, target: str) -> Dataset:
+def load_csv(path: Path, target: str, features: list[str] | None = None) -> Dataset:
     """Numeric columns as they are, categorical ones one-hot, text hashed into buckets."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -102,8 +105,9 @@ def load_csv(path: Path, target: str) -> Dataset:
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header, body = rows[0], rows[1:]
-    if target not in header:
-        raise DataError(f"{path}: no column {target!r}; the columns are {', '.join(header)}")
+    for name in [target, *(features or [])]:
+        if name not in header:
+            raise DataError(f"{path}: no column {name!r}; the columns are {', '.join(header)}")
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}, row {number}: {len(row)} values but the header has {len(header)} columns")
@@ -111,12 +115,8 @@ def load_csv(path: Path, target: str) -> Dataset:
             if not value.strip():
                 raise DataError(f"{path}, row {number}, column {name!r}: missing value; fill or drop the row")
     columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
-    features = []
-    for name, values in columns.items():
-        if name == target:
-            continue
-        features.append(_encode(name, values))
-    x = np.concatenate(features, axis=1).astype("float32") if features else np.zeros((len(body), 0), "float32")
+    inputs = [_encode(name, columns[name]) for name in (features or [n for n in header if n != target])]
+    x = np.concatenate(inputs, axis=1).astype("float32") if inputs else np.zeros((len(body), 0), "float32")
     raw = columns[target]
     numeric = _numbers(raw)
     y, classes, task = _labels(numeric if numeric is not None else np.array(raw), path.name)

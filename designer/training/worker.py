@@ -177,7 +177,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                "precision": keras.mixed_precision.global_policy().name, "versions": {"keras": keras.__version__}})
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
     dataset = load_source(str(data_setup.get("source", "")), folder, target=data_setup.get("target"),
-                          target_size=data_setup.get("target_size"), classes=data_setup.get("classes"))
+                          target_size=data_setup.get("target_size"), classes=data_setup.get("classes"),
+                          features=data_setup.get("features"))
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
