@@ -35,8 +35,7 @@ from PySide6.QtWidgets import (
 from designer.app.monitor import TrainingMonitor
 from designer.app.results import ResultsView
 from designer.app.training_runs import TrainingController
-
-BUILTINS = ("digits", "iris", "wine", "breast_cancer", "spirals", "sine")
+from designer.data.builtin import BUILTIN
 
 
 class _Loaded(QObject):
@@ -54,7 +53,7 @@ class DataSetup(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = QComboBox(editable=True)
-        self.source.addItems([f"builtin:{name}" for name in BUILTINS])
+        self.source.addItems([f"builtin:{name}" for name in BUILTIN])
         self.source.setToolTip("builtin:NAME, images:FOLDER, npz:PATH or csv:PATH (relative to the project's folder)")
         browse = QPushButton("File…")
         browse.clicked.connect(self.browse)
@@ -142,7 +141,8 @@ class DataSetup(QWidget):
     def load_project(self, data: dict[str, Any], training: dict[str, Any], folder: Path) -> None:
         self.folder = folder
         self.extra = {k: v for k, v in data.items() if k not in ("source", "target", "target_size", "features")}
-        for w in (self.source, self.target, self.features, self.target_size, self.validation, self.test, self.seed):
+        editors = (self.source, self.target, self.features, self.target_size, self.validation, self.test, self.seed)
+        for w in editors:  # showing the project's setup is not an edit of it
             w.blockSignals(True)
         self.source.setCurrentText(data.get("source", ""))
         self.target.setText(data.get("target", ""))
@@ -151,7 +151,7 @@ class DataSetup(QWidget):
         self.validation.setValue(training.get("validation_split", 0.15))
         self.test.setValue(training.get("test_split", 0.15))
         self.seed.setValue(training.get("seed", 0))
-        for w in (self.source, self.target, self.features, self.target_size, self.validation, self.test, self.seed):
+        for w in editors:
             w.blockSignals(False)
         self.reload(emit=False)
 

@@ -52,8 +52,7 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
     """Export ``model`` to ``path``; the report says whether the reloaded artifact matched Keras."""
     options = options or Options()
     check_target(fmt, path)
-    if fmt == "onnx" and options.opset not in onnx_file.supported_opsets():
-        span = onnx_file.supported_opsets()
+    if fmt == "onnx" and options.opset not in (span := onnx_file.supported_opsets()):
         raise ExportError(f"--opset {options.opset}: tf2onnx converts opsets {span.start} to {span.stop - 1}",
                           usage=True)
     if fmt == "python" and document is None:
