@@ -17,7 +17,7 @@ from typing import Any
 from designer.export.formats import FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train")
+COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs")
 
 
 class UsageError(Exception):
@@ -219,8 +219,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     training = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                   "backend": args.backend}.items() if v is not None}
-    features = [c.strip() for c in (args.features or "").split(",") if c.strip()]
-    data = {k: v for k, v in {"source": args.data, "target": args.target, "features": features}.items() if v}
+    data = _data_override(args)
     if not (data or project.data).get("source"):
         raise UsageError(f"{args.project} has no data setup; "
                          "give --data builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
@@ -294,6 +293,181 @@ class _Progress:
         print(text, flush=True)
 
 
+def _data_override(args: argparse.Namespace) -> dict[str, Any]:
+    features = [c.strip() for c in (args.features or "").split(",") if c.strip()]
+    return {k: v for k, v in {"source": args.data, "target": args.target, "features": features}.items() if v}
+
+
+def _experiment(project: Any, args: argparse.Namespace) -> Any:
+    """The project's experiment of that name (or its only one), with the command line's changes on top."""
+    from designer.experiments.definition import Experiment, parse_assignment
+
+    defined = project.experiments
+    name = args.experiment or (next(iter(defined)) if len(defined) == 1 and not args.param else "sweep")
+    if args.experiment and name not in defined and not args.param:
+        known = ", ".join(defined) or "none"
+        raise UsageError(f"{args.project} defines no experiment {name!r} (defined: {known}); "
+                         "give its hyperparameters with --param KEY=SPEC")
+    fields = dict(defined.get(name, {}))
+    params = dict(fields.get("params", {}))
+    for text in args.param or []:
+        h = parse_assignment(text)
+        params[h.key] = text.split("=", 1)[1]
+    if not params:
+        raise UsageError(f"nothing to sweep: {args.project} defines no experiment; give --param KEY=SPEC, "
+                         "e.g. --param hidden.units=16,32,64 --param training.learning_rate=log:1e-4:1e-2")
+    overrides = {"strategy": args.strategy, "trials": args.trials, "workers": args.workers,
+                 "objective": args.objective, "pruner": args.pruner, "timeout_s": args.timeout}
+    fields.update({k: v for k, v in overrides.items() if v is not None}, params=params)
+    if args.objective and args.direction is None:
+        fields.pop("direction", None)  # a new objective's direction follows from its name
+    if args.direction:
+        fields["direction"] = args.direction
+    return Experiment.from_dict(name, fields)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    project = _load(args.project)
+    from designer.experiments.sweep import Sweep
+    from designer.graph.serialize import DocumentFormatError
+
+    data = _data_override(args)
+    if not (data or project.data).get("source"):
+        raise UsageError(f"{args.project} has no data setup; give --data builtin:NAME, images:FOLDER, npz:PATH "
+                         "or csv:PATH")
+    try:
+        experiment = _experiment(project, args)
+        _quiet_backend()  # the catalog checks each LAYER.PARAM against Keras's own signature
+        from designer.layers.catalog import load_catalog
+
+        sweep = Sweep(project, Path(args.project).parent, experiment, storage=args.storage,
+                      tracking_uri=args.tracking_uri, data=data,
+                      training={"epochs": args.epochs} if args.epochs else None, catalog=load_catalog())
+        events = sweep.run()
+        first = next(events)
+    except DocumentFormatError as exc:
+        raise UsageError(f"{args.project}: {exc}") from None
+    report = _SweepReport(args.json)
+    report.show(first)
+    for event in events:
+        report.show(event)
+    summary = report.summary
+    return EXIT_OK if summary and summary["best"] is not None else EXIT_FAILED
+
+
+class _SweepReport:
+    """What a sweep prints: one line per trial's start and end, then the best trial (or JSON lines)."""
+
+    LIFECYCLE = ("trial_started", "trial_finished", "trial_failed", "trial_pruned", "summary")
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.summary: dict[str, Any] | None = None
+        self.objective = ""
+
+    def show(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "summary":
+            self.summary = event
+        if self.as_json:
+            if kind in self.LIFECYCLE:
+                print(json.dumps(event), flush=True)
+            return
+        values = "  ".join(f"{k}={v}" for k, v in (event.get("params") or {}).items())
+        if kind == "sweep_started":
+            self.objective = event["objective"]
+            again = f", going on after {event['done_before']} trials" if event["done_before"] else ""
+            print(f"experiment {event['experiment']}: {event['strategy']}, {event['budget']} trials, "
+                  f"{event['workers']} workers, {event['direction']} {event['objective']}{again}", flush=True)
+        elif kind == "trial_started":
+            print(f"trial {event['trial']} started: {values}", flush=True)
+        elif kind == "trial_finished":
+            print(f"trial {event['trial']} finished in {event['duration_s']:.1f} s: "
+                  f"{self.objective} {event['objective']:.4f}  ({event['parameters']:,} parameters)", flush=True)
+        elif kind == "trial_pruned":
+            print(f"trial {event['trial']} pruned after epoch {event['epoch']}", flush=True)
+        elif kind == "trial_failed":
+            print(f"trial {event['trial']} failed ({event['cause']}): {event['message']}", flush=True)
+        elif kind == "summary":
+            counts = ", ".join(f"{n} {state}" for state, n in event["trials"].items() if n)
+            print(f"done in {event['duration_s']:.1f} s: {counts}")
+            best = event["best"]
+            if best:
+                shown = "  ".join(f"{k}={v}" for k, v in best["params"].items())
+                print(f"best: trial {best['trial']}  {event['objective']} {best['objective']:.4f}  {shown}  "
+                      f"run {best['run_id']}")
+            print(f"records: {event['tracking_uri']}  study: {event['storage']}")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from designer.training.records import find_run, list_runs
+
+    uri = args.tracking_uri or f"sqlite:///{Path('runs.db').resolve()}"
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise UsageError(f"there is no run store {uri}; run this beside a project's runs.db or pass --tracking-uri")
+    if args.action == "list":
+        if args.runs:
+            raise UsageError("runs list takes no run ids (did you mean runs show or runs compare?)")
+        runs = list_runs(uri, args.experiment)
+        print(json.dumps(runs, indent=1) if args.json else _runs_table(runs))
+        return EXIT_OK
+    wanted = 1 if args.action == "show" else 2
+    if len(args.runs) < wanted or (args.action == "show" and len(args.runs) > 1):
+        raise UsageError(f"runs {args.action} takes {'one run id' if wanted == 1 else 'two or more run ids'}")
+    try:
+        runs = [find_run(uri, ref) for ref in args.runs]
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(runs[0] if args.action == "show" else runs, indent=1))
+    else:
+        print(_run_text(runs[0]) if args.action == "show" else _compare_text(runs))
+    return EXIT_OK
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> str:
+    if not runs:
+        return "no runs yet"
+    lines = [f"{'run':<10} {'experiment':<28} {'trial':>5} {'status':<9} {'loss':>8} {'val_loss':>8} {'test':>8}"]
+    for r in runs:
+        m = r["metrics"]
+        test = next((v for k, v in sorted(m.items()) if k.startswith("test_") and k != "test_loss"), None)
+        cells = [m.get("loss"), m.get("val_loss"), test]
+        shown = " ".join(f"{v:8.4f}" if v is not None else f"{'–':>8}" for v in cells)
+        lines.append(f"{r['run_id'][:10]:<10} {r['experiment'][:28]:<28} {r['tags'].get('trial', ''):>5} "
+                     f"{r['status'][:9]:<9} {shown}")
+    return "\n".join(lines)
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    lines = [f"run {run['run_id']}  ({run['experiment']}, {run['status']})"]
+    if run["failure"]:
+        lines.append(f"failure: {run['failure']}")
+    for title, values in (("parameters", run["params"]), ("metrics", run["metrics"]), ("tags", run["tags"])):
+        lines.append(f"{title}:")
+        lines += [f"  {k:<28} {_cell(v)}" for k, v in sorted(values.items())]
+    return "\n".join(lines)
+
+
+def _compare_text(runs: list[dict[str, Any]]) -> str:
+    """Side by side: the parameters that differ, then every metric."""
+    heads = [r["run_id"][:10] for r in runs]
+    lines = [f"{'':<28} " + " ".join(f"{h:>12}" for h in heads)]
+    keys = sorted({k for r in runs for k in r["params"]})
+    differing = [k for k in keys if len({r["params"].get(k) for r in runs}) > 1]
+    lines.append("parameters that differ:" if differing else "parameters: all the same")
+    lines += [f"  {k:<26} " + " ".join(f"{_cell(r['params'].get(k, '–'))[:12]:>12}" for r in runs)
+              for k in differing]
+    lines.append("metrics:")
+    lines += [f"  {k:<26} " + " ".join(f"{_cell(r['metrics'].get(k, '–'))[:12]:>12}" for r in runs)
+              for k in sorted({k for r in runs for k in r["metrics"]})]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 # ---- parsing ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netdesigner", description="Keras Network Designer: design, analyse, "
@@ -345,6 +519,34 @@ def build_parser() -> argparse.ArgumentParser:
                    "beside the project)")
     p.add_argument("--resume", metavar="RUN", help="go on from the last checkpoint of this run (same store)")
     p.add_argument("--json", action="store_true", help="one JSON event per line, the last one the result")
+    p = command("sweep", cmd_sweep, "run an experiment: trials in parallel workers, chosen by grid, random or "
+                "Bayesian search, recorded in MLflow and Optuna")
+    p.add_argument("project", help="a project file (.kdn)")
+    p.add_argument("--experiment", metavar="NAME", help="the project's experiment to run (default: its only one)")
+    p.add_argument("--param", action="append", metavar="KEY=SPEC", help="a hyperparameter: KEY is training.OPTION "
+                   "or LAYER.PARAM (or LAYER.enabled); SPEC is a,b,c or int:LOW:HIGH, float:LOW:HIGH, log:LOW:HIGH")
+    p.add_argument("--strategy", choices=["grid", "random", "bayesian"])
+    p.add_argument("--trials", type=int, metavar="N", help="how many trials in all (default: the whole grid, or 10)")
+    p.add_argument("--workers", type=int, metavar="N", help="trials run at once, each in its own warm worker")
+    p.add_argument("--objective", metavar="METRIC", help="what to optimise, e.g. val_accuracy (default val_loss)")
+    p.add_argument("--direction", choices=["minimize", "maximize"], help="default: from the metric's name")
+    p.add_argument("--pruner", choices=["none", "median", "hyperband"], help="stop poor trials early")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this long")
+    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
+    p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
+    p.add_argument("--features", metavar="COL,COL", help="with csv:PATH, the input columns")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs of every trial")
+    p.add_argument("--storage", metavar="URL", help="the Optuna study's database (default: sqlite:///sweeps.db "
+                   "beside the project); sweeps on other machines with the same URL join the experiment")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking store (default: sqlite:///runs.db "
+                   "beside the project)")
+    p.add_argument("--json", action="store_true", help="one JSON event per line, the last one the summary")
+    p = command("runs", cmd_runs, "list, show or compare recorded runs")
+    p.add_argument("action", choices=["list", "show", "compare"])
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (or unique prefixes)")
+    p.add_argument("--experiment", metavar="NAME", help="with list: only this MLflow experiment")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking store (default: sqlite:///runs.db here)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 

@@ -96,17 +96,36 @@ class RunRecorder:
         self.client.set_terminated(self.run_id, status)
 
 
-def list_runs(tracking_uri: str, experiment: str) -> list[dict[str, Any]]:
-    """The project's runs, newest first: id, start time, status, parameters and final metrics."""
+def list_runs(tracking_uri: str, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Runs newest first (of one MLflow experiment, or all): id, times, status, params, final metrics, tags."""
     client = MlflowClient(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
+    if experiment is not None:
+        found = client.get_experiment_by_name(experiment)
+        experiments = [found] if found is not None else []
+    else:
+        experiments = client.search_experiments()
+    if not experiments:
         return []
-    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
-    return [{"run_id": r.info.run_id, "start_ms": r.info.start_time, "end_ms": r.info.end_time,
-             "status": r.data.tags.get("status", r.info.status.lower()),
-             "failure": r.data.tags.get("failure_message", ""), "params": dict(r.data.params),
-             "metrics": {k: v for k, v in r.data.metrics.items() if not k.startswith("batch_")}} for r in runs]
+    names = {e.experiment_id: e.name for e in experiments}
+    runs = client.search_runs(list(names), order_by=["attributes.start_time DESC"], max_results=5000)
+    return [_run_entry(r, names.get(r.info.experiment_id, "")) for r in runs]
+
+
+def _run_entry(run: Any, experiment: str) -> dict[str, Any]:
+    tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+    return {"run_id": run.info.run_id, "experiment": experiment, "start_ms": run.info.start_time,
+            "end_ms": run.info.end_time, "status": tags.get("status", run.info.status.lower()),
+            "failure": tags.get("failure_message", ""), "params": dict(run.data.params),
+            "metrics": {k: v for k, v in run.data.metrics.items() if not k.startswith("batch_")}, "tags": tags}
+
+
+def find_run(tracking_uri: str, ref: str) -> dict[str, Any]:
+    """A run by its id or a unique prefix of it (as ``runs list`` shows them); ``LookupError`` otherwise."""
+    matches = [r for r in list_runs(tracking_uri) if r["run_id"].startswith(ref)]
+    if len(matches) != 1:
+        raise LookupError(f"{ref!r} matches {len(matches) or 'no'} runs in {tracking_uri}"
+                          + ("; give more of the id" if matches else ""))
+    return matches[0]
 
 
 def epoch_history(tracking_uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:

@@ -24,20 +24,26 @@ from designer.training.worker import LAST, TERMINAL, RunHandle, start_run
 class RecordedRun:
     def __init__(self, project: Project, folder: Path, *, training: dict[str, Any] | None = None,
                  data: dict[str, Any] | None = None, tracking_uri: str | None = None,
-                 warm: RunHandle | None = None, resume: str | None = None) -> None:
+                 warm: RunHandle | None = None, resume: str | None = None, snapshot: dict[str, Any] | None = None,
+                 experiment: str | None = None, tags: dict[str, str] | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         """Start the run; ``DocumentFormatError`` if the training options cannot train. ``resume``: the id
-        of an earlier run of this store whose last checkpoint the run goes on from."""
+        of an earlier run of this store whose last checkpoint the run goes on from. A sweep's trial passes
+        its own ``snapshot`` of the project (the network with the trial's values), the MLflow ``experiment``
+        it belongs to (default: the project's name), ``tags`` naming the trial and its hyperparameters as
+        extra ``params``."""
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
-        snapshot = project_to_dict(project)
+        snapshot = snapshot or project_to_dict(project)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
-        self.recorder = RunRecorder(self.tracking_uri, project.name, folder)
+        self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
         self.scratch = [self.outputs]
         resume_from = self._fetch(resume) if resume else None
         self.run_id = self.recorder.start({**self.spec.__dict__, "data_source": (data or project.data).get("source"),
-                                           "network_hash": network_hash(snapshot["graph"])},
-                                          {"project": project.name, **({"resumed_from": resume} if resume else {})})
+                                           "network_hash": network_hash(snapshot["graph"]), **(params or {})},
+                                          {"project": project.name, **(tags or {}),
+                                           **({"resumed_from": resume} if resume else {})})
         self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
                                 resume_from=str(resume_from) if resume_from else None)
         self.result: dict[str, Any] = {}
@@ -65,14 +71,18 @@ class RecordedRun:
     def events(self) -> Iterator[dict[str, Any]]:
         """Every event, recorded as it passes; the last one (``finished``/``failed``) carries ``run_id``."""
         for event in self.handle.events():  # may be resumed after an interruption: the files stay till the end
-            now_ms = int(time.time() * 1000)
-            if event["event"] in TERMINAL:
-                self.recorder.finish(event, self.outputs, now_ms)
-                self._clean()
-                event = self.result = {**event, "run_id": self.run_id}
-            else:
-                self.recorder.event(event, now_ms)
-            yield event
+            yield self.record(event)
+
+    def record(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Record one worker event (for callers that read the worker's events themselves)."""
+        now_ms = int(time.time() * 1000)
+        if event["event"] in TERMINAL:
+            self.recorder.finish(event, self.outputs, now_ms)
+            self._clean()
+            event = self.result = {**event, "run_id": self.run_id}
+        else:
+            self.recorder.event(event, now_ms)
+        return event
 
     def stop(self) -> None:
         """Graceful: ends after the current batch as ``failed`` with cause ``stopped``; the best checkpoint stays."""

@@ -28,34 +28,44 @@ BATCH_EVENTS_PER_SECOND = float(os.environ.get("NETDESIGNER_BATCH_EVENTS_PER_SEC
 
 
 class RunHandle:
-    """The caller's side of one run: read events, stop gracefully, or kill.
+    """The caller's side of one worker: read events, stop gracefully, or kill.
 
     The process starts at once and imports Keras while it waits for its job, so a handle
     made ahead of time (``warm_worker()``) answers its first batch about a second after
-    ``submit`` instead of after TensorFlow's multi-second import.
+    ``submit`` instead of after TensorFlow's multi-second import. A ``reuse`` worker serves
+    one job after another (a sweep's trials) until ``close``; ``threads`` caps its thread
+    pools (its share of the cores) and ``gpu`` pins it to one GPU by index.
     """
 
-    def __init__(self, backend: str = "tensorflow", device: str = "auto") -> None:
+    def __init__(self, backend: str = "tensorflow", device: str = "auto", *, reuse: bool = False,
+                 threads: int | None = None, gpu: int | None = None) -> None:
         ctx = mp.get_context("spawn")
-        self.backend, self.device = backend, device
+        self.backend, self.device, self.reuse = backend, device, reuse
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
-        self.process = ctx.Process(target=_serve, args=(backend, device, self.jobs, self.queue, self.stop_event),
-                                   daemon=True)
+        placement = {"threads": threads, "gpu": gpu, "reuse": reuse}
+        self.process = ctx.Process(target=_serve, args=(backend, device, placement, self.jobs, self.queue,
+                                                        self.stop_event), daemon=True)
         self.process.start()
         self.submitted = False
         self.done = False
 
+    @property
+    def idle(self) -> bool:
+        """Ready for a job: never used, or a reusable worker whose last job has ended."""
+        return self.process.is_alive() and (not self.submitted or (self.reuse and self.done))
+
     def submit(self, project: dict[str, Any], folder: Path, overrides: dict[str, Any]) -> RunHandle:
-        if self.submitted:
-            raise RuntimeError("a worker runs one training job; start another for the next run")
-        self.submitted = True
+        if not self.idle:
+            raise RuntimeError("this worker is busy or spent; start another for the next run")
+        self.submitted, self.done = True, False
+        self.stop_event.clear()
         self.jobs.put((project, str(folder), overrides))
         return self
 
     def events(self, poll: float = 0.2) -> Iterator[dict[str, Any]]:
-        """Every event until the run ends; a worker that dies silently ends as ``failed``."""
+        """Every event until the job ends; a worker that dies silently ends it as ``failed``."""
         while not self.done:
             try:
                 event = self.queue.get(timeout=poll)
@@ -68,7 +78,8 @@ class RunHandle:
                 continue
             self.done = event["event"] in TERMINAL
             yield event
-        self.process.join(timeout=30)
+        if not self.reuse:
+            self.process.join(timeout=30)
 
     def stop(self) -> None:
         """Graceful: the run stops after the current batch and reports ``failed`` with cause ``stopped``."""
@@ -77,6 +88,14 @@ class RunHandle:
     def kill(self) -> None:
         self.process.terminate()
 
+    def close(self) -> None:
+        """Let an idle reusable worker exit; a busy one is killed."""
+        if self.idle and self.reuse:
+            self.jobs.put(None)
+            self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.kill()
+
 
 def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
     """A worker process that is importing Keras now, to run one job later."""
@@ -84,24 +103,31 @@ def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
 
 
 def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = None, **overrides: Any) -> RunHandle:
-    """Run ``project`` in ``warm`` if it suits (same backend and device, unused), else in a new worker.
+    """Run ``project`` in ``warm`` if it suits (same backend and device, idle), else in a new worker.
     Overrides: ``training`` and ``data`` (merged over the project's), ``output_dir`` (checkpoints and
     the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     training = {**project.get("training", {}), **overrides.get("training", {})}
     backend, device = training.get("backend", "tensorflow"), training.get("device", "auto")
-    suits = warm is not None and not warm.submitted and (warm.backend, warm.device) == (backend, device)
+    suits = warm is not None and warm.idle and (warm.backend, warm.device) == (backend, device)
     handle = warm if suits and warm is not None else RunHandle(backend, device)
     return handle.submit(project, folder, overrides)
 
 
 # ---- inside the worker process ----------------------------------------------------------------
-def _serve(backend: str, device: str, jobs: Any, queue: Any, stop_event: Any) -> None:
+def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queue: Any, stop_event: Any) -> None:
     os.environ["KERAS_BACKEND"] = backend
     if device == "cpu":  # before the framework starts: hidden GPUs are never initialised
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif placement.get("gpu") is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(placement["gpu"])
     elif device == "gpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
+    if placement.get("threads"):  # read by TensorFlow, OpenMP (PyTorch) and XLA when they start
+        threads = str(placement["threads"])
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+            os.environ[name] = threads
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     from designer.quiet import import_keras_quietly
 
     import_keras_quietly()  # while nobody waits yet: Keras, the catalog and the data libraries
@@ -112,8 +138,11 @@ def _serve(backend: str, device: str, jobs: Any, queue: Any, stop_event: Any) ->
     from designer.layers.catalog import load_catalog
 
     load_catalog()
-    project, folder, overrides = jobs.get()
-    _main(project, folder, overrides, queue, stop_event)
+    while (job := jobs.get()) is not None:  # one job, or a reusable worker's next one
+        project, folder, overrides = job
+        _main(project, folder, overrides, queue, stop_event)
+        if not placement["reuse"]:
+            break
 
 
 def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
@@ -169,9 +198,9 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     from designer.data.sources import load_source
     from designer.keras_bridge.saving import model_with_weights
 
+    keras.backend.clear_session()  # a reused worker starts each job from a clean slate
     keras.utils.set_random_seed(spec.seed)
-    if spec.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16" if spec.mixed_precision else "float32")
     scope, device = _device_scope(keras, spec.device)
     queue.put({"event": "started", "backend": keras.backend.backend(), "device": device,
                "precision": keras.mixed_precision.global_policy().name, "versions": {"keras": keras.__version__}})

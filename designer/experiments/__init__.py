@@ -1,0 +1,1 @@
+"""Experiments: hyperparameter sweeps over a project, run as parallel trials and compared."""

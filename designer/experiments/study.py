@@ -1,0 +1,117 @@
+"""The Optuna side of an experiment: storage, study, sampler and pruner, and the trial budget.
+
+The study lives in an SQLite file beside the project by default (``sweeps.db``, apart from
+MLflow's ``runs.db``: both keep an ``alembic_version`` table), or in any database URL Optuna
+accepts, so that sweeps started on several machines join one study. Trials carry heartbeats:
+a trial whose process vanished is failed and queued again by the next sweep that opens the study.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from designer.experiments.definition import Experiment
+from designer.graph.serialize import DocumentFormatError
+
+HEARTBEAT_S, GRACE_S = 10, 30
+
+
+class Grid(optuna.samplers.GridSampler):
+    """Optuna's grid, minus its ``study.stop()`` once every point ran: that works only inside
+    ``optimize``, and the sweep's budget (the grid's size) ends it anyway."""
+
+    def after_trial(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def default_storage(project_dir: Path) -> str:
+    return f"sqlite:///{(project_dir / 'sweeps.db').resolve()}"
+
+
+def study_name(project: str, experiment: str) -> str:
+    """One name for the Optuna study and the MLflow experiment, so each finds the other."""
+    return f"{project}/{experiment}"
+
+
+def open_study(experiment: Experiment, name: str, storage_url: str, epochs: int) -> Any:
+    """Create the study, or load it to go on; its direction must match the experiment's."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            storage = optuna.storages.RDBStorage(
+                storage_url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+        except Exception as exc:  # a bad URL or an unreachable server: name it, not a SQLAlchemy trace
+            raise DocumentFormatError("storage", f"cannot open {storage_url!r}: {str(exc).splitlines()[0]}") from None
+        direction = "maximize" if experiment.maximize else "minimize"
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction, load_if_exists=True,
+                                    sampler=make_sampler(experiment), pruner=make_pruner(experiment, epochs))
+        if study.direction.name.lower() != direction:
+            raise DocumentFormatError("objective", f"the stored study {name!r} was made to "
+                                      f"{study.direction.name.lower()} its objective; this experiment would "
+                                      f"{direction} {experiment.objective}: name a new experiment")
+        optuna.storages.fail_stale_trials(study)
+    return study
+
+
+def make_sampler(experiment: Experiment) -> Any:
+    hps = experiment.hyperparameters()
+    if experiment.strategy == "grid":
+        space = {h.key: [optuna_choice(v) for v in h.grid_values()] for h in hps}
+        return Grid(space, seed=experiment.seed)
+    if experiment.strategy == "random":
+        return optuna.samplers.RandomSampler(seed=experiment.seed)
+    startup = max(2, min(10, experiment.budget() // 3))  # a small study learns from its own first trials
+    if experiment.sampler == "gp":
+        try:
+            import torch  # noqa: F401  (Optuna's Gaussian process runs on it)
+
+            return optuna.samplers.GPSampler(seed=experiment.seed, n_startup_trials=startup)
+        except ImportError:
+            warnings.warn("the Gaussian-process sampler needs PyTorch (pip install '.[torch]'); using TPE",
+                          stacklevel=2)
+    return optuna.samplers.TPESampler(seed=experiment.seed, n_startup_trials=startup, multivariate=True,
+                                      constant_liar=True)  # parallel trials do not all pick the same point
+
+
+def make_pruner(experiment: Experiment, epochs: int) -> Any:
+    if experiment.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if experiment.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
+    return optuna.pruners.NopPruner()
+
+
+def optuna_choice(value: Any) -> Any:
+    """Optuna's categorical values are scalars; a tuple (a kernel size) goes as its JSON text."""
+    import json
+
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(list(value))
+
+
+def spent(study: Any) -> int:
+    """Trials that use up the budget, on every machine: finished ones, running ones, and failures with a
+    cause. A trial failed by an interruption has no cause; its retry is queued and runs instead."""
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state in counted or (t.state == TrialState.FAIL and t.user_attrs.get("cause")))
+
+
+def objective_value(event: dict[str, Any], metric: str) -> float | None:
+    """The trial's objective from its finished event: a test metric, else the last epoch's value."""
+    if metric in event.get("metrics", {}):
+        return float(event["metrics"][metric])
+    values = event.get("history", {}).get(metric)
+    if values:
+        value = float(values[-1])
+        return value if math.isfinite(value) else None
+    return None
+
