@@ -373,7 +373,7 @@ class _SweepReport:
             if kind in self.LIFECYCLE:
                 print(json.dumps(event), flush=True)
             return
-        values = "  ".join(f"{k}={v}" for k, v in (event.get("params") or {}).items())
+        values = _assignments(event.get("params") or {})
         if kind == "sweep_started":
             self.objective = event["objective"]
             again = f", going on after {event['done_before']} trials" if event["done_before"] else ""
@@ -393,10 +393,14 @@ class _SweepReport:
             print(f"done in {event['duration_s']:.1f} s: {counts}")
             best = event["best"]
             if best:
-                shown = "  ".join(f"{k}={v}" for k, v in best["params"].items())
+                shown = _assignments(best["params"])
                 print(f"best: trial {best['trial']}  {event['objective']} {best['objective']:.4f}  {shown}  "
                       f"run {best['run_id']}")
             print(f"records: {event['tracking_uri']}  study: {event['storage']}")
+
+
+def _assignments(values: dict[str, Any]) -> str:
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

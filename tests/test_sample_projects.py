@@ -34,3 +34,12 @@ def test_sample_trains_briefly(path, tmp_path):
     assert project.data.get("source"), "every sample carries its data setup"
     events = list(start_run(project_to_dict(project), path.parent, training={"epochs": 1}).events())
     assert events[-1]["event"] == "finished", events[-1]
+
+
+def test_a_sample_ships_an_experiment_that_fits_its_network(catalog):
+    from designer.experiments.definition import Experiment, check_bindings
+
+    shipped = [(load_project(p), name) for p in PROJECTS for name in load_project(p).experiments]
+    assert shipped, "at least one sample defines an experiment"
+    for project, name in shipped:
+        check_bindings(Experiment.from_dict(name, project.experiments[name]), project.document, catalog)

@@ -112,20 +112,24 @@ class EditNode(QUndoCommand):
         self._apply(self.old)
 
 
-class EditSetup(QUndoCommand):
-    """The data setup and training options are saved with the project, so changing them is an edit too."""
+class EditSections(QUndoCommand):
+    """The data setup, training options and experiments are saved with the project, so changing them is
+    an edit too: ``changes`` maps each section (``data``, ``training``, ``experiments``) to its new value."""
 
-    def __init__(self, project: Any, data: dict[str, Any], training: dict[str, Any],
-                 on_change: Callable[[], None]) -> None:
-        super().__init__("Change the training setup")
+    def __init__(self, project: Any, changes: dict[str, dict[str, Any]], on_change: Callable[[], None],
+                 text: str = "Change the training setup") -> None:
+        super().__init__(text)
         self.project, self.on_change = project, on_change
-        self.before = copy.deepcopy((project.data, project.training))
-        self.after = copy.deepcopy((data, training))
+        self.before = copy.deepcopy({key: getattr(project, key) for key in changes})
+        self.after = copy.deepcopy(changes)
+
+    def _apply(self, values: dict[str, dict[str, Any]]) -> None:
+        for key, value in copy.deepcopy(values).items():
+            setattr(self.project, key, value)
+        self.on_change()
 
     def redo(self) -> None:
-        self.project.data, self.project.training = copy.deepcopy(self.after)
-        self.on_change()
+        self._apply(self.after)
 
     def undo(self) -> None:
-        self.project.data, self.project.training = copy.deepcopy(self.before)
-        self.on_change()
+        self._apply(self.before)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.commands import EditNode, EditorState, EditSetup, MoveNodes, StructuralEdit
+from designer.app.commands import EditNode, EditorState, EditSections, MoveNodes, StructuralEdit
 from designer.app.start_page import StartPage
 from designer.app.theme import apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.totals = QLabel("")
         self.statusBar().addPermanentWidget(self.totals)
         self.editor_built = False  # canvas and docks are made when the start page is first left
+        self.experiments: Any = None  # the Experiment Manager, made on first use
 
         self._build_actions()
         self.background.catalog_ready.connect(self._catalog_ready)
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
             ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
             ("view", "&Up one block", "Backspace", self.close_block, icon(sp.SP_FileDialogToParent)),
             ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
+            ("view", "&Experiment Manager", "Ctrl+E", self.show_experiments, None),
         ]
         menus = {name: self.menuBar().addMenu(f"&{name.title()}") for name in ("file", "edit", "view")}
         toolbar = self.addToolBar("Main")
@@ -451,6 +453,8 @@ class MainWindow(QMainWindow):
         from designer.training.records import default_tracking_uri  # MLflow loads only once a project opens
 
         self.training.show_project(project, self.project_folder(), default_tracking_uri(self.project_folder()))
+        if self.experiments is not None:
+            self.experiments.load_project()
         if path is not None:
             self._remember(path)
 
@@ -466,13 +470,39 @@ class MainWindow(QMainWindow):
         assert self.project is not None
         merged = {**self.project.training, **training}
         if data != self.project.data or merged != self.project.training:
-            self.undo.push(EditSetup(self.project, data, merged, self._setup_changed))
+            self.undo.push(EditSections(self.project, {"data": data, "training": merged}, self._setup_changed))
 
     def _setup_changed(self) -> None:
         assert self.project is not None
         if self.training.data.setup() != self.project.data:  # undone or redone: show it
             self.training.data.load_project(self.project.data, self.project.training, self.project_folder())
         self._update_title()
+
+    def show_experiments(self) -> Any:
+        """The Experiment Manager for the open project (one window, made on first use)."""
+        if self.project is None:
+            return None
+        if self.experiments is None:
+            from designer.app.experiment_manager import ExperimentManager
+
+            self.experiments = ExperimentManager(lambda: (self.project, self.project_folder()),
+                                                 self.change_experiments, self.open_trial,
+                                                 lambda: self.background.catalog)
+        self.experiments.show()
+        self.experiments.raise_()
+        return self.experiments
+
+    def change_experiments(self, experiments: dict[str, Any]) -> None:
+        assert self.project is not None
+        if experiments != self.project.experiments:
+            self.undo.push(EditSections(self.project, {"experiments": experiments}, self._update_title,
+                                        "Change the experiments"))
+
+    def open_trial(self, project: Project) -> None:
+        """A trial's network as a new, unsaved project (the experiment's own project stays as saved)."""
+        if self.maybe_save():
+            self.set_project(project, None)
+            self.raise_()
 
     def set_augmentation(self, kind: str, on: bool) -> None:
         """One undoable edit of the root network, whichever block is open."""
@@ -585,6 +615,8 @@ class MainWindow(QMainWindow):
         if self.maybe_save():
             if self.editor_built:
                 self.training.controller.shutdown()
+            if self.experiments is not None:
+                self.experiments.close()
             self._autosave_path().unlink(missing_ok=True)
             event.accept()
         else:

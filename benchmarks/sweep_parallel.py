@@ -1,0 +1,72 @@
+"""Parallel trials: the wall time of 4 trials in 2 warm workers divided by the same 4 trials one after
+another in 1 warm worker, measured side by side in one run (goal ≤ 0.70 on a 2-core machine).
+
+Each trial trains a small CNN on the 8×8 digits for about 5 s; both sweeps are a 2×2 grid over the
+filters and the learning rate, with fresh stores, from process start to the summary.
+
+    python benchmarks/sweep_parallel.py [--epochs 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def small_cnn(epochs: int) -> object:
+    from designer.graph.document import NetworkDocument
+    from designer.graph.project import Project
+
+    doc = NetworkDocument("digits_cnn")
+    layers = [("InputLayer", "image", {"shape": [8, 8, 1]}),
+              ("Conv2D", "conv", {"filters": 16, "kernel_size": [3, 3], "activation": "relu", "padding": "same"}),
+              ("MaxPooling2D", "pool", {"pool_size": [2, 2]}), ("Flatten", "flatten", {}),
+              ("Dense", "hidden", {"units": 64, "activation": "relu"}),
+              ("Dense", "digit", {"units": 10, "activation": "softmax"})]
+    ids = [doc.add_node(t, n, p).id for t, n, p in layers]
+    for a, b in itertools.pairwise(ids):
+        doc.connect(a, b)
+    return Project(doc, data={"source": "builtin:digits"},
+                   training={"epochs": epochs, "batch_size": 32, "jit_compile": False})
+
+
+def sweep_seconds(workers: int, epochs: int) -> tuple[float, list[float]]:
+    """Wall time of the 4-trial grid with this many workers, and each trial's own duration."""
+    from designer.experiments.definition import Experiment
+    from designer.experiments.sweep import Sweep
+
+    folder = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
+    experiment = Experiment(name=f"w{workers}", strategy="grid", workers=workers, objective="val_accuracy",
+                            params={"conv.filters": "8,16", "training.learning_rate": "0.003,0.01"})
+    start = time.perf_counter()
+    events = list(Sweep(small_cnn(epochs), folder, experiment).run())
+    wall = time.perf_counter() - start
+    finished = [e["duration_s"] for e in events if e["event"] == "trial_finished"]
+    assert len(finished) == 4, events[-1]
+    return wall, finished
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=12, help="epochs per trial (about 5 s on 2 cores)")
+    args = parser.parse_args()
+    one, one_trials = sweep_seconds(1, args.epochs)
+    two, two_trials = sweep_seconds(2, args.epochs)
+    ratio = two / one
+    print(f"{'workers':>8} {'wall (s)':>9} {'mean trial (s)':>15}")
+    print(f"{1:>8} {one:9.1f} {sum(one_trials) / 4:15.1f}")
+    print(f"{2:>8} {two:9.1f} {sum(two_trials) / 4:15.1f}")
+    print(f"parallel / sequential = {ratio:.2f} (goal ≤ 0.70) on {os.cpu_count()} cores")
+    print(json.dumps({"sequential_s": round(one, 2), "parallel_s": round(two, 2), "ratio": round(ratio, 3),
+                      "trial_s": round(sum(one_trials) / 4, 2), "cores": os.cpu_count()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""The Experiment Manager window: define a sweep (hyperparameter table, strategy, budget, objective),
+run it in parallel warm workers, follow every trial in the results table, compare trials, and
+open, export or re-run one. The sweep runs on a plain thread; its events reach the window in
+batches on a timer, as a training run's do."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.app.experiment_views import CurveOverlay, ObjectiveScatter, ParallelCoordinates, TrialDiff
+from designer.app.results import ResultsView
+from designer.app.trial_table import TrialTable
+from designer.experiments.definition import PRUNERS, STRATEGIES, Experiment
+from designer.graph.project import Project
+from designer.graph.serialize import DocumentFormatError
+
+OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae")
+
+
+class SweepController(QObject):
+    events = Signal(list)
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 100) -> None:
+        super().__init__(parent)
+        self.pending: deque[dict[str, Any]] = deque()
+        self.sweep: Any = None
+        self.running = False
+        self.timer = QTimer(self, interval=interval_ms)
+        self.timer.timeout.connect(self._deliver)
+
+    def start(self, sweep: Any) -> None:
+        self.sweep, self.running = sweep, True
+        threading.Thread(target=self._pump, daemon=True, name="sweep").start()
+        self.timer.start()
+
+    def _pump(self) -> None:
+        try:
+            for event in self.sweep.run():
+                self.pending.append(event)
+        except Exception as exc:  # a store that cannot open, a study of another direction: say so in the window
+            self.pending.append({"event": "sweep_failed", "message": f"{type(exc).__name__}: {exc}"})
+
+    def _deliver(self) -> None:
+        batch = []
+        while self.pending:
+            batch.append(self.pending.popleft())
+        if batch:
+            if batch[-1]["event"] in ("summary", "sweep_failed"):
+                self.timer.stop()
+                self.running = False
+            self.events.emit(batch)
+
+    def shutdown(self) -> None:
+        if self.running and self.sweep is not None:
+            self.sweep.stop()
+
+
+class DefinitionEditor(QWidget):
+    """The experiment's settings and its hyperparameter table (key, values), checked as they are typed."""
+
+    changed = Signal(object)  # a valid Experiment
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["hyperparameter (training.OPTION or LAYER.PARAM)",
+                                              "values (a,b,c · int:LOW:HIGH · float:… · log:…)"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.itemChanged.connect(lambda _: self._check())
+        add, remove = QPushButton("Add row"), QPushButton("Remove row")
+        add.clicked.connect(lambda: self.add_row("", ""))
+        remove.clicked.connect(lambda: self.table.removeRow(max(self.table.currentRow(), 0))
+                               if self.table.rowCount() else None)
+        self.strategy = QComboBox()
+        self.strategy.addItems(STRATEGIES)
+        self.trials = QSpinBox(minimum=0, maximum=100000, specialValueText="whole grid / 10")
+        self.workers = QSpinBox(minimum=1, maximum=64)
+        self.objective = QComboBox(editable=True)
+        self.objective.addItems(OBJECTIVES)
+        self.pruner = QComboBox()
+        self.pruner.addItems(PRUNERS)
+        for widget in (self.strategy, self.objective, self.pruner):
+            widget.currentTextChanged.connect(lambda _: self._check())
+        for spin in (self.trials, self.workers):
+            spin.valueChanged.connect(lambda _: self._check())
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c62828")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        for label, widget in (("strategy", self.strategy), ("trials", self.trials), ("parallel workers", self.workers),
+                              ("objective", self.objective), ("pruning", self.pruner)):
+            form.addRow(label, widget)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch()
+        left = QVBoxLayout()
+        left.addWidget(self.table)
+        left.addLayout(buttons)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addLayout(left, 3)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addWidget(self.error)
+        right.addStretch()
+        row.addLayout(right, 1)
+        self.name = "experiment"
+        self.loading = False
+
+    def add_row(self, key: str, values: str) -> None:
+        self.table.insertRow(self.table.rowCount())
+        self.table.setItem(self.table.rowCount() - 1, 0, QTableWidgetItem(key))
+        self.table.setItem(self.table.rowCount() - 1, 1, QTableWidgetItem(values))
+
+    def load(self, experiment: Experiment) -> None:
+        self.loading = True
+        self.name = experiment.name
+        self.table.setRowCount(0)
+        for key, values in experiment.params.items():
+            self.add_row(key, values)
+        self.strategy.setCurrentText(experiment.strategy)
+        self.trials.setValue(experiment.trials or 0)
+        self.workers.setValue(experiment.workers)
+        self.objective.setCurrentText(experiment.objective)
+        self.pruner.setCurrentText(experiment.pruner)
+        self.loading = False
+        self.error.clear()
+
+    def experiment(self) -> Experiment:
+        """The settings as an experiment; ``DocumentFormatError`` names the row or field that is wrong."""
+        params = {}
+        for i in range(self.table.rowCount()):
+            key, values = (self.table.item(i, c).text().strip() if self.table.item(i, c) else "" for c in (0, 1))
+            if key or values:
+                params[key] = values
+        return Experiment.from_dict(self.name, {
+            "params": params, "strategy": self.strategy.currentText(), "trials": self.trials.value() or None,
+            "workers": self.workers.value(), "objective": self.objective.currentText().strip(),
+            "pruner": self.pruner.currentText()})
+
+    def _check(self) -> None:
+        if self.loading:
+            return
+        try:
+            experiment = self.experiment()
+        except DocumentFormatError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self.changed.emit(experiment)
+
+
+class ExperimentManager(QMainWindow):
+    def __init__(self, project: Callable[[], tuple[Project, Path]], save: Callable[[dict[str, Any]], None],
+                 open_project: Callable[[Project], None], catalog: Callable[[], Any]) -> None:
+        """``project()`` gives the open project and its folder; ``save(experiments)`` stores the edited
+        definitions in it (one undo step); ``open_project`` shows a trial's network in the designer."""
+        super().__init__()
+        self.setWindowTitle("Experiment Manager")
+        self.resize(1400, 900)
+        self.get_project, self.save, self.open_project, self.catalog = project, save, open_project, catalog
+        self.controller = SweepController(self)
+        self.controller.events.connect(self._events)
+        self.choose = QComboBox()
+        self.choose.currentTextChanged.connect(self._chosen)
+        new = QPushButton("New…")
+        new.clicked.connect(self.new_experiment)
+        self.run_button, self.stop_button = QPushButton("▶ Run"), QPushButton("■ Stop")
+        self.run_button.clicked.connect(self.run)
+        self.stop_button.clicked.connect(lambda: self.controller.sweep and self.controller.sweep.stop())
+        self.stop_button.setEnabled(False)
+        self.definition = DefinitionEditor()
+        self.definition.changed.connect(self._edited)
+        self.filter = QLineEdit(placeholderText="filter trials…")
+        self.table = TrialTable()
+        self.table.trials.note_edited.connect(self._tag)
+        self.filter.textChanged.connect(self.table.filter)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selected())
+        self.status = QLabel()
+        actions = QHBoxLayout()
+        for text, slot in (("Cancel trial", self.cancel_trial), ("Open in designer", self.open_trial),
+                           ("Re-run", self.rerun_trial), ("Export CSV…", self.export_csv)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            actions.addWidget(button)
+        actions.addWidget(self.filter, 1)
+        self.curves = CurveOverlay()
+        self.parallel = ParallelCoordinates()
+        self.scatter = ObjectiveScatter()
+        self.pareto = ObjectiveScatter(pareto=True)
+        self.result = ResultsView()
+        self.diff = TrialDiff()
+        self.tabs = QTabWidget()
+        for widget, title in ((self.curves, "Curves"), (self.parallel, "Parallel coordinates"),
+                              (self.scatter, "Objective vs hyperparameter"), (self.pareto, "Objective vs size"),
+                              (self.result, "Trial results"), (self.diff, "Diff")):
+            self.tabs.addTab(widget, title)
+        for view in (self.scatter, self.pareto):
+            view.picked.connect(self.select_trial)
+        self.parallel.brushed.connect(lambda numbers: self.status.setText(
+            f"{len(numbers)} trials inside the brushed ranges: {', '.join(map(str, numbers))}"))
+        top = QHBoxLayout()
+        for widget in (QLabel("Experiment"), self.choose, new, self.run_button, self.stop_button):
+            top.addWidget(widget)
+        top.addWidget(self.status, 1)
+        table_side = QWidget()
+        column = QVBoxLayout(table_side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(actions)
+        column.addWidget(self.table)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.definition)
+        split.addWidget(table_side)
+        split.addWidget(self.tabs)
+        split.setSizes([170, 300, 430])
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(body)
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.histories: dict[int, dict[str, list[tuple[int, float]]]] = {}
+        self.experiment: Experiment | None = None
+        self.load_project()
+
+    # ---- the project's experiments ----------------------------------------------------------
+    def load_project(self) -> None:
+        project, _ = self.get_project()
+        self.choose.blockSignals(True)
+        self.choose.clear()
+        self.choose.addItems(list(project.experiments))
+        self.choose.blockSignals(False)
+        if project.experiments:
+            self._chosen(self.choose.currentText())
+        else:
+            self.definition.load(Experiment(name="experiment", params={}))
+
+    def new_experiment(self) -> None:
+        name, ok = QInputDialog.getText(self, "New experiment", "Name")
+        if ok and name.strip():
+            self.add_experiment(Experiment(name=name.strip(), params={}))
+
+    def add_experiment(self, experiment: Experiment) -> None:
+        self.choose.addItem(experiment.name)
+        self.choose.setCurrentText(experiment.name)
+        self.definition.load(experiment)
+
+    def _chosen(self, name: str) -> None:
+        project, _ = self.get_project()
+        if name not in project.experiments:
+            return
+        try:
+            self.experiment = Experiment.from_dict(name, project.experiments[name])
+        except DocumentFormatError as exc:
+            self.status.setText(f"<span style='color:#c62828'>{exc}</span>")
+            return
+        self.definition.load(self.experiment)
+        self.reload()
+
+    def _edited(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+        project, _ = self.get_project()
+        self.save({**project.experiments, experiment.name: experiment.to_dict()})
+
+    def _stores(self) -> tuple[str, str, str]:
+        from designer.experiments.study import default_storage, study_name
+        from designer.training.records import default_tracking_uri
+
+        project, folder = self.get_project()
+        assert self.experiment is not None
+        return (study_name(project.name, self.experiment.name), default_storage(folder),
+                default_tracking_uri(folder))
+
+    def reload(self) -> None:
+        """The table and views from the stores: what earlier sweeps of this experiment left."""
+        from designer.experiments.results import load_trials
+
+        if self.experiment is None:
+            return
+        study, storage, tracking = self._stores()
+        rows = load_trials(self.experiment, study, storage, tracking) if Path(
+            storage.removeprefix("sqlite:///")).exists() else []
+        self.rows = {r["trial"]: r for r in rows}
+        self.histories = {n: h for n, h in self.histories.items() if n in self.rows}
+        self._refresh(full=True)
+
+    # ---- running ----------------------------------------------------------------------------
+    def run(self, experiment: Experiment | None = None) -> None:
+        from designer.experiments.sweep import Sweep
+
+        try:
+            experiment = experiment or self.definition.experiment()
+            project, folder = self.get_project()
+            sweep = Sweep(project, folder, experiment, catalog=self.catalog())
+        except DocumentFormatError as exc:
+            self.status.setText(f"<span style='color:#c62828'>{exc}</span>")
+            return
+        self.experiment = experiment
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status.setText("starting workers…")
+        self.controller.start(sweep)
+
+    def cancel_trial(self) -> None:
+        if self.controller.sweep is not None:
+            for row in self.table.selected_trials():
+                if row["status"] == "running":
+                    self.controller.sweep.cancel(row["trial"])
+
+    def rerun_trial(self) -> None:
+        """The selected trials' values again, as new trials of the same study."""
+        import optuna
+
+        selected = self.table.selected_trials()
+        if not selected or self.experiment is None or self.controller.running:
+            return
+        study_name, storage, _ = self._stores()
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        for row in selected:
+            study.enqueue_trial(dict(study.trials[row["trial"]].params), user_attrs={"rerun_of": row["trial"]})
+        from designer.experiments.study import spent
+
+        # The queued values run first; a grid's budget cannot grow past its size, so a re-run goes as random.
+        strategy = "random" if self.experiment.strategy == "grid" else self.experiment.strategy
+        self.run(replace(self.experiment, trials=spent(study) + len(selected), strategy=strategy))
+
+    def _events(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            kind = event["event"]
+            number = event.get("trial")
+            if kind == "sweep_started":
+                self.status.setText(f"{event['workers']} workers, {event['budget']} trials"
+                                    f"{', going on from ' + str(event['done_before']) if event['done_before'] else ''}")
+            elif kind == "trial_started":
+                self.rows[number] = {"trial": number, "status": "running", "objective": None, "params": event["params"],
+                                     "metrics": {}, "duration_s": None, "parameters": None, "run_id": event["run_id"],
+                                     "cause": "", "message": "", "note": "", "star": False, "epochs_done": 0}
+                self.histories[number] = {}
+            elif kind == "trial_epoch" and number in self.rows:
+                self.rows[number]["epochs_done"] = event["epoch"]
+                for key, value in event.items():
+                    if isinstance(value, float) and key not in ("wall_time",):
+                        self.histories[number].setdefault(key, []).append((event["epoch"], value))
+            elif kind in ("trial_finished", "trial_failed", "trial_pruned") and number in self.rows:
+                row = self.rows[number]
+                row["status"] = {"trial_finished": "finished", "trial_pruned": "pruned"}.get(kind, "failed")
+                row.update({k: event[k] for k in ("objective", "metrics", "duration_s", "parameters", "cause",
+                                                  "message") if k in event})
+            elif kind == "summary":
+                self.run_button.setEnabled(True)
+                self.stop_button.setEnabled(False)
+                best = event["best"]
+                self.reload()
+                self.status.setText(f"done in {event['duration_s']:.0f} s" + (
+                    f" — best: trial {best['trial']}, {event['objective']} {best['objective']:.4f}" if best else ""))
+                return
+            elif kind == "sweep_failed":
+                self.run_button.setEnabled(True)
+                self.stop_button.setEnabled(False)
+                self.status.setText(f"<span style='color:#c62828'>{event['message']}</span>")
+        self._refresh(full=any(e["event"] != "trial_epoch" for e in events))
+
+    # ---- views ------------------------------------------------------------------------------
+    def _refresh(self, full: bool) -> None:
+        assert self.experiment is not None
+        keys = list(self.experiment.params)
+        rows = [self.rows[n] for n in sorted(self.rows)]
+        epochs = int(self.get_project()[0].training.get("epochs", 10))
+        if full:
+            self.table.trials.set_rows(rows, keys, self.experiment.objective, epochs)
+            self.parallel.show_trials(rows, keys, self.experiment.objective)
+            self.scatter.show_trials(rows, keys, self.experiment.objective, self.experiment.maximize)
+            self.pareto.show_trials(rows, keys, self.experiment.objective, self.experiment.maximize)
+        else:
+            for row in rows:
+                if row["status"] == "running":
+                    self.table.trials.update_row(row)
+        self._selected()
+
+    def select_trial(self, number: int) -> None:
+        for i in range(self.table.proxy.rowCount()):
+            if self.table.proxy.index(i, 1).data() == str(number):
+                self.table.selectRow(i)
+                return
+
+    def _selected(self) -> None:
+        selected = self.table.selected_trials()
+        assert self.experiment is not None
+        self.curves.show_trials([(r["trial"], self._history(r)) for r in selected], self.experiment.objective)
+        finished = [r for r in selected if r["status"] == "finished" and r["run_id"]]
+        if finished and self.tabs.currentWidget() is self.result and finished[0]["run_id"] != self.result.run_id:
+            self._show_result(finished[0])
+        if len(selected) >= 2 and self.tabs.currentWidget() is self.diff:
+            self.diff.show_pair(selected[0], selected[1], (self._settings(selected[0]), self._settings(selected[1])))
+
+    def _history(self, row: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+        if row["trial"] not in self.histories and row["run_id"]:
+            from designer.training.records import epoch_history
+
+            self.histories[row["trial"]] = epoch_history(self._stores()[2], row["run_id"])
+        return self.histories.get(row["trial"], {})
+
+    def _settings(self, row: dict[str, Any]) -> dict[str, Any]:
+        from designer.training.records import find_run
+
+        return find_run(self._stores()[2], row["run_id"])["params"] if row["run_id"] else {}
+
+    def _show_result(self, row: dict[str, Any]) -> None:
+        from designer.training.records import find_run, run_result
+
+        tracking = self._stores()[2]
+        self.result.show_result(run_result(tracking, find_run(tracking, row["run_id"])), tracking)
+
+    def show_tab(self, title: str) -> None:
+        index = next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == title)
+        self.tabs.setCurrentIndex(index)
+        self._selected()
+
+    def _tag(self, run_id: str, key: str, value: str) -> None:
+        from designer.experiments.results import set_run_tag
+
+        set_run_tag(self._stores()[2], run_id, key, value)
+
+    def open_trial(self) -> None:
+        """The selected trial's network and options, as a new unsaved project in the designer."""
+        from designer.experiments.trial import trial_project
+
+        selected = self.table.selected_trials()
+        if not selected:
+            return
+        row = selected[0]
+        base, _ = self.get_project()
+        project, training = trial_project(base, {k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in row["params"].items()})
+        project.training = {**project.training, **training}
+        project.experiments = {}
+        project.document.name = f"{base.name}_trial{row['trial']}"
+        self.open_project(project)
+
+    def export_csv(self, path: str | None = None) -> None:
+        from designer.experiments.results import write_csv
+
+        path = path or QFileDialog.getSaveFileName(self, "Export the results table", filter="*.csv")[0]
+        if path:
+            write_csv([self.rows[n] for n in sorted(self.rows)], Path(path))
+            self.status.setText(f"wrote {path}")
+
+    def closeEvent(self, event: Any) -> None:
+        self.controller.shutdown()
+        super().closeEvent(event)

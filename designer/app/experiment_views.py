@@ -1,0 +1,265 @@
+"""Views that compare an experiment's trials: training curves overlaid, parallel coordinates with
+brushing, the objective against any hyperparameter, the objective against size (Pareto), and a
+side-by-side diff of two trials' settings. Rows are ``results.load_trials`` dicts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.experiments.results import pareto_front
+
+COLORMAP = pg.colormap.get("viridis")
+TRIAL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _finished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["objective"] is not None and math.isfinite(r["objective"])]
+
+
+def _axis_values(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[tuple[float, str]] | None, bool]:
+    """A hyperparameter as numbers for an axis: categories become positions with their names as ticks;
+    positive ranges spanning decades go on a log axis."""
+    values = [r["params"].get(key) for r in rows]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        x = np.asarray(values, dtype=float)
+        log = bool(len(x) and x.min() > 0 and x.max() / x.min() >= 20)
+        return x, None, log
+    names = sorted({str(v) for v in values})
+    return np.asarray([names.index(str(v)) for v in values], dtype=float), list(enumerate(names)), False
+
+
+class CurveOverlay(QWidget):
+    """The chosen metric's per-epoch curve for each selected trial, one colour per trial."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric = QComboBox()
+        self.metric.currentTextChanged.connect(lambda _: self._draw())
+        self.plot = pg.PlotWidget()
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("metric"))
+        bar.addWidget(self.metric)
+        bar.addStretch()
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(bar)
+        column.addWidget(self.plot)
+        self.histories: list[tuple[int, dict[str, list[tuple[int, float]]]]] = []
+
+    def show_trials(self, histories: list[tuple[int, dict[str, list[tuple[int, float]]]]], objective: str) -> None:
+        """(trial number, {metric: [(epoch, value)]}) for each selected trial."""
+        self.histories = histories
+        names = sorted({m for _, h in histories for m in h if m != "learning_rate"})
+        current = self.metric.currentText() or objective
+        self.metric.blockSignals(True)
+        self.metric.clear()
+        self.metric.addItems(names)
+        self.metric.setCurrentText(current if current in names else (objective if objective in names else ""))
+        self.metric.blockSignals(False)
+        self._draw()
+
+    def _draw(self) -> None:
+        self.plot.clear()
+        self.plot.setLabel("left", self.metric.currentText())
+        for (number, history), color in zip(self.histories, TRIAL_COLORS * 8, strict=False):
+            points = history.get(self.metric.currentText(), [])
+            if points:
+                epochs, values = zip(*points, strict=True)
+                self.plot.plot(list(epochs), list(values), pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                               symbolBrush=color, name=f"trial {number}")
+
+
+class ParallelCoordinates(pg.PlotWidget):
+    """One line per finished trial across an axis per hyperparameter and the objective, coloured by the
+    objective. Drag the band on any axis to brush: trials outside every band fade out."""
+
+    brushed = Signal(list)  # trial numbers inside all bands
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMouseEnabled(x=False, y=False)
+        self.hideAxis("left")
+        self.getPlotItem().hideButtons()
+        self.rows: list[dict[str, Any]] = []
+        self.bands: list[pg.LinearRegionItem] = []
+        self.lines: list[pg.PlotDataItem] = []
+        self.columns: np.ndarray = np.zeros((0, 0))
+
+    def show_trials(self, rows: list[dict[str, Any]], keys: list[str], objective: str) -> None:
+        self.clear()
+        self.rows, self.bands, self.lines = _finished(rows), [], []
+        if not self.rows:
+            return
+        columns, labels = [], []
+        for key in keys:
+            x, ticks, log = _axis_values(self.rows, key)
+            if log:
+                x = np.log10(x)
+            columns.append(x)
+            low, high = (ticks[0][1], ticks[-1][1]) if ticks else (_fmt(x.min(), log), _fmt(x.max(), log))
+            labels.append((key, low, high))
+        objective_values = np.asarray([r["objective"] for r in self.rows], dtype=float)
+        columns.append(objective_values)
+        labels.append((objective, _fmt(objective_values.min()), _fmt(objective_values.max())))
+        data = np.vstack(columns).T
+        span = np.ptp(data, axis=0)
+        self.columns = (data - data.min(axis=0)) / np.where(span > 0, span, 1)
+        shade = (objective_values - objective_values.min()) / max(np.ptp(objective_values), 1e-12)
+        axes_x = np.arange(len(labels), dtype=float)
+        for row, level in zip(self.columns, shade, strict=True):
+            color = COLORMAP.map(float(level), mode="qcolor")
+            self.lines.append(self.plot(axes_x, row, pen=pg.mkPen(color, width=2)))
+        for i, (name, low, high) in enumerate(labels):
+            self.addItem(pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen("#888")))
+            for text, y, anchor in ((name, -0.08, (0.5, 0)), (low, 0.0, (0, 0.5)), (high, 1.0, (0, 0.5))):
+                label = pg.TextItem(text, color="#555", anchor=anchor)
+                label.setPos(i + (0.03 if y in (0.0, 1.0) else 0), y)
+                self.addItem(label)
+            band = pg.LinearRegionItem(values=(-0.02, 1.02), orientation="horizontal",
+                                       brush=QColor(100, 100, 255, 25), span=(i / max(len(labels), 1),
+                                                                             (i + 0.1) / max(len(labels), 1)))
+            band.sigRegionChanged.connect(self._brush)
+            self.addItem(band)
+            self.bands.append(band)
+        self.getAxis("bottom").setTicks([[(float(i), "") for i in axes_x]])
+        self.setXRange(-0.2, len(labels) - 0.6)
+        self.setYRange(-0.15, 1.08)
+
+    def brush(self, axis: int, low: float, high: float) -> None:
+        """Keep trials whose value on ``axis`` (0–1 of its range) lies between low and high."""
+        self.bands[axis].setRegion((low, high))
+
+    def _brush(self) -> None:
+        inside = np.ones(len(self.rows), dtype=bool)
+        for axis, band in enumerate(self.bands):
+            low, high = band.getRegion()
+            inside &= (self.columns[:, axis] >= low) & (self.columns[:, axis] <= high)
+        for line, keep, level in zip(self.lines, inside, self.columns[:, -1], strict=True):
+            color = COLORMAP.map(float(level), mode="qcolor") if keep else QColor(180, 180, 180, 60)
+            line.setPen(pg.mkPen(color, width=2 if keep else 1))
+        self.brushed.emit([r["trial"] for r, keep in zip(self.rows, inside, strict=True) if keep])
+
+
+def _fmt(value: float, log: bool = False) -> str:
+    return f"{10 ** value:.3g}" if log else f"{value:.4g}"
+
+
+class ObjectiveScatter(QWidget):
+    """The objective against one hyperparameter (chosen above the plot), or against the parameter
+    count with its Pareto front: the trials no other trial beats on both size and objective."""
+
+    picked = Signal(int)
+
+    def __init__(self, pareto: bool = False) -> None:
+        super().__init__()
+        self.pareto = pareto
+        self.choice = QComboBox()
+        self.choice.currentTextChanged.connect(lambda _: self._draw())
+        self.plot = pg.PlotWidget()
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.points = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#333"), hoverable=True)
+        self.points.sigClicked.connect(lambda _, spots: spots and self.picked.emit(int(spots[0].data())))
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        if not pareto:
+            bar = QHBoxLayout()
+            bar.addWidget(QLabel("hyperparameter"))
+            bar.addWidget(self.choice)
+            bar.addStretch()
+            column.addLayout(bar)
+        column.addWidget(self.plot)
+        self.rows: list[dict[str, Any]] = []
+        self.objective, self.maximize = "", False
+
+    def show_trials(self, rows: list[dict[str, Any]], keys: list[str], objective: str, maximize: bool) -> None:
+        self.rows, self.objective, self.maximize = _finished(rows), objective, maximize
+        current = self.choice.currentText()
+        self.choice.blockSignals(True)
+        self.choice.clear()
+        self.choice.addItems(keys)
+        if current in keys:
+            self.choice.setCurrentText(current)
+        self.choice.blockSignals(False)
+        self._draw()
+
+    def _draw(self) -> None:
+        self.plot.clear()
+        self.plot.setLabel("left", self.objective)
+        rows = [r for r in self.rows if not self.pareto or r.get("parameters")]
+        if not rows:
+            return
+        y = np.asarray([r["objective"] for r in rows], dtype=float)
+        ticks = None
+        if self.pareto:
+            x, log = np.asarray([r["parameters"] for r in rows], dtype=float), True
+            self.plot.setLabel("bottom", "parameters")
+        else:
+            x, ticks, log = _axis_values(rows, self.choice.currentText())
+            self.plot.setLabel("bottom", self.choice.currentText())
+        self.plot.setLogMode(x=log, y=False)
+        self.plot.getAxis("bottom").setTicks([ticks] if ticks else None)
+        shade = (y - y.min()) / max(np.ptp(y), 1e-12)
+        brushes = [pg.mkBrush(COLORMAP.map(float(s if self.maximize else 1 - s), mode="qcolor")) for s in shade]
+        shown_x = np.log10(x) if log else x
+        self.points.setData(shown_x, y, brush=brushes, data=[r["trial"] for r in rows])
+        self.plot.addItem(self.points)
+        for r, px, py in zip(rows, shown_x, y, strict=True):
+            label = pg.TextItem(str(r["trial"]), color="#444", anchor=(-0.3, 1.1))
+            label.setPos(px, py)
+            self.plot.addItem(label)
+        if self.pareto:
+            front = pareto_front(list(zip(x.tolist(), y.tolist(), strict=True)), self.maximize)
+            self.plot.plot(shown_x[front], y[front], pen=pg.mkPen("#d62728", width=2, style=Qt.PenStyle.DashLine),
+                           symbol="s", symbolSize=14, symbolPen=pg.mkPen("#d62728", width=2), symbolBrush=None,
+                           stepMode=None, name="Pareto front")
+
+
+class TrialDiff(QTableWidget):
+    """Two trials' hyperparameters, options and metrics side by side; rows that differ are marked."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 3)
+        self.setHorizontalHeaderLabels(["setting", "", ""])
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+
+    def show_pair(self, left: dict[str, Any], right: dict[str, Any], settings: tuple[dict, dict]) -> None:
+        """``settings``: each trial's full recorded parameters (MLflow params), beyond its hyperparameters."""
+        self.setHorizontalHeaderLabels(["setting", f"trial {left['trial']}", f"trial {right['trial']}"])
+        a = {**settings[0], **left["params"], **{f"metric: {k}": v for k, v in left["metrics"].items()}}
+        b = {**settings[1], **right["params"], **{f"metric: {k}": v for k, v in right["metrics"].items()}}
+        keys = sorted(set(a) | set(b), key=lambda k: (str(a.get(k)) == str(b.get(k)), k.startswith("metric"), k))
+        self.setRowCount(len(keys))
+        for i, key in enumerate(keys):
+            differs = str(a.get(key)) != str(b.get(key))
+            for j, text in enumerate((key, _cell(a.get(key)), _cell(b.get(key)))):
+                item = QTableWidgetItem(text)
+                if differs:
+                    item.setBackground(QColor(255, 230, 150, 140))
+                self.setItem(i, j, item)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
