@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.experiment_views import CurveOverlay, ObjectiveScatter, ParallelCoordinates, TrialDiff
+from designer.app.monitor import plot_defaults
 from designer.app.results import ResultsView
 from designer.app.trial_table import TrialTable
 from designer.experiments.definition import PRUNERS, STRATEGIES, Experiment
@@ -184,6 +185,7 @@ class ExperimentManager(QMainWindow):
         """``project()`` gives the open project and its folder; ``save(experiments)`` stores the edited
         definitions in it (one undo step); ``open_project`` shows a trial's network in the designer."""
         super().__init__()
+        plot_defaults()
         self.setWindowTitle("Experiment Manager")
         self.resize(1400, 900)
         self.get_project, self.save, self.open_project, self.catalog = project, save, open_project, catalog
@@ -362,7 +364,8 @@ class ExperimentManager(QMainWindow):
             elif kind == "trial_started":
                 self.rows[number] = {"trial": number, "status": "running", "objective": None, "params": event["params"],
                                      "metrics": {}, "duration_s": None, "parameters": None, "run_id": event["run_id"],
-                                     "cause": "", "message": "", "note": "", "star": False, "epochs_done": 0}
+                                     "cause": "", "message": "", "note": "", "star": False, "epochs_done": 0,
+                                     "epochs": event["epochs"]}
                 self.histories[number] = {}
             elif kind == "trial_epoch" and number in self.rows:
                 self.rows[number]["epochs_done"] = event["epoch"]
@@ -393,9 +396,8 @@ class ExperimentManager(QMainWindow):
         assert self.experiment is not None
         keys = list(self.experiment.params)
         rows = [self.rows[n] for n in sorted(self.rows)]
-        epochs = int(self.get_project()[0].training.get("epochs", 10))
         if full:
-            self.table.trials.set_rows(rows, keys, self.experiment.objective, epochs)
+            self.table.trials.set_rows(rows, keys, self.experiment.objective)
             self.parallel.show_trials(rows, keys, self.experiment.objective)
             self.scatter.show_trials(rows, keys, self.experiment.objective, self.experiment.maximize)
             self.pareto.show_trials(rows, keys, self.experiment.objective, self.experiment.maximize)

@@ -50,6 +50,7 @@ class CurveOverlay(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.metric = QComboBox()
+        self.metric.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric.currentTextChanged.connect(lambda _: self._draw())
         self.plot = pg.PlotWidget()
         self.plot.addLegend(offset=(-10, 10))
@@ -128,20 +129,21 @@ class ParallelCoordinates(pg.PlotWidget):
         for row, level in zip(self.columns, shade, strict=True):
             color = COLORMAP.map(float(level), mode="qcolor")
             self.lines.append(self.plot(axes_x, row, pen=pg.mkPen(color, width=2)))
+        x0, x1 = -0.2, len(labels) - 0.6
         for i, (name, low, high) in enumerate(labels):
             self.addItem(pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen("#888")))
             for text, y, anchor in ((name, -0.08, (0.5, 0)), (low, 0.0, (0, 0.5)), (high, 1.0, (0, 0.5))):
                 label = pg.TextItem(text, color="#555", anchor=anchor)
                 label.setPos(i + (0.03 if y in (0.0, 1.0) else 0), y)
                 self.addItem(label)
-            band = pg.LinearRegionItem(values=(-0.02, 1.02), orientation="horizontal",
-                                       brush=QColor(100, 100, 255, 25), span=(i / max(len(labels), 1),
-                                                                             (i + 0.1) / max(len(labels), 1)))
+            at = (i - x0) / (x1 - x0)  # a band's span is a fraction of the view's width: a narrow strip on the axis
+            band = pg.LinearRegionItem(values=(-0.02, 1.02), orientation="horizontal", brush=QColor(90, 90, 255, 40),
+                                       span=(at - 0.012, at + 0.012))
             band.sigRegionChanged.connect(self._brush)
             self.addItem(band)
             self.bands.append(band)
         self.getAxis("bottom").setTicks([[(float(i), "") for i in axes_x]])
-        self.setXRange(-0.2, len(labels) - 0.6)
+        self.setXRange(x0, x1, padding=0)
         self.setYRange(-0.15, 1.08)
 
     def brush(self, axis: int, low: float, high: float) -> None:
@@ -173,6 +175,7 @@ class ObjectiveScatter(QWidget):
         super().__init__()
         self.pareto = pareto
         self.choice = QComboBox()
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.choice.currentTextChanged.connect(lambda _: self._draw())
         self.plot = pg.PlotWidget()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
@@ -219,7 +222,7 @@ class ObjectiveScatter(QWidget):
         self.plot.getAxis("bottom").setTicks([ticks] if ticks else None)
         shade = (y - y.min()) / max(np.ptp(y), 1e-12)
         brushes = [pg.mkBrush(COLORMAP.map(float(s if self.maximize else 1 - s), mode="qcolor")) for s in shade]
-        shown_x = np.log10(x) if log else x
+        shown_x = np.log10(x) if log else x  # items added directly are drawn in the axis's own (log) units
         self.points.setData(shown_x, y, brush=brushes, data=[r["trial"] for r in rows])
         self.plot.addItem(self.points)
         for r, px, py in zip(rows, shown_x, y, strict=True):
@@ -228,7 +231,7 @@ class ObjectiveScatter(QWidget):
             self.plot.addItem(label)
         if self.pareto:
             front = pareto_front(list(zip(x.tolist(), y.tolist(), strict=True)), self.maximize)
-            self.plot.plot(shown_x[front], y[front], pen=pg.mkPen("#d62728", width=2, style=Qt.PenStyle.DashLine),
+            self.plot.plot(x[front], y[front], pen=pg.mkPen("#d62728", width=2, style=Qt.PenStyle.DashLine),
                            symbol="s", symbolSize=14, symbolPen=pg.mkPen("#d62728", width=2), symbolBrush=None,
                            stepMode=None, name="Pareto front")
 

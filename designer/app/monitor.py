@@ -99,13 +99,18 @@ class _Curve:
             self.dirty = False
 
 
+def plot_defaults() -> None:
+    """Every plot of the app: dark lines on white, as in a paper; antialiasing off for speed."""
+    pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+
+
 class TrainingMonitor(QWidget):
     stop_requested = Signal()
     kill_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+        plot_defaults()
         self.status = QLabel("No run yet: press Train.")
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")

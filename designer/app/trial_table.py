@@ -25,16 +25,15 @@ class TrialModel(QAbstractTableModel):
         self.keys: list[str] = []
         self.metrics: list[str] = []
         self.objective = ""
-        self.epochs = 0
 
     @property
     def columns(self) -> list[str]:
         return ["★", "trial", "status", "progress", *self.keys, self.objective or "objective",
                 *[m for m in self.metrics if m != self.objective], "duration (s)", "parameters", "note"]
 
-    def set_rows(self, rows: list[dict[str, Any]], keys: list[str], objective: str, epochs: int) -> None:
+    def set_rows(self, rows: list[dict[str, Any]], keys: list[str], objective: str) -> None:
         self.beginResetModel()
-        self.rows, self.keys, self.objective, self.epochs = rows, keys, objective, epochs
+        self.rows, self.keys, self.objective = rows, keys, objective
         self.metrics = sorted({m for r in rows for m in r["metrics"]})
         self.endResetModel()
 
@@ -43,7 +42,7 @@ class TrialModel(QAbstractTableModel):
         index = next((i for i, r in enumerate(self.rows) if r["trial"] == row["trial"]), None)
         if index is None or not set(row["metrics"]) <= set(self.metrics):
             rows = [r for r in self.rows if r["trial"] != row["trial"]] + [row]
-            self.set_rows(sorted(rows, key=lambda r: r["trial"]), self.keys, self.objective, self.epochs)
+            self.set_rows(sorted(rows, key=lambda r: r["trial"]), self.keys, self.objective)
             return
         self.rows[index] = row
         self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
@@ -67,7 +66,9 @@ class TrialModel(QAbstractTableModel):
         if column == "status":
             return row["status"] + (f" ({row['cause']})" if row.get("cause") else "")
         if column == "progress":
-            return row.get("epochs_done", 0) / self.epochs if self.epochs else None
+            if row["status"] == "finished":
+                return 1.0
+            return row["epochs_done"] / row["epochs"] if row.get("epochs") else None
         if column in self.keys:
             return row["params"].get(column)
         if column in (self.objective, "objective"):
@@ -157,8 +158,9 @@ class TrialTable(QTableView):
         self.proxy.setFilterFixedString(text)
 
     def selected_trials(self) -> list[dict[str, Any]]:
-        rows = sorted({self.proxy.mapToSource(i).row() for i in self.selectionModel().selectedRows()})
-        return [self.trials.rows[r] for r in rows]
+        """In the order the table shows them, so "the first selected" is the one on top."""
+        shown = sorted(self.selectionModel().selectedRows(), key=lambda i: i.row())
+        return [self.trials.rows[self.proxy.mapToSource(i).row()] for i in shown]
 
     def set_hidden(self, column: str, hidden: bool) -> None:
         (self.hidden.add if hidden else self.hidden.discard)(column)

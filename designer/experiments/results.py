@@ -40,7 +40,7 @@ def load_trials(experiment: Experiment, study: str, storage: str, tracking_uri: 
                      "parameters": t.user_attrs.get("parameters"), "run_id": run_id,
                      "cause": t.user_attrs.get("cause", ""), "message": t.user_attrs.get("message", ""),
                      "note": run_tags.get(NOTE, ""), "star": run_tags.get(STAR) == "1",
-                     "epochs_done": len(t.intermediate_values)})
+                     "epochs_done": len(t.intermediate_values), "epochs": t.user_attrs.get("epochs")})
     return rows
 
 

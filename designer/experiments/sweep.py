@@ -173,10 +173,11 @@ class Sweep:
             return {"event": "trial_failed", "trial": trial.number, "params": shown, "cause": "options",
                     "message": str(exc)}
         trial.set_user_attr("run_id", slot.run.run_id)
+        trial.set_user_attr("epochs", slot.run.spec.epochs)
         handle = slot.run.handle  # the warm worker, or a new one when the trial changes backend or device
         threading.Thread(target=self._pump, args=(slot, handle), daemon=True, name=f"trial-{trial.number}").start()
         return {"event": "trial_started", "trial": trial.number, "params": shown, "run_id": slot.run.run_id,
-                "worker": slot.index, "pid": handle.process.pid}
+                "worker": slot.index, "pid": handle.process.pid, "epochs": slot.run.spec.epochs}
 
     def _pump(self, slot: _Slot, handle: RunHandle) -> None:
         for event in handle.events():

@@ -131,6 +131,10 @@ def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queu
     from designer.quiet import import_keras_quietly
 
     import_keras_quietly()  # while nobody waits yet: Keras, the catalog and the data libraries
+    if backend == "tensorflow":  # a reused worker builds a new model per job: TF's retracing notes are noise
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
     import scipy.ndimage  # noqa: F401
     import sklearn.datasets  # noqa: F401
 
