@@ -2,7 +2,7 @@
 another in 1 warm worker, measured side by side in one run (goal ≤ 0.70 on a 2-core machine).
 
 Each trial trains a small CNN on the 8×8 digits for about 5 s; both sweeps are a 2×2 grid over the
-filters and the learning rate, with fresh stores, from process start to the summary.
+filters and the learning rate, with fresh stores, from the sweep's start to its summary.
 
     python benchmarks/sweep_parallel.py [--epochs 12]
 """
@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -56,16 +57,24 @@ def sweep_seconds(workers: int, epochs: int) -> tuple[float, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12, help="epochs per trial (about 5 s on 2 cores)")
+    parser.add_argument("--repeat", type=int, default=2, help="pairs of runs, interleaved; medians are shown")
     args = parser.parse_args()
-    one, one_trials = sweep_seconds(1, args.epochs)
-    two, two_trials = sweep_seconds(2, args.epochs)
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    trials: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both
+        for workers in (1, 2):
+            wall, durations = sweep_seconds(workers, args.epochs)
+            walls[workers].append(wall)
+            trials[workers] += durations
+    one, two = statistics.median(walls[1]), statistics.median(walls[2])
     ratio = two / one
-    print(f"{'workers':>8} {'wall (s)':>9} {'mean trial (s)':>15}")
-    print(f"{1:>8} {one:9.1f} {sum(one_trials) / 4:15.1f}")
-    print(f"{2:>8} {two:9.1f} {sum(two_trials) / 4:15.1f}")
+    print(f"{'workers':>8} {'wall (s), median':>17} {'runs':>18} {'mean trial (s)':>15}")
+    for workers, wall in ((1, one), (2, two)):
+        runs = ", ".join(f"{w:.1f}" for w in walls[workers])
+        print(f"{workers:>8} {wall:17.1f} {runs:>18} {statistics.mean(trials[workers]):15.1f}")
     print(f"parallel / sequential = {ratio:.2f} (goal ≤ 0.70) on {os.cpu_count()} cores")
     print(json.dumps({"sequential_s": round(one, 2), "parallel_s": round(two, 2), "ratio": round(ratio, 3),
-                      "trial_s": round(sum(one_trials) / 4, 2), "cores": os.cpu_count()}))
+                      "trial_s": round(statistics.mean(trials[1]), 2), "cores": os.cpu_count()}))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ from designer.training.spec import TrainingSpec
 from designer.training.worker import RunHandle
 
 _TICK_S = 1.0
+# Trials report their batches this often: the views plot epochs, and the one recording process
+# should not spend the cores the trials need on many trials' step metrics.
+TRIAL_BATCH_EVENTS_PER_SECOND = 2.0
 
 
 @dataclass
@@ -105,11 +108,17 @@ class Sweep:
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
         experiment = self.experiment
-        self.study = study = open_study(experiment, self.name, self.storage, self.spec.epochs)
         budget, started = experiment.budget(), time.monotonic()
         workers = min(experiment.workers, budget)
         threads, gpus = max(1, (os.cpu_count() or 1) // workers), gpu_count()
+        # The workers import Keras (seconds) while this process opens the stores.
         self.slots = [_Slot(i, self._worker(i, threads, gpus)) for i in range(workers)]
+        try:
+            self.study = study = open_study(experiment, self.name, self.storage, self.spec.epochs)
+        except BaseException:
+            for slot in self.slots:
+                slot.handle.kill()
+            raise
         yield {"event": "sweep_started", "experiment": experiment.name, "study": self.name, "storage": self.storage,
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
                "done_before": spent(study), "workers": workers, "threads_per_worker": threads,
@@ -167,6 +176,7 @@ class Sweep:
             slot.run = RecordedRun(project, self.folder, training={**self.training, **training}, data=self.data,
                                    tracking_uri=self.tracking_uri, warm=slot.handle, snapshot=project_to_dict(project),
                                    experiment=self.name, params=shown,
+                                   batch_events_per_second=TRIAL_BATCH_EVENTS_PER_SECOND,
                                    tags={"experiment": self.experiment.name, "trial": str(trial.number)})
         except Exception as exc:  # options this trial's values make invalid: the trial fails, the sweep goes on
             self._tell_failed(slot, "options", str(exc))

@@ -26,7 +26,7 @@ class RecordedRun:
                  data: dict[str, Any] | None = None, tracking_uri: str | None = None,
                  warm: RunHandle | None = None, resume: str | None = None, snapshot: dict[str, Any] | None = None,
                  experiment: str | None = None, tags: dict[str, str] | None = None,
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, batch_events_per_second: float | None = None) -> None:
         """Start the run; ``DocumentFormatError`` if the training options cannot train. ``resume``: the id
         of an earlier run of this store whose last checkpoint the run goes on from. A sweep's trial passes
         its own ``snapshot`` of the project (the network with the trial's values), the MLflow ``experiment``
@@ -45,7 +45,8 @@ class RecordedRun:
                                           {"project": project.name, **(tags or {}),
                                            **({"resumed_from": resume} if resume else {})})
         self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
-                                resume_from=str(resume_from) if resume_from else None)
+                                resume_from=str(resume_from) if resume_from else None,
+                                batch_events_per_second=batch_events_per_second)
         self.result: dict[str, Any] = {}
 
     def _fetch(self, run_id: str) -> Path:

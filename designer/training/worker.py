@@ -89,11 +89,11 @@ class RunHandle:
         self.process.terminate()
 
     def close(self) -> None:
-        """Let an idle reusable worker exit; a busy one is killed."""
+        """Let an idle reusable worker exit in its own time (tearing TensorFlow down takes seconds, and
+        nobody need wait for it); a busy one is killed."""
         if self.idle and self.reuse:
             self.jobs.put(None)
-            self.process.join(timeout=10)
-        if self.process.is_alive():
+        elif self.process.is_alive():
             self.kill()
 
 
@@ -105,7 +105,8 @@ def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
 def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = None, **overrides: Any) -> RunHandle:
     """Run ``project`` in ``warm`` if it suits (same backend and device, idle), else in a new worker.
     Overrides: ``training`` and ``data`` (merged over the project's), ``output_dir`` (checkpoints and
-    the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it)."""
+    the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it),
+    ``batch_events_per_second`` (fewer for a sweep's many trials, whose views plot epochs)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     training = {**project.get("training", {}), **overrides.get("training", {})}
     backend, device = training.get("backend", "tensorflow"), training.get("device", "auto")
@@ -236,7 +237,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
             model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
                           loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                           metrics=spec.metrics_for(dataset.task))
-    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size)]
+    rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
+    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, rate)]
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best))
     if spec.schedule == "plateau":
@@ -369,9 +371,9 @@ def _events_callback() -> type:
     class Events(keras.callbacks.Callback):
         """Streams batch and epoch events; stops within one batch on request or on NaN."""
 
-        def __init__(self, queue: Any, stop_event: Any, batch_size: int) -> None:
+        def __init__(self, queue: Any, stop_event: Any, batch_size: int, rate: float) -> None:
             super().__init__()
-            self.queue, self.stop_event, self.batch_size = queue, stop_event, batch_size
+            self.queue, self.stop_event, self.batch_size, self.interval = queue, stop_event, batch_size, 1 / rate
             self.epoch = 0
             self.last_sent = 0.0
             self.last_time = time.perf_counter()
@@ -390,7 +392,7 @@ def _events_callback() -> type:
             elif self.stop_event.is_set():
                 self.reason = ("stopped", f"stopped by request at epoch {self.epoch + 1}, batch {batch + 1}")
                 self.model.stop_training = True
-            if now - self.last_sent >= 1 / BATCH_EVENTS_PER_SECOND or self.reason:
+            if now - self.last_sent >= self.interval or self.reason:
                 lr = self.model.optimizer.learning_rate
                 logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
                 self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1,
