@@ -40,3 +40,25 @@ def analyzer(catalog):
     from designer.keras_bridge.analysis import Analyzer
 
     return Analyzer(catalog)
+
+
+@pytest.fixture(scope="session")
+def _trainers():
+    holder: dict = {"handle": None}
+    yield holder
+    if holder["handle"] is not None:
+        holder["handle"].close()
+
+
+@pytest.fixture
+def trainer(_trainers):
+    """A reusable training worker, Keras imported once per test process, for tests that need a run
+    to happen rather than a fresh process (a killed or busy one is replaced)."""
+    from designer.training.worker import RunHandle
+
+    handle = _trainers["handle"]
+    if handle is None or not handle.idle:
+        if handle is not None:
+            handle.close()
+        handle = _trainers["handle"] = RunHandle(reuse=True)
+    return handle

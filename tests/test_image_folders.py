@@ -60,7 +60,7 @@ def test_broken_folders_are_named(tmp_path, damage, message):
         load_source(f"images:{tmp_path / 'nowhere'}")
 
 
-def test_a_cnn_trains_on_an_image_folder(tmp_path):
+def test_a_cnn_trains_on_an_image_folder(tmp_path, trainer):
     root = write_digits(tmp_path / "digits", sizes=((16, 16), (20, 20)))
     doc = NetworkDocument("folder_cnn")
     x = doc.add_node("InputLayer", "image", {"shape": [16, 16, 1]})
@@ -71,7 +71,7 @@ def test_a_cnn_trains_on_an_image_folder(tmp_path):
         doc.connect(a.id, b.id)
     project = Project(doc, data={"source": f"images:{root}", "target_size": 16},
                       training={"epochs": 3, "batch_size": 8})
-    events = list(start_run(project_to_dict(project), tmp_path, output_dir=str(tmp_path / "out")).events())
+    events = list(start_run(project_to_dict(project), tmp_path, trainer, output_dir=str(tmp_path / "out")).events())
     assert events[-1]["event"] == "finished", events[-1]
     assert len(events[-1]["evaluation"]["confusion_matrix"]) == 3
     assert (tmp_path / "out" / "best.keras").is_file()

@@ -26,13 +26,13 @@ def test_sample_analyses_and_builds(path, analyzer):
 
 
 @pytest.mark.parametrize("path", PROJECTS, ids=[p.stem for p in PROJECTS])
-def test_sample_trains_briefly(path, tmp_path):
+def test_sample_trains_briefly(path, tmp_path, trainer):
     from designer.graph.project import project_to_dict
     from designer.training.worker import start_run
 
     project = load_project(path)
     assert project.data.get("source"), "every sample carries its data setup"
-    events = list(start_run(project_to_dict(project), path.parent, training={"epochs": 1}).events())
+    events = list(start_run(project_to_dict(project), path.parent, trainer, training={"epochs": 1}).events())
     assert events[-1]["event"] == "finished", events[-1]
 
 

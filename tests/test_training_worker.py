@@ -28,8 +28,8 @@ def collect(run):
     return list(run.events())
 
 
-def test_a_run_streams_started_batches_epochs_and_finished(tmp_path):
-    events = collect(start_run(mlp_project(), tmp_path))
+def test_a_run_streams_started_batches_epochs_and_finished(tmp_path, trainer):
+    events = collect(start_run(mlp_project(), tmp_path, warm=trainer))
     kinds = [e["event"] for e in events]
     assert kinds[0] == "started" and kinds[-1] == "finished"
     assert kinds.count("epoch") == 3 and "batch" in kinds
@@ -38,8 +38,8 @@ def test_a_run_streams_started_batches_epochs_and_finished(tmp_path):
     assert "test_accuracy" in events[-1]["metrics"] and len(events[-1]["history"]["loss"]) == 3
 
 
-def test_graceful_stop_within_a_batch(tmp_path):
-    run = start_run(mlp_project(epochs=500, batch_size=4), tmp_path)
+def test_graceful_stop_within_a_batch(tmp_path, trainer):
+    run = start_run(mlp_project(epochs=500, batch_size=4), tmp_path, warm=trainer)
     events = []
     for event in run.events():
         events.append(event)
@@ -58,14 +58,14 @@ def test_kill_is_reported(tmp_path):
     assert last["event"] == "failed" and last["cause"] in ("killed", "crash")
 
 
-def test_nan_loss_fails_with_a_clear_cause(tmp_path):
-    events = collect(start_run(mlp_project(optimizer="sgd", learning_rate=1e30, epochs=5), tmp_path))
+def test_nan_loss_fails_with_a_clear_cause(tmp_path, trainer):
+    events = collect(start_run(mlp_project(optimizer="sgd", learning_rate=1e30, epochs=5), tmp_path, warm=trainer))
     assert events[-1]["event"] == "failed" and events[-1]["cause"] == "nan"
     assert "lower the learning rate" in events[-1]["message"]
 
 
-def test_data_that_does_not_fit_the_network_is_a_data_failure(tmp_path):
-    events = collect(start_run(mlp_project(units=5), tmp_path))
+def test_data_that_does_not_fit_the_network_is_a_data_failure(tmp_path, trainer):
+    events = collect(start_run(mlp_project(units=5), tmp_path, warm=trainer))
     assert events[-1]["cause"] == "data"
     assert "set the last layer's units to 3" in events[-1]["message"]
 
@@ -135,24 +135,24 @@ def network_for(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer", "spirals", "sine"])
-def test_every_builtin_dataset_trains(name, tmp_path):
-    events = collect(start_run(network_for(name), tmp_path))
+def test_every_builtin_dataset_trains(name, tmp_path, trainer):
+    events = collect(start_run(network_for(name), tmp_path, warm=trainer))
     assert events[-1]["event"] == "finished", events[-1]
     assert all(v == v for v in events[-1]["metrics"].values())  # no NaN in the test metrics
 
 
-def test_class_weights_validation_frequency_and_mixed_precision(tmp_path):
+def test_class_weights_validation_frequency_and_mixed_precision(tmp_path, trainer):
     events = collect(start_run(mlp_project(epochs=4, class_weight={"setosa": 2.0, "2": 0.5}, validation_freq=2,
-                                           mixed_precision=True), tmp_path))
+                                           mixed_precision=True), tmp_path, warm=trainer))
     assert events[0]["precision"] == "mixed_float16" and events[-1]["event"] == "finished", events[-1]
     epochs = [e for e in events if e["event"] == "epoch"]
     assert ["val_loss" in e for e in epochs] == [False, True, False, True]
-    balanced = collect(start_run(mlp_project(class_weight="balanced"), tmp_path))
+    balanced = collect(start_run(mlp_project(class_weight="balanced"), tmp_path, warm=trainer))
     assert balanced[-1]["event"] == "finished"
 
 
-def test_an_unknown_class_in_class_weight_is_a_data_failure(tmp_path):
-    events = collect(start_run(mlp_project(class_weight={"roses": 2.0}), tmp_path))
+def test_an_unknown_class_in_class_weight_is_a_data_failure(tmp_path, trainer):
+    events = collect(start_run(mlp_project(class_weight={"roses": 2.0}), tmp_path, warm=trainer))
     assert events[-1]["cause"] == "data" and "class_weight.roses" in events[-1]["message"]
 
 
@@ -178,11 +178,11 @@ def test_out_of_memory_is_reported_as_such(tmp_path):
     assert events[-1]["event"] == "failed" and events[-1]["cause"] == "oom", events[-1]
 
 
-def test_checkpoints_are_announced_and_a_stopped_run_resumes(tmp_path):
+def test_checkpoints_are_announced_and_a_stopped_run_resumes(tmp_path, trainer):
     from designer.training.session import RecordedRun
 
     project = project_from_dict(mlp_project(epochs=500, batch_size=4))
-    first = RecordedRun(project, tmp_path)
+    first = RecordedRun(project, tmp_path, warm=trainer)
     events = []
     for event in first.events():
         events.append(event)
@@ -190,7 +190,7 @@ def test_checkpoints_are_announced_and_a_stopped_run_resumes(tmp_path):
             first.stop()
     kinds = {(e["kind"]) for e in events if e["event"] == "checkpoint"}
     assert kinds == {"best", "last"} and events[-1]["cause"] == "stopped"
-    again = RecordedRun(project, tmp_path, training={"epochs": 5}, resume=first.run_id)
+    again = RecordedRun(project, tmp_path, training={"epochs": 5}, resume=first.run_id, warm=trainer)
     resumed = list(again.events())
     epochs = [e["epoch"] for e in resumed if e["event"] == "epoch"]
     assert resumed[-1]["event"] == "finished", resumed[-1]
@@ -205,9 +205,9 @@ def test_resuming_a_run_without_checkpoints_is_refused(tmp_path, capsys):
     assert "resume" in capsys.readouterr().err
 
 
-def test_text_runs_adapt_their_vectorizer_and_say_so(tmp_path):
+def test_text_runs_adapt_their_vectorizer_and_say_so(tmp_path, trainer):
     project = load_project(SAMPLES / "text_lstm.kdn")
-    events = collect(start_run(project_to_dict(project), SAMPLES, training={"epochs": 2}))
+    events = collect(start_run(project_to_dict(project), SAMPLES, training={"epochs": 2}, warm=trainer))
     notes = [e["text"] for e in events if e["event"] == "note"]
     assert any("adapted TextVectorization 'vectorize'" in n for n in notes)
     assert events[-1]["event"] == "finished" and events[-1]["metrics"]["test_accuracy"] > 0.5

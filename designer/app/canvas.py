@@ -6,6 +6,7 @@ block) that the window turns into undoable commands, and ``sync`` redraws from t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
@@ -43,6 +44,23 @@ class PortItem(QGraphicsEllipseItem):
         QTimer.singleShot(700, lambda: self.setBrush(QBrush(QColor("#f5f5f5"))))
 
 
+@dataclass(frozen=True)
+class NodeColors:
+    """What a node is painted with on a light or a dark canvas (the category colour stays)."""
+
+    body: str
+    frozen_body: str
+    border: str
+    title: str
+    text: str
+    shape: str
+    minimap: str
+
+
+LIGHT = NodeColors("#fdfdfd", "#e8edf2", "#9e9e9e", "#212121", "#616161", "#1b5e20", "#e6fafafa")  # minimap: #AARRGGBB
+DARK = NodeColors("#2b2e34", "#27303c", "#5f6670", "#eceff1", "#b0bec5", "#81c784", "#e626292e")
+
+
 class NodeItem(QGraphicsItem):
     """One layer: name, type, output shape and parameter count, coloured by category."""
 
@@ -78,8 +96,9 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(0, 0, NODE_W, NODE_H)
-        body = QColor("#fdfdfd") if not self.frozen else QColor("#e8edf2")
-        border = QColor("#d32f2f") if self.error else (QColor("#1e88e5") if self.isSelected() else QColor("#9e9e9e"))
+        colors = getattr(self.scene(), "colors", LIGHT)
+        body = QColor(colors.frozen_body if self.frozen else colors.body)
+        border = QColor("#d32f2f" if self.error else "#1e88e5" if self.isSelected() else colors.border)
         pen = QPen(border, 2.4 if self.isSelected() or self.error else 1.2)
         if self.frozen:
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -92,7 +111,7 @@ class NodeItem(QGraphicsItem):
         if self.is_block:
             painter.setPen(QPen(self.color, 1.2))
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 6, 6)
-        painter.setPen(QColor("#212121"))
+        painter.setPen(QColor(colors.title))
         bold = QFont(painter.font())
         bold.setBold(True)
         bold.setPointSizeF(9.5)
@@ -102,13 +121,13 @@ class NodeItem(QGraphicsItem):
         small.setBold(False)
         small.setPointSizeF(8)
         painter.setFont(small)
-        painter.setPen(QColor("#616161"))
+        painter.setPen(QColor(colors.text))
         metrics = QFontMetricsF(small)
         params_width = metrics.horizontalAdvance(self.params_text) + 8 if self.params_text else 0
         subtitle = metrics.elidedText(self.subtitle, Qt.TextElideMode.ElideRight, NODE_W - 26 - params_width)
         painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignLeft, subtitle)
         painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignRight, self.params_text)
-        painter.setPen(QColor("#1b5e20") if not self.error else QColor("#b71c1c"))
+        painter.setPen(QColor(colors.shape) if not self.error else QColor("#e53935"))
         painter.drawText(QRectF(16, 42, NODE_W - 24, 16), Qt.AlignmentFlag.AlignLeft, self.shape_text)
         if self.error:
             painter.setBrush(QBrush(QColor("#d32f2f")))
@@ -144,11 +163,13 @@ class CanvasScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple[str, int, str, int], EdgeItem] = {}
         self.grid = QColor("#e3e7eb")
+        self.colors = LIGHT
         self.set_dark(False)
 
     def set_dark(self, dark: bool) -> None:
         self.setBackgroundBrush(QColor("#202226" if dark else "#f4f6f8"))
         self.grid = QColor("#2c2f34" if dark else "#e3e7eb")
+        self.colors = DARK if dark else LIGHT
         self.update()
 
     def node_moved(self, item: NodeItem) -> None:
@@ -198,7 +219,7 @@ class Minimap(QWidget):
 
     def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(250, 250, 250, 230))
+        painter.fillRect(self.rect(), QColor(self.canvas.canvas_scene.colors.minimap))
         painter.setPen(QPen(QColor("#90a4ae"), 1))
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         bounds, scale = self._mapping()

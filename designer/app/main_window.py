@@ -43,7 +43,9 @@ def autosave_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
+                 dark: bool | None = None) -> None:
+        """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time."""
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
@@ -53,6 +55,8 @@ class MainWindow(QMainWindow):
         self.undo = QUndoStack(self)
         self.state = EditorState(None, self._changed)  # type: ignore[arg-type]
         self.settings = QSettings("keras-network-designer", "designer")
+        self.dark = self.settings.value("dark", False, type=bool) if dark is None else dark
+        apply_theme(QApplication.instance(), self.dark)  # type: ignore[arg-type]
         self.setWindowTitle(APP_NAME)
         self.resize(1440, 900)
         self.setAcceptDrops(True)
@@ -125,7 +129,7 @@ class MainWindow(QMainWindow):
         self.palette.activated.connect(lambda t: self.add_layer(t))
         self.inspector.edited.connect(self._inspector_edited)
         self.panel.picked.connect(lambda node_id: self.canvas.select([node_id], center=True))
-        self.canvas.canvas_scene.set_dark(self.settings.value("dark", False, type=bool))
+        self.canvas.canvas_scene.set_dark(self.dark)
         if self.background.catalog is not None:
             self.palette.populate(self.background.catalog)
         for action in self.editor_actions:
@@ -679,8 +683,8 @@ class MainWindow(QMainWindow):
                 break
 
     def toggle_theme(self) -> None:
-        dark = not self.settings.value("dark", False, type=bool)
-        self.settings.setValue("dark", dark)
-        apply_theme(QApplication.instance(), dark)  # type: ignore[arg-type]
+        self.dark = not self.dark
+        self.settings.setValue("dark", self.dark)
+        apply_theme(QApplication.instance(), self.dark)  # type: ignore[arg-type]
         if self.editor_built:
-            self.canvas.canvas_scene.set_dark(dark)
+            self.canvas.canvas_scene.set_dark(self.dark)

@@ -32,11 +32,9 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     app.setOrganizationName("keras-network-designer")
     from designer.app.background import Background
     from designer.app.main_window import MainWindow
-    from designer.app.theme import apply_theme
 
-    apply_theme(app, dark)  # type: ignore[arg-type]
     background = Background()
-    window = MainWindow(background)
+    window = MainWindow(background, dark=True if dark else None)
     window.show()
     if project:
         window.open_path(Path(project))
