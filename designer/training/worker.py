@@ -124,6 +124,9 @@ def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queu
         os.environ["CUDA_VISIBLE_DEVICES"] = str(placement["gpu"])
     elif device == "gpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
+    if placement["reuse"]:  # a sweep's workers may share a GPU: take its memory as needed, not all up front
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     if placement.get("threads"):  # read by TensorFlow, OpenMP (PyTorch) and XLA when they start
         threads = str(placement["threads"])
         for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
