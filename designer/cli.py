@@ -349,8 +349,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.project}: {exc}") from None
     report = _SweepReport(args.json)
     report.show(first)
-    for event in events:
-        report.show(event)
+    try:
+        for event in events:
+            report.show(event)
+    except Exception as exc:  # a store gone away mid-sweep: one line that says so; the records kept so far stay
+        print(f"netdesigner: the sweep stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     summary = report.summary
     return EXIT_OK if summary and summary["best"] is not None else EXIT_FAILED
 

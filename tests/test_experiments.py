@@ -97,6 +97,16 @@ def test_a_trial_project_carries_its_values_and_can_bypass_a_layer(tmp_path):
     assert project.document.nodes[names["hidden"].id].params["units"] == 8  # the base project is untouched
 
 
+def test_only_a_one_input_layer_can_be_switched_off():
+    doc = NetworkDocument("merge")
+    a, b = (doc.add_node("InputLayer", n, {"shape": [4]}) for n in ("a", "b"))
+    add = doc.add_node("Add", "sum", {})
+    doc.connect(a.id, add.id)
+    doc.connect(b.id, add.id)
+    with pytest.raises(DocumentFormatError, match="one input and one output"):
+        trial_project(Project(doc), {"sum.enabled": False})
+
+
 def test_an_experiment_saved_in_a_project_round_trips(tmp_path):
     project = mlp(tmp_path)
     experiment = Experiment(name="tune", params={"hidden.units": "4,8"}, strategy="grid", workers=2)

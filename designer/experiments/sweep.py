@@ -27,6 +27,7 @@ from designer.experiments.definition import Experiment, check_bindings
 from designer.experiments.study import default_storage, objective_value, open_study, spent, study_name
 from designer.experiments.trial import trial_project
 from designer.graph.project import Project, project_to_dict
+from designer.graph.serialize import DocumentFormatError
 from designer.training.records import default_tracking_uri
 from designer.training.spec import TrainingSpec
 from designer.training.worker import RunHandle
@@ -166,19 +167,19 @@ class Sweep:
             warnings.simplefilter("ignore", UserWarning)
             trial = self.study.ask()
         values = {h.key: h.suggest(trial) for h in self.experiment.hyperparameters()}
-        project, training = trial_project(self.project, values)
         if not slot.handle.idle:  # its process died with the last trial
             slot.handle.close()
             slot.handle = self._worker(slot.index, max(1, (os.cpu_count() or 1) // len(self.slots)), gpu_count())
         shown = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
         slot.trial, slot.values, slot.ending, slot.epochs_done, slot.last_value = trial, shown, "", 0, None
         try:
+            project, training = trial_project(self.project, values)
             slot.run = RecordedRun(project, self.folder, training={**self.training, **training}, data=self.data,
                                    tracking_uri=self.tracking_uri, warm=slot.handle, snapshot=project_to_dict(project),
                                    experiment=self.name, params=shown,
                                    batch_events_per_second=TRIAL_BATCH_EVENTS_PER_SECOND,
                                    tags={"experiment": self.experiment.name, "trial": str(trial.number)})
-        except Exception as exc:  # options this trial's values make invalid: the trial fails, the sweep goes on
+        except DocumentFormatError as exc:  # options or a network this trial's values make invalid: it fails alone
             self._tell_failed(slot, "options", str(exc))
             return {"event": "trial_failed", "trial": trial.number, "params": shown, "cause": "options",
                     "message": str(exc)}
