@@ -69,7 +69,7 @@ def test_train_to_completion_fills_plots_results_and_runs(qtbot, window, tmp_pat
 
 
 def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
-    dock = open_copy(qtbot, window, tmp_path, epochs=2, batch_size=16)
+    dock = open_copy(qtbot, window, tmp_path, epochs=1, batch_size=16)
     for _ in range(2):
         dock.train_button.click()
         with qtbot.waitSignal(dock.controller.ended, timeout=120_000):
