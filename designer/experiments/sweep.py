@@ -111,9 +111,9 @@ class Sweep:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
         workers = min(experiment.workers, budget)
-        threads, gpus = max(1, (os.cpu_count() or 1) // workers), gpu_count()
+        self.threads, self.gpus = max(1, (os.cpu_count() or 1) // workers), gpu_count()
         # The workers import Keras (seconds) while this process opens the stores.
-        self.slots = [_Slot(i, self._worker(i, threads, gpus)) for i in range(workers)]
+        self.slots = [_Slot(i, self._worker(i)) for i in range(workers)]
         try:
             self.study = study = open_study(experiment, self.name, self.storage, self.spec.epochs)
         except BaseException:
@@ -122,7 +122,7 @@ class Sweep:
             raise
         yield {"event": "sweep_started", "experiment": experiment.name, "study": self.name, "storage": self.storage,
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
-               "done_before": spent(study), "workers": workers, "threads_per_worker": threads,
+               "done_before": spent(study), "workers": workers, "threads_per_worker": self.threads,
                "objective": experiment.objective, "direction": "maximize" if experiment.maximize else "minimize"}
         heartbeat = 0.0
         try:
@@ -151,9 +151,9 @@ class Sweep:
                 slot.handle.close()
         yield self._summary(time.monotonic() - started)
 
-    def _worker(self, index: int, threads: int, gpus: int) -> RunHandle:
-        return RunHandle(self.spec.backend, self.spec.device, reuse=True, threads=threads,
-                         gpu=index % gpus if gpus > 1 and self.spec.device in ("auto", "gpu") else None)
+    def _worker(self, index: int) -> RunHandle:
+        return RunHandle(self.spec.backend, self.spec.device, reuse=True, threads=self.threads,
+                         gpu=index % self.gpus if self.gpus > 1 and self.spec.device in ("auto", "gpu") else None)
 
     def _may_start(self, budget: int, started: float) -> bool:
         timeout = self.experiment.timeout_s
@@ -169,7 +169,7 @@ class Sweep:
         values = {h.key: h.suggest(trial) for h in self.experiment.hyperparameters()}
         if not slot.handle.idle:  # its process died with the last trial
             slot.handle.close()
-            slot.handle = self._worker(slot.index, max(1, (os.cpu_count() or 1) // len(self.slots)), gpu_count())
+            slot.handle = self._worker(slot.index)
         shown = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
         slot.trial, slot.values, slot.ending, slot.epochs_done, slot.last_value = trial, shown, "", 0, None
         try:

@@ -121,6 +121,15 @@ def _run_entry(run: Any, experiment: str) -> dict[str, Any]:
 
 def find_run(tracking_uri: str, ref: str) -> dict[str, Any]:
     """A run by its id or a unique prefix of it (as ``runs list`` shows them); ``LookupError`` otherwise."""
+    from mlflow.exceptions import MlflowException
+
+    if len(ref) == 32:  # a whole id: one lookup, not a listing of the store
+        client = MlflowClient(tracking_uri)
+        try:
+            run = client.get_run(ref)
+        except MlflowException:
+            raise LookupError(f"{ref!r} matches no runs in {tracking_uri}") from None
+        return _run_entry(run, client.get_experiment(run.info.experiment_id).name)
     matches = [r for r in list_runs(tracking_uri) if r["run_id"].startswith(ref)]
     if len(matches) != 1:
         raise LookupError(f"{ref!r} matches {len(matches) or 'no'} runs in {tracking_uri}"
