@@ -7,7 +7,7 @@ import json
 import keras
 import pytest
 from keras import layers
-from PySide6.QtCore import QPointF, QStandardPaths, Qt
+from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLineEdit, QSpinBox
 
@@ -221,10 +221,23 @@ def test_open_an_imported_keras_model(qtbot, window, tmp_path):
     model = keras.Model(inp, layers.Add(name="res")([layers.Dense(4, name="skip")(inp), hidden]), name="imported")
     model.save(tmp_path / "m.keras")
     assert window.open_path(tmp_path / "m.keras")
+    assert window.background.importing and "Importing" in window.statusBar().currentMessage()  # not on this thread
     settle(qtbot, window)
     assert {n.name for n in window.state.doc.nodes.values()} == {"x", "h", "skip", "res"}
     assert window.analysis.total_params == model.count_params()
     assert not window.undo.isClean()  # imported work is unsaved until saved
+
+
+def test_an_application_imports_while_the_window_stays_live(qtbot, window):
+    ticks: list[bool] = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(bool(window.background.importing)))
+    timer.start()
+    window.start.chosen.emit("application", "MobileNet")  # the start page's "Open architecture"
+    settle(qtbot, window)
+    timer.stop()
+    assert len(window.state.doc) > 80 and window.analysis.total_params == 4_253_864
+    assert any(ticks)  # the GUI thread kept serving events while Keras built the model
 
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, window, tmp_path):

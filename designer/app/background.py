@@ -1,4 +1,4 @@
-"""Keras work off the GUI thread: loading the catalog and analysing the document.
+"""Keras work off the GUI thread: loading the catalog, importing models and analysing the document.
 
 One worker thread owns all Keras calls (Keras keeps per-thread global state). The GUI
 sends it a JSON snapshot of the document with a generation number and applies only the
@@ -20,6 +20,7 @@ from designer.quiet import import_keras_quietly
 class _Worker(QObject):
     catalog_ready = Signal(object)
     analysed = Signal(int, object)
+    imported = Signal(str, object)
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -40,6 +41,20 @@ class _Worker(QObject):
             return
         self.catalog_ready.emit(catalog)
 
+    @Slot(str)
+    def import_source(self, source: str) -> None:
+        """Load and convert a model here, so a 800-layer application never freezes the window; the
+        document crosses back as plain data, an import error as its message."""
+        try:
+            from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+
+            result: object = document_to_dict(import_model(load_source(source)))
+        except ModelImportError as exc:
+            result = str(exc)
+        except Exception as exc:  # an unexpected Keras error must not end the worker thread's loop
+            result = f"{source}: {type(exc).__name__}: {exc}"
+        self.imported.emit(source, result)
+
     @Slot(int, str)
     def analyse(self, generation: int, doc_json: str) -> None:
         if self.analyzer is not None:
@@ -52,9 +67,12 @@ class Background(QObject):
 
     catalog_ready = Signal(object)
     analysed = Signal(object)
+    imported = Signal(str, object)
+    """``(source, document dict)`` when an import worked, ``(source, message)`` when it did not."""
     failed = Signal(str)
     _load = Signal()
     _analyse = Signal(int, str)
+    _import = Signal(str)
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = 120) -> None:
         super().__init__(parent)
@@ -64,13 +82,16 @@ class Background(QObject):
         self.worker.moveToThread(self.thread)
         self._load.connect(self.worker.load)
         self._analyse.connect(self.worker.analyse)
+        self._import.connect(self.worker.import_source)
         self.worker.catalog_ready.connect(self._on_catalog)
+        self.worker.imported.connect(self._on_imported)
         self.worker.analysed.connect(self._on_analysed)
         self.worker.failed.connect(self.failed)
         self.generation = 0
         self.pending: NetworkDocument | None = None
         self.catalog: Any = None
         self.busy = False
+        self.importing = 0
         self.timer = QTimer(self, singleShot=True, interval=debounce_ms)
         self.timer.timeout.connect(self._send)
         self.thread.start()
@@ -81,6 +102,15 @@ class Background(QObject):
         """Analyse ``doc`` soon; later edits restart the wait, and only the newest state is sent."""
         self.pending = doc
         self.timer.start()
+
+    def import_source(self, source: str) -> None:
+        """Import ``FILE.keras``/``.h5``/``.json`` or ``keras.applications:NAME``; ``imported`` tells the end."""
+        self.importing += 1
+        self._import.emit(source)
+
+    def _on_imported(self, source: str, result: object) -> None:
+        self.importing -= 1
+        self.imported.emit(source, result)
 
     def _send(self) -> None:
         if self.pending is None or self.catalog is None or self.busy:
@@ -104,7 +134,8 @@ class Background(QObject):
 
     @property
     def idle(self) -> bool:
-        return self.catalog is not None and not self.busy and self.pending is None and not self.timer.isActive()
+        return (self.catalog is not None and not self.busy and not self.importing and self.pending is None
+                and not self.timer.isActive())
 
     def stop(self) -> None:
         self.thread.quit()

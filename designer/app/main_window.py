@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.background.catalog_ready.connect(self._catalog_ready)
         self.background.analysed.connect(self._analysed)
+        self.background.imported.connect(self._imported)
         self.background.failed.connect(lambda msg: self.statusBar().showMessage(msg))
         self.start.chosen.connect(self._start_choice)
         self.undo.cleanChanged.connect(lambda _: self._update_title())
@@ -552,20 +553,21 @@ class MainWindow(QMainWindow):
             self.open_path(Path(name))
 
     def import_source(self, source: str) -> bool:
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            from designer.keras_bridge.importer import ModelImportError, import_model, load_source
-
-            model = load_source(source)
-            project = Project(import_model(model), f"Imported from {Path(source).name}.")
-        except ModelImportError as exc:
-            QMessageBox.warning(self, "Cannot import", str(exc))
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.set_project(project, None)
-        self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
+        """Start importing in the Keras thread (an application takes seconds to build); the window stays
+        live and the model opens when ready (``_imported``)."""
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        self.statusBar().showMessage(f"Importing {source}…")
+        self.background.import_source(source)
         return True
+
+    def _imported(self, source: str, result: dict[str, Any] | str) -> None:
+        QApplication.restoreOverrideCursor()
+        self.statusBar().clearMessage()
+        if isinstance(result, str):
+            QMessageBox.warning(self, "Cannot import", result)
+            return
+        self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
+        self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
 
     def import_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import Keras model", str(Path.cwd()),

@@ -46,6 +46,7 @@ def apply_theme(app: QApplication, dark: bool) -> None:
                             (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.Button, "#35373b"),
                             (QPalette.ColorRole.ButtonText, "#e8e8e8"), (QPalette.ColorRole.Highlight, "#1e88e5"),
                             (QPalette.ColorRole.HighlightedText, "#ffffff"),
-                            (QPalette.ColorRole.ToolTipBase, "#35373b"), (QPalette.ColorRole.ToolTipText, "#e8e8e8")):
+                            (QPalette.ColorRole.ToolTipBase, "#35373b"), (QPalette.ColorRole.ToolTipText, "#e8e8e8"),
+                            (QPalette.ColorRole.Link, "#64b5f6"), (QPalette.ColorRole.LinkVisited, "#ba68c8")):
             palette.setColor(role, QColor(color))
     app.setPalette(palette)

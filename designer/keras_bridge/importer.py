@@ -177,7 +177,9 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
 def _non_default(class_name: str, config: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     if class_name == INPUT_TYPE:
         return _input_params(config)
-    return json.loads(_pruned(class_name, json.dumps(config, sort_keys=True), catalog))
+    # Without the dropped keys (the name above all), the many alike layers of a big model share one check.
+    kept = {k: v for k, v in config.items() if k not in _DROPPED}
+    return json.loads(_pruned(class_name, json.dumps(kept, sort_keys=True), catalog))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -187,13 +189,12 @@ def _pruned(class_name: str, config_json: str, catalog: Catalog) -> str:
     spec, config = catalog[class_name], json.loads(config_json)
     required = {p.name: config[p.name] for p in spec.params if p.required and p.name in config}
     defaults = _default_config(class_name, json.dumps(required, sort_keys=True, default=str), catalog)
-    params = {k: v for k, v in config.items()
-              if k not in _DROPPED and (k in required or k not in defaults or defaults[k] != v)}
+    params = {k: v for k, v in config.items() if k in required or k not in defaults or defaults[k] != v}
     try:
-        rebuilt = json.loads(json.dumps(spec.cls.from_config(spec.config(params, config["name"])).get_config()))
+        rebuilt = json.loads(json.dumps(spec.cls.from_config(spec.config(params, "pruned")).get_config()))
     except Exception:  # keep everything when the short form does not even build
         rebuilt = {}
-    params.update({k: v for k, v in config.items() if k not in _DROPPED and rebuilt.get(k) != v})
+    params.update({k: v for k, v in config.items() if rebuilt.get(k) != v})
     return json.dumps(params)
 
 
