@@ -155,6 +155,9 @@ def test_a_grid_sweep_with_two_workers_survives_a_killed_trial(tmp_path, monkeyp
         assert run.data.params["hidden.units"] == str(trial.params["hidden.units"])
         if trial.state.name == "COMPLETE":
             assert run.info.status == "FINISHED" and run.data.metrics["val_accuracy"] == pytest.approx(trial.value)
+            # a trial runs again from its start, so it keeps the best and final models but no last checkpoint
+            files = {f.path for f in client.list_artifacts(run.info.run_id)}
+            assert {"best.keras", "model.keras"} <= files and "last.keras" not in files
 
     # The records read back on the command line, too.
     monkeypatch.chdir(tmp_path)

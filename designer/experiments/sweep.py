@@ -52,6 +52,11 @@ class _Slot:
     last_value: float | None = None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: a container's or ``taskset``'s share, not the whole machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def gpu_count() -> int:
     """GPUs this machine shows, without starting a framework (``nvidia-smi``; 0 if absent)."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or shutil.which("nvidia-smi") is None:
@@ -111,7 +116,7 @@ class Sweep:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
         workers = min(experiment.workers, budget)
-        self.threads, self.gpus = max(1, (os.cpu_count() or 1) // workers), gpu_count()
+        self.threads, self.gpus = max(1, usable_cores() // workers), gpu_count()
         # The workers import Keras (seconds) while this process opens the stores.
         self.slots = [_Slot(i, self._worker(i)) for i in range(workers)]
         try:
@@ -177,7 +182,7 @@ class Sweep:
             slot.run = RecordedRun(project, self.folder, training={**self.training, **training}, data=self.data,
                                    tracking_uri=self.tracking_uri, warm=slot.handle, snapshot=project_to_dict(project),
                                    experiment=self.name, params=shown,
-                                   batch_events_per_second=TRIAL_BATCH_EVENTS_PER_SECOND,
+                                   batch_events_per_second=TRIAL_BATCH_EVENTS_PER_SECOND, resumable=False,
                                    tags={"experiment": self.experiment.name, "trial": str(trial.number)})
         except DocumentFormatError as exc:  # options or a network this trial's values make invalid: it fails alone
             self._tell_failed(slot, "options", str(exc))

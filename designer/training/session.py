@@ -26,12 +26,13 @@ class RecordedRun:
                  data: dict[str, Any] | None = None, tracking_uri: str | None = None,
                  warm: RunHandle | None = None, resume: str | None = None, snapshot: dict[str, Any] | None = None,
                  experiment: str | None = None, tags: dict[str, str] | None = None,
-                 params: dict[str, Any] | None = None, batch_events_per_second: float | None = None) -> None:
+                 params: dict[str, Any] | None = None, batch_events_per_second: float | None = None,
+                 resumable: bool = True) -> None:
         """Start the run; ``DocumentFormatError`` if the training options cannot train. ``resume``: the id
         of an earlier run of this store whose last checkpoint the run goes on from. A sweep's trial passes
         its own ``snapshot`` of the project (the network with the trial's values), the MLflow ``experiment``
         it belongs to (default: the project's name), ``tags`` naming the trial and its hyperparameters as
-        extra ``params``."""
+        extra ``params``, and ``resumable=False`` (it runs again from the start, so no last checkpoint)."""
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         snapshot = snapshot or project_to_dict(project)
@@ -46,7 +47,7 @@ class RecordedRun:
                                            **({"resumed_from": resume} if resume else {})})
         self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
                                 resume_from=str(resume_from) if resume_from else None,
-                                batch_events_per_second=batch_events_per_second)
+                                batch_events_per_second=batch_events_per_second, resumable=resumable)
         self.result: dict[str, Any] = {}
 
     def _fetch(self, run_id: str) -> Path:

@@ -106,7 +106,8 @@ def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = No
     """Run ``project`` in ``warm`` if it suits (same backend and device, idle), else in a new worker.
     Overrides: ``training`` and ``data`` (merged over the project's), ``output_dir`` (checkpoints and
     the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it),
-    ``batch_events_per_second`` (fewer for a sweep's many trials, whose views plot epochs)."""
+    ``batch_events_per_second`` (fewer for a sweep's many trials, whose views plot epochs), ``resumable``
+    (False: no ``last.keras`` each epoch, for a sweep's trials, which run again from the start)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     training = {**project.get("training", {}), **overrides.get("training", {})}
     backend, device = training.get("backend", "tensorflow"), training.get("device", "auto")
@@ -243,7 +244,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, rate)]
     if overrides.get("output_dir"):
-        callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best))
+        callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
+                                                 overrides.get("resumable", True)))
     if spec.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2))
     if spec.early_stopping_patience:
@@ -417,9 +419,9 @@ def _checkpoints_callback() -> type:
     class Checkpoints(keras.callbacks.Callback):
         """The last epoch's model (to resume from) and the best one by validation loss, each announced."""
 
-        def __init__(self, folder: Path, queue: Any, best: float) -> None:
+        def __init__(self, folder: Path, queue: Any, best: float, resumable: bool) -> None:
             super().__init__()
-            self.folder, self.queue, self.best, self.epoch = folder, queue, best, 0
+            self.folder, self.queue, self.best, self.epoch, self.resumable = folder, queue, best, 0, resumable
             folder.mkdir(parents=True, exist_ok=True)
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -435,6 +437,8 @@ def _checkpoints_callback() -> type:
             self.save_last()  # a run stopped mid-epoch keeps its weights; resuming repeats that epoch
 
         def save_last(self) -> None:
+            if not self.resumable:
+                return
             self.model.save(self.folder / LAST)
             (self.folder / LAST_STATE).write_text(json.dumps({"epoch": self.epoch, "best": self.best}))
             self.queue.put({"event": "checkpoint", "kind": "last", "epoch": self.epoch, "file": LAST})
