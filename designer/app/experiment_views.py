@@ -53,7 +53,7 @@ class CurveOverlay(QWidget):
         self.metric.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric.currentTextChanged.connect(lambda _: self._draw())
         self.plot = pg.PlotWidget()
-        self.plot.addLegend(offset=(-10, 10))
+        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 200))
         self.plot.setLabel("bottom", "epoch")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         bar = QHBoxLayout()
@@ -81,12 +81,19 @@ class CurveOverlay(QWidget):
     def _draw(self) -> None:
         self.plot.clear()
         self.plot.setLabel("left", self.metric.currentText())
+        starts, ends = [], []
         for (number, history), color in zip(self.histories, TRIAL_COLORS * 8, strict=False):
             points = history.get(self.metric.currentText(), [])
             if points:
                 epochs, values = zip(*points, strict=True)
                 self.plot.plot(list(epochs), list(values), pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
                                symbolBrush=color, name=f"trial {number}")
+                starts.append(values[0])
+                ends.append(values[-1])
+        # The legend goes in the right-hand corner the curves end away from: bottom when they climb (accuracy).
+        climbing = bool(ends) and float(np.mean(ends)) > float(np.mean(starts))
+        corner = 1 if climbing else 0
+        self.legend.anchor(itemPos=(1, corner), parentPos=(1, corner), offset=(-10, -10 if climbing else 10))
 
 
 class ParallelCoordinates(pg.PlotWidget):

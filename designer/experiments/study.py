@@ -81,10 +81,12 @@ def make_sampler(experiment: Experiment) -> Any:
 
 
 def make_pruner(experiment: Experiment, epochs: int) -> Any:
+    """No verdict in the first quarter of training, where curves still cross (a trial pruned at epoch 2
+    of 40 for its 0.33 accuracy may well have won), nor before three trials have finished."""
     if experiment.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=epochs // 4)
     if experiment.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, epochs // 4), max_resource=max(epochs, 2))
     return optuna.pruners.NopPruner()
 
 
