@@ -52,6 +52,7 @@ def main(out: Path) -> None:
     window.change_setup(window.project.data, {"learning_rate": 0.003})
     dock.train()
     assert wait_until(lambda: not dock.controller.running, timeout=300)
+    assert wait_until(lambda: len(dock.runs.runs) == 2)  # the store is read in a thread
     dock.runs.tick([run["run_id"] for run in dock.runs.runs])
     dock.setCurrentWidget(dock.monitor)
     app.processEvents()

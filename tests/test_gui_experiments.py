@@ -18,7 +18,7 @@ from designer.experiments.results import pareto_front
 from designer.experiments.study import default_storage, study_name
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project
-from designer.training.records import default_tracking_uri
+from designer.training.stores import default_tracking_uri
 
 UNITS = [4, 8, 16, 32, 64, 12]
 ACCURACY = [0.70, 0.82, 0.91, 0.93, 0.94, 0.88]

@@ -65,7 +65,8 @@ def test_train_to_completion_fills_plots_results_and_runs(qtbot, window, tmp_pat
     assert dock.results.per_class.rowCount() == 3  # wine: three cultivars
     assert dock.results.matrix.image.image.shape == (3, 3)
     assert "accuracy" in dock.results.summary.text()
-    assert dock.runs.table.rowCount() == 1 and (tmp_path / "runs.db").is_file()
+    qtbot.waitUntil(lambda: dock.runs.table.rowCount() == 1, timeout=30_000)
+    assert (tmp_path / "runs.db").is_file()
 
 
 def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
@@ -74,7 +75,7 @@ def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
         dock.train_button.click()
         with qtbot.waitSignal(dock.controller.ended, timeout=120_000):
             pass
-    assert dock.runs.table.rowCount() == 2
+    qtbot.waitUntil(lambda: dock.runs.table.rowCount() == 2, timeout=30_000)
     dock.runs.tick([run["run_id"] for run in dock.runs.runs])
     labels = {item.name() for item, _ in dock.monitor.overlays}
     assert len(dock.monitor.overlays) >= 4 and any("val_loss" in label for label in labels)
@@ -95,6 +96,7 @@ def test_stop_mid_run_keeps_the_window_usable(qtbot, window, tmp_path):
         pass
     assert ended.args[0]["cause"] == "stopped"
     assert "Failed (stopped)" in dock.monitor.status.text() and dock.train_button.isEnabled()
+    qtbot.waitUntil(lambda: not dock.runs.loading and len(dock.runs.runs) == 1, timeout=30_000)
     assert dock.runs.runs[0]["status"] == "failed"
 
 
@@ -179,6 +181,7 @@ def test_image_classifier_results_show_samples_with_grad_cam_and_reopen(qtbot, w
     assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0) and heat.min() >= 0
     assert dock.results.samples.isVisible() and not dock.results.pairs.isVisible()
     dock.results.summary.setText("")
+    qtbot.waitUntil(lambda: dock.runs.table.rowCount() == 1, timeout=30_000)
     dock.runs._open(0)  # double-click the run: its results come back from the run store
     assert "accuracy" in dock.results.summary.text() and dock.results.matrix.image.image.shape == (10, 10)
 

@@ -40,6 +40,7 @@ from designer.app.trial_table import TrialTable
 from designer.experiments.definition import PRUNERS, STRATEGIES, Experiment
 from designer.graph.project import Project
 from designer.graph.serialize import DocumentFormatError
+from designer.training.stores import default_tracking_uri
 
 OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae")
 
@@ -294,7 +295,6 @@ class ExperimentManager(QMainWindow):
 
     def _stores(self) -> tuple[str, str, str]:
         from designer.experiments.study import default_storage, study_name
-        from designer.training.records import default_tracking_uri
 
         project, folder = self.get_project()
         assert self.experiment is not None

@@ -32,6 +32,7 @@ from designer.graph.grouping import group, ungroup
 from designer.graph.layout import auto_layout
 from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
 from designer.graph.serialize import document_from_dict, document_to_dict
+from designer.training.stores import default_tracking_uri
 
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
@@ -455,8 +456,6 @@ class MainWindow(QMainWindow):
         self._show_start(False)
         self._changed()
         self.canvas.fit()
-        from designer.training.records import default_tracking_uri  # MLflow loads only once a project opens
-
         self.training.show_project(project, self.project_folder(), default_tracking_uri(self.project_folder()))
         if self.experiments is not None:
             self.experiments.load_project()

@@ -262,10 +262,12 @@ class DataSetup(QWidget):
 
 
 class RunsList(QWidget):
-    """The project's runs from the run store; ticked ones are overlaid on the monitor's curves."""
+    """The project's runs from the run store; ticked ones are overlaid on the monitor's curves. The
+    store is read in a thread: MLflow takes seconds to import, and a project opens without waiting."""
 
     overlay = Signal(list)
     opened = Signal(dict)
+    _loaded = Signal(int, object)  # generation, runs or the reason they could not be read
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -280,23 +282,49 @@ class RunsList(QWidget):
         refresh.clicked.connect(self.refresh)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(QLabel("Tick runs to overlay their curves on the monitor."))
+        self.note = QLabel(self.HINT)
+        layout.addWidget(self.note)
         layout.addWidget(self.table)
         layout.addWidget(refresh, alignment=Qt.AlignmentFlag.AlignRight)
         self.tracking_uri = ""
         self.experiment = ""
         self.runs: list[dict[str, Any]] = []
+        self.generation = 0
+        self.loading = False
+        self._loaded.connect(self._fill)
+
+    HINT = "Tick runs to overlay their curves on the monitor."
 
     def set_store(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri, self.experiment = tracking_uri, experiment
         self.refresh()
 
     def refresh(self) -> None:
-        from designer.training.records import list_runs
-
+        """Read the store again; the newest request wins when several overlap."""
+        self.generation += 1
         uri = self.tracking_uri
-        exists = not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
-        self.runs = list_runs(uri, self.experiment) if uri and exists else []
+        if not uri or (uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file()):
+            self._fill(self.generation, [])
+            return
+        self.loading = True
+        threading.Thread(target=self._load, args=(self.generation, uri, self.experiment), daemon=True,
+                         name="runs-list").start()
+
+    def _load(self, generation: int, uri: str, experiment: str) -> None:
+        try:
+            from designer.training.records import list_runs
+
+            result: object = list_runs(uri, experiment)
+        except Exception as exc:  # a damaged or unreachable store is said in the panel, not raised
+            result = f"The runs in {uri} could not be read: {exc}"
+        self._loaded.emit(generation, result)
+
+    def _fill(self, generation: int, runs: object) -> None:
+        if generation != self.generation:
+            return
+        self.loading = False
+        self.note.setText(runs if isinstance(runs, str) else self.HINT)
+        self.runs = [] if isinstance(runs, str) else runs  # type: ignore[assignment]
         self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.runs))

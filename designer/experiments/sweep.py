@@ -28,8 +28,8 @@ from designer.experiments.study import default_storage, objective_value, open_st
 from designer.experiments.trial import trial_project
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
-from designer.training.records import default_tracking_uri
 from designer.training.spec import TrainingSpec
+from designer.training.stores import default_tracking_uri
 from designer.training.worker import RunHandle
 
 _TICK_S = 1.0

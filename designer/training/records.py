@@ -16,14 +16,12 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from designer.training.stores import default_tracking_uri
+
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 FLUSH_METRICS, FLUSH_MS = 900, 1000  # MLflow takes up to 1,000 metrics in one log_batch
-
-
-def default_tracking_uri(project_dir: Path) -> str:
-    return f"sqlite:///{(project_dir / 'runs.db').resolve()}"
 
 
 def network_hash(graph: dict[str, Any]) -> str:

@@ -16,8 +16,9 @@ from typing import Any
 
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
-from designer.training.records import RunRecorder, default_tracking_uri, download_run, network_hash
+from designer.training.records import RunRecorder, download_run, network_hash
 from designer.training.spec import TrainingSpec
+from designer.training.stores import default_tracking_uri
 from designer.training.worker import LAST, TERMINAL, RunHandle, start_run
 
 
