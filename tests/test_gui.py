@@ -9,7 +9,7 @@ import pytest
 from keras import layers
 from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QLineEdit, QSpinBox
+from PySide6.QtWidgets import QLineEdit, QSpinBox, QTabBar
 
 from conftest import SAMPLES
 from designer.app.background import Background
@@ -58,6 +58,8 @@ def test_opens_sample_and_shows_analysis(qtbot, window):
     assert "93,322 parameters" in window.totals.text()
     item = window.canvas.canvas_scene.nodes[node_named(window, "conv1").id]
     assert item.shape_text == "(None, 26, 26, 32)" and item.params_text == "320 params"
+    bars = [b for b in window.findChildren(QTabBar) if b.isVisible() and b.count() == 2]
+    assert [bars[0].tabText(i) for i in range(2)] == ["Analysis", "Training"] and bars[0].currentIndex() == 0
     assert window.panel.table.rowCount() == 9
 
 

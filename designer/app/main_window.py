@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.totals)
         self.editor_built = False  # canvas and docks are made when the start page is first left
         self.experiments: Any = None  # the Experiment Manager, made on first use
+        self.docks_open: list[QDockWidget] = []  # the docks to bring back when the start page is left
 
         self._build_actions()
         self.background.catalog_ready.connect(self._catalog_ready)
@@ -122,7 +123,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
         self.findChild(QDockWidget, "Analysis").raise_()
-        self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [210], Qt.Orientation.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [260], Qt.Orientation.Vertical)
         self.canvas.connect_requested.connect(self.request_connect)
         self.canvas.moved.connect(lambda moves: self.undo.push(MoveNodes(self.state, moves)))
         self.canvas.dropped.connect(lambda t, pos: self.add_layer(t, (pos.x(), pos.y())))
@@ -440,12 +441,24 @@ class MainWindow(QMainWindow):
 
     # ---- files --------------------------------------------------------------------------------
     def _show_start(self, show: bool) -> None:
+        """The start page hides the docks and leaving it brings back those that were open; a dock tabbed
+        behind another stays behind it (showing it would pull it to the front and lose the tab bar)."""
         if not show and not self.editor_built:
             self._build_editor()
+            self.stack.setCurrentIndex(1)
+            return
         self.stack.setCurrentIndex(0 if show else 1)
-        if self.editor_built:
-            for name in ("Layers", "Properties", "Analysis", "Training"):
-                self.findChild(QDockWidget, name).setVisible(not show)
+        if not self.editor_built:
+            return
+        docks = self.findChildren(QDockWidget)
+        if show:
+            self.docks_open = [dock for dock in docks if dock.isVisible()]
+            for dock in docks:
+                dock.hide()
+        else:
+            for dock in self.docks_open:
+                dock.show()
+            self.findChild(QDockWidget, "Analysis").raise_()
 
     def set_project(self, project: Project, path: Path | None) -> None:
         self.project, self.path = project, path

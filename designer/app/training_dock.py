@@ -18,11 +18,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -42,6 +44,15 @@ class _Loaded(QObject):
     """Carries a dataset (or its error) from the loading thread to the GUI thread."""
 
     done = Signal(int, object, str)
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: a short dock scrolls it instead of squeezing the canvas."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class DataSetup(QWidget):
@@ -105,7 +116,7 @@ class DataSetup(QWidget):
         self.counts.setMinimumWidth(200)
         self.table = QTableWidget()
         split = QSplitter()
-        for w in (left, self.samples, self.table, self.counts):
+        for w in (scrolled(left), scrolled(self.samples), self.table, self.counts):
             split.addWidget(w)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
