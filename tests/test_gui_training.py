@@ -209,3 +209,15 @@ def test_augmentation_choices_are_layers_in_the_graph(qtbot, window, tmp_path):
     assert not dock.data.augmentations["zoom"].isChecked() and dock.data.augmentations["rotation"].isChecked()
     dock.data.augmentations["rotation"].setChecked(False)
     assert "augment_rotation" not in {n.name for n in window.state.root.nodes.values()}
+
+
+def test_a_damaged_run_store_is_reported_in_the_runs_list(qtbot, tmp_path):
+    from designer.app.training_dock import RunsList
+
+    store = tmp_path / "runs.db"
+    store.write_bytes(b"not a database at all" * 100)
+    runs = RunsList()
+    qtbot.addWidget(runs)
+    runs.set_store(f"sqlite:///{store}", "project")
+    qtbot.waitUntil(lambda: not runs.loading, timeout=60_000)
+    assert "could not be read" in runs.note.text() and runs.table.rowCount() == 0

@@ -279,6 +279,7 @@ class RunsList(QWidget):
     overlay = Signal(list)
     opened = Signal(dict)
     _loaded = Signal(int, object)  # generation, runs or the reason they could not be read
+    HINT = "Tick runs to overlay their curves on the monitor."
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -294,6 +295,7 @@ class RunsList(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.note = QLabel(self.HINT)
+        self.note.setWordWrap(True)
         layout.addWidget(self.note)
         layout.addWidget(self.table)
         layout.addWidget(refresh, alignment=Qt.AlignmentFlag.AlignRight)
@@ -303,8 +305,6 @@ class RunsList(QWidget):
         self.generation = 0
         self.loading = False
         self._loaded.connect(self._fill)
-
-    HINT = "Tick runs to overlay their curves on the monitor."
 
     def set_store(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri, self.experiment = tracking_uri, experiment
