@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         training_dock = QDockWidget("Training", self)
         training_dock.setObjectName("Training")
         training_dock.setWidget(self.training)
-        training_dock.visibilityChanged.connect(lambda shown: shown and self.training.controller.prepare())
+        training_dock.visibilityChanged.connect(self._training_shown)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
         self.findChild(QDockWidget, "Analysis").raise_()
@@ -439,6 +439,16 @@ class MainWindow(QMainWindow):
         self.copy()
         self.paste()
 
+    def _training_shown(self, shown: bool) -> None:
+        """The Training tab was chosen: start a warm worker, and give the monitor room to be read (the
+        bottom docks stay short while the user edits)."""
+        if not shown:
+            return
+        self.training.controller.prepare()
+        dock = self.findChild(QDockWidget, "Training")
+        if dock.height() < self.height() // 3:
+            self.resizeDocks([dock], [self.height() // 2], Qt.Orientation.Vertical)
+
     # ---- files --------------------------------------------------------------------------------
     def _show_start(self, show: bool) -> None:
         """The start page hides the docks and leaving it brings back those that were open; a dock tabbed
@@ -447,8 +457,9 @@ class MainWindow(QMainWindow):
             self._build_editor()
             self.stack.setCurrentIndex(1)
             return
+        on_start = self.stack.currentIndex() == 0
         self.stack.setCurrentIndex(0 if show else 1)
-        if not self.editor_built:
+        if not self.editor_built or show == on_start:  # nothing changes: the docks stay as the user left them
             return
         docks = self.findChildren(QDockWidget)
         if show:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.monitor import TrainingMonitor
+from designer.app.monitor import TrainingMonitor, plot_defaults
 from designer.app.results import ResultsView
 from designer.app.training_runs import TrainingController
 from designer.data.builtin import BUILTIN
@@ -44,6 +44,9 @@ class _Loaded(QObject):
     """Carries a dataset (or its error) from the loading thread to the GUI thread."""
 
     done = Signal(int, object, str)
+
+
+SAMPLE_SIZE, SAMPLE_COLUMNS = (64, 76), 4  # the data page's labelled thumbnails
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -63,6 +66,7 @@ class DataSetup(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        plot_defaults()  # before its class-distribution plot is made
         self.source = QComboBox(editable=True)
         self.source.addItems([f"builtin:{name}" for name in BUILTIN])
         self.source.setToolTip("builtin:NAME, images:FOLDER, npz:PATH or csv:PATH (relative to the project's folder)")
@@ -116,7 +120,13 @@ class DataSetup(QWidget):
         self.counts.setMinimumWidth(200)
         self.table = QTableWidget()
         split = QSplitter()
-        for w in (scrolled(left), scrolled(self.samples), self.table, self.counts):
+        self.samples_area = scrolled(self.samples)  # scrolls down only: its four columns always show
+        self.samples_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        margins = self.samples_grid.contentsMargins()
+        self.samples_area.setMinimumWidth(SAMPLE_COLUMNS * (SAMPLE_SIZE[0] + self.samples_grid.spacing())
+                                          + margins.left() + margins.right()
+                                          + self.samples_area.verticalScrollBar().sizeHint().width())
+        for w in (scrolled(left), self.samples_area, self.table, self.counts):
             split.addWidget(w)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -225,19 +235,19 @@ class DataSetup(QWidget):
             self.samples_grid.takeAt(0).widget().deleteLater()
         x, y, classes = preview["first_x"], preview["first_y"], preview["classes"]
         images = x.ndim == 4 and x.shape[-1] in (1, 3)
-        self.samples.setVisible(images)
+        self.samples_area.setVisible(images)
         self.table.setVisible(not images)
         if images:
             for i, (sample, label) in enumerate(zip(x[:16], y[:16], strict=False)):
                 view = pg.GraphicsLayoutWidget()
-                view.setFixedSize(64, 76)
+                view.setFixedSize(*SAMPLE_SIZE)
                 box = view.addViewBox(lockAspect=True, invertY=True)
                 box.addItem(pg.ImageItem(np.swapaxes(sample[..., 0] if sample.shape[-1] == 1 else sample, 0, 1)))
                 box.setMouseEnabled(False, False)
                 text = classes[int(label)] if classes else (f"{float(np.ravel(label)[0]):.2f}"
                                                             if np.size(label) == 1 else "→ itself")
                 view.addLabel(text, row=1, col=0, size="7pt")
-                self.samples_grid.addWidget(view, i // 4, i % 4)
+                self.samples_grid.addWidget(view, i // SAMPLE_COLUMNS, i % SAMPLE_COLUMNS)
             return
         flat = x.reshape(len(x), -1)[:, :12]
         self.table.setRowCount(len(flat))
