@@ -37,9 +37,10 @@ def main(out: Path) -> None:
     window.show()
     window.open_path(folder / "classic_cnn.kdn")
     dock = window.training
-    window.findChild(QDockWidget, "Training").raise_()
-    window.resizeDocks([window.findChild(QDockWidget, "Training")], [470], Qt.Orientation.Vertical)
     assert wait_until(lambda: background.idle and window.analysis is not None and dock.data.dataset is not None)
+    window.findChild(QDockWidget, "Training").raise_()  # once the docks are laid out, as a user's click
+    window.resizeDocks([window.findChild(QDockWidget, "Training")], [470], Qt.Orientation.Vertical)
+    app.processEvents()
     window.grab().save(str(out / "training_data.png"))
     dock.train()
     assert wait_until(lambda: dock.monitor.position >= 4.3, timeout=300)
