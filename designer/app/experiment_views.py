@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.monitor import add_legend
 from designer.experiments.results import pareto_front
 
 COLORMAP = pg.colormap.get("viridis")
@@ -53,7 +54,7 @@ class CurveOverlay(QWidget):
         self.metric.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric.currentTextChanged.connect(lambda _: self._draw())
         self.plot = pg.PlotWidget()
-        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend = add_legend(self.plot.getPlotItem())
         self.plot.setLabel("bottom", "epoch")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         bar = QHBoxLayout()

@@ -104,6 +104,11 @@ def plot_defaults() -> None:
     pg.setConfigOptions(antialias=False, background="w", foreground="#333")
 
 
+def add_legend(plot: pg.PlotItem, **options: object) -> pg.LegendItem:
+    """A legend in the top-right corner on translucent white, so the curves under it stay visible."""
+    return plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 200), **options)
+
+
 class TrainingMonitor(QWidget):
     stop_requested = Signal()
     kill_requested = Signal()
@@ -137,7 +142,7 @@ class TrainingMonitor(QWidget):
             for axis in ("left", "bottom"):  # labels on major ticks only: text is most of an axis's paint
                 plot.getAxis(axis).setStyle(maxTextLevel=0)
             plot.setLabel("bottom", "epoch")
-            plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+            add_legend(plot, labelTextSize="8pt")
             self.plots[key] = plot
         self.graphics.ci.layout.setRowStretchFactor(0, 3)  # loss and metrics get the room
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
