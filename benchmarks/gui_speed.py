@@ -31,13 +31,13 @@ w.show(); app.processEvents()
 print("ready", flush=True)
 """  # same window size as the designer's, so the ratio measures our overhead, not more pixels
 CHILD_DESIGNER = """
-import sys
+import os, sys
 from PySide6.QtWidgets import QApplication
 from designer.app.background import Background
 from designer.app.main_window import MainWindow
 app = QApplication(sys.argv[:1]); w = MainWindow(Background()); w.show(); app.processEvents()
 print("ready", flush=True)
-w.background.stop()
+os._exit(0)  # the clock stopped at "ready": no need to wait for the worker's Keras import
 """
 
 

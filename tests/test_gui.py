@@ -63,6 +63,37 @@ def test_opens_sample_and_shows_analysis(qtbot, window):
     assert window.panel.table.rowCount() == 9
 
 
+def test_a_sample_opens_from_the_start_page_with_a_double_click(qtbot, window):
+    samples = window.start.samples
+    qtbot.waitUntil(lambda: samples.count() >= 5)
+    row = next(i for i in range(samples.count()) if samples.item(i).text().startswith("residual_cnn\n"))
+    spot = samples.visualItemRect(samples.item(row)).center()
+    qtbot.mouseClick(samples.viewport(), Qt.MouseButton.LeftButton, pos=spot)  # a double click's first press
+    qtbot.mouseDClick(samples.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+    settle(qtbot, window)
+    assert window.path.name == "residual_cnn.kdn" and window.stack.currentIndex() == 1
+
+
+def test_the_edit_shortcuts_work_from_the_keyboard(qtbot, window):
+    open_cnn(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.canvas.setFocus()
+    before = snapshot(window)
+    window.canvas.select([node_named(window, "hidden").id])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    duplicated = snapshot(window)
+    assert "hidden_1" in {n.name for n in window.state.doc.nodes.values()}
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert snapshot(window) == before
+    shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, shift_ctrl)  # redo, on every platform
+    assert snapshot(window) == duplicated
+    window.canvas.select([node_named(window, "hidden_1").id])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
+    assert snapshot(window) == before
+
+
 def test_drag_from_palette_to_canvas(qtbot, window):
     open_cnn(qtbot, window)
     tree = window.palette.tree

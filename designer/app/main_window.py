@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoStack
+# Qt is reached through QtCore where used: naming it at import builds its 104 enums (~45 ms) before the
+# window can show.
+from PySide6 import QtCore
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -34,6 +36,9 @@ from designer.graph.project import SUFFIX, Project, ProjectFileError, load_proje
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
 
+if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
+    from PySide6.QtGui import QCloseEvent
+
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
 
@@ -41,6 +46,14 @@ CLIPBOARD_MIME = "application/x-kdn-nodes"
 def autosave_dir() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation) or str(Path.home())
     return Path(base) / "autosave"
+
+
+def autosave_path(path: Path | None) -> Path:
+    """Where the unsaved work on ``path`` (or on an untitled network) is set aside."""
+    import hashlib  # here, not at the top: OpenSSL's load is ~6 ms of start-up
+
+    key = str(path.resolve()) if path else "untitled"
+    return autosave_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}{SUFFIX}"
 
 
 class MainWindow(QMainWindow):
@@ -93,7 +106,7 @@ class MainWindow(QMainWindow):
 
         self.canvas = Canvas()
         self.breadcrumb = QLabel()
-        self.breadcrumb.setTextFormat(Qt.TextFormat.RichText)
+        self.breadcrumb.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.breadcrumb.linkActivated.connect(self._breadcrumb_clicked)
         editor = QWidget()
         column = QVBoxLayout(editor)
@@ -104,15 +117,15 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector()
         self.panel = AnalysisPanel()
-        for title, widget, area in (("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
-                                    ("Properties", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Analysis", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
+        for title, widget, area in (("Layers", self.palette, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Properties", self.inspector, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Analysis", self.panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
-        self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], QtCore.Qt.Orientation.Horizontal)
         self.training = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
         self.training.notify = self.notify
         self.training.data.augment.connect(self.set_augmentation)
@@ -120,10 +133,10 @@ class MainWindow(QMainWindow):
         training_dock.setObjectName("Training")
         training_dock.setWidget(self.training)
         training_dock.visibilityChanged.connect(self._training_shown)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
         self.findChild(QDockWidget, "Analysis").raise_()
-        self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "Analysis")], [260], QtCore.Qt.Orientation.Vertical)
         self.canvas.connect_requested.connect(self.request_connect)
         self.canvas.moved.connect(lambda moves: self.undo.push(MoveNodes(self.state, moves)))
         self.canvas.dropped.connect(lambda t, pos: self.add_layer(t, (pos.x(), pos.y())))
@@ -181,11 +194,16 @@ class MainWindow(QMainWindow):
             if action_icon is not None:
                 action.setIcon(action_icon)
                 toolbar.addAction(action)
-            action.setShortcut(QKeySequence(shortcut))
+            # setShortcuts, not setShortcut, whose overload check builds all of Qt's enums (~40 ms) before the
+            # first paint. A standard key brings every binding the platform has for it.
+            standard = isinstance(shortcut, QKeySequence.StandardKey)
+            action.setShortcuts(shortcut if standard else [QKeySequence(shortcut)])
             action.triggered.connect(slot)
             menus[menu].addAction(action)
             self.actions_by_name[text.replace("&", "").rstrip("…")] = action
-        self.actions_by_name["Redo"].setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        redo, ctrl_shift_z = self.actions_by_name["Redo"], QKeySequence("Ctrl+Shift+Z")
+        if ctrl_shift_z not in redo.shortcuts():  # Windows binds Redo to Ctrl+Y alone
+            redo.setShortcuts([*redo.shortcuts(), ctrl_shift_z])
 
     # ---- the document changed -----------------------------------------------------------------
     def _changed(self) -> None:
@@ -447,7 +465,7 @@ class MainWindow(QMainWindow):
         self.training.controller.prepare()
         dock = self.findChild(QDockWidget, "Training")
         if dock.height() < self.height() // 3:
-            self.resizeDocks([dock], [self.height() // 2], Qt.Orientation.Vertical)
+            self.resizeDocks([dock], [self.height() // 2], QtCore.Qt.Orientation.Vertical)
 
     # ---- files --------------------------------------------------------------------------------
     def _show_start(self, show: bool) -> None:
@@ -578,7 +596,7 @@ class MainWindow(QMainWindow):
     def import_source(self, source: str) -> bool:
         """Start importing in the Keras thread (an application takes seconds to build); the window stays
         live and the model opens when ready (``_imported``)."""
-        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.statusBar().showMessage(f"Importing {source}…")
         self.background.import_source(source)
         return True
@@ -609,7 +627,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
         self.undo.setClean()
-        self._autosave_path().unlink(missing_ok=True)
+        autosave_path(self.path).unlink(missing_ok=True)
         self.statusBar().showMessage(f"Saved {self.path}", 3000)
         return True
 
@@ -624,7 +642,7 @@ class MainWindow(QMainWindow):
             path = Path(name)
         if path.suffix != SUFFIX:
             path = path.with_suffix(SUFFIX)
-        self._autosave_path().unlink(missing_ok=True)
+        autosave_path(self.path).unlink(missing_ok=True)
         self.path = path
         self._remember(path)
         return self.save()
@@ -646,28 +664,23 @@ class MainWindow(QMainWindow):
                 self.training.controller.shutdown()
             if self.experiments is not None:
                 self.experiments.close()
-            self._autosave_path().unlink(missing_ok=True)
+            autosave_path(self.path).unlink(missing_ok=True)
             event.accept()
         else:
             event.ignore()
-
-    def _autosave_path(self) -> Path:
-        key = str(self.path.resolve()) if self.path else "untitled"
-        return autosave_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}{SUFFIX}"
 
     def autosave(self) -> Path | None:
         """Write unsaved work aside (never over the user's file); recovery offers it back."""
         if self.undo.isClean() or self.stack.currentIndex() == 0:
             return None
-        target = self._autosave_path()
+        target = autosave_path(self.path)
         from designer.graph.project import write_json_atomic
 
         write_json_atomic(project_to_dict(self.project), target)
         return target
 
     def _recovery_for(self, path: Path) -> tuple[Project, float] | None:
-        key = str(path.resolve())
-        candidate = autosave_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}{SUFFIX}"
+        candidate = autosave_path(path)
         if not candidate.exists() or candidate.stat().st_mtime <= path.stat().st_mtime:
             return None
         try:
