@@ -23,21 +23,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-CHILD_BARE = """
-import sys
+# Both clocks stop in the second turn of the event loop after the window is shown: painted, with the
+# work it deferred to its first turn done, so it answers a click. The designer side runs the real
+# command, ``netdesigner gui``.
+READY = 'QTimer.singleShot(0, lambda: QTimer.singleShot(0, lambda: (print("ready", flush=True), os._exit(0))))'
+CHILD_BARE = f"""
+import os, sys
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 app = QApplication(sys.argv[:1]); w = QMainWindow(); w.setCentralWidget(QLabel("hello")); w.resize(1440, 900)
-w.show(); app.processEvents()
-print("ready", flush=True)
+w.show()
+{READY}
+app.exec()
 """  # same window size as the designer's, so the ratio measures our overhead, not more pixels
-CHILD_DESIGNER = """
-import os, sys
-from PySide6.QtWidgets import QApplication
-from designer.app.background import Background
-from designer.app.main_window import MainWindow
-app = QApplication(sys.argv[:1]); w = MainWindow(Background()); w.show(); app.processEvents()
-print("ready", flush=True)
-os._exit(0)  # the clock stopped at "ready": no need to wait for the worker's Keras import
+CHILD_DESIGNER = f"""
+import os
+from PySide6.QtCore import QTimer
+from designer.app.run import application
+app = application()  # the one ``netdesigner gui`` makes; made here so that READY can be set before it runs
+{READY}  # os._exit: no need to wait for the worker's Keras import
+from designer.cli import main
+main(["gui"])
 """
 
 
@@ -64,14 +70,13 @@ def main() -> None:
         designers.append(time_to_ready(CHILD_DESIGNER))
     bare, designer = statistics.median(bares), statistics.median(designers)
 
-    from PySide6.QtWidgets import QApplication
 
     from designer.app.background import Background
     from designer.app.main_window import MainWindow
-    from designer.app.run import wait_until
+    from designer.app.run import application, wait_until
     from designer.cli import main as cli
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = application()
     folder = Path(tempfile.mkdtemp())
     project = folder / "b7.kdn"
     assert cli(["import", "keras.applications:EfficientNetB7", "-o", str(project)]) == 0

@@ -6,10 +6,11 @@ import json
 
 import keras
 import pytest
+import shiboken6
 from keras import layers
 from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QLineEdit, QSpinBox, QTabBar
+from PySide6.QtWidgets import QLineEdit, QMessageBox, QSpinBox, QTabBar
 
 from conftest import SAMPLES
 from designer.app.background import Background
@@ -289,3 +290,20 @@ def test_autosave_is_offered_back_after_a_crash(qtbot, window, tmp_path):
     assert window.open_path(path)
     assert node_named(window, "hidden").note == "unsaved idea"
     assert not window.undo.isClean()
+
+
+def test_closing_and_discarding_the_changes_ends_cleanly(qtbot, tmp_path, monkeypatch):
+    """Unsaved edits thrown away at close: the window's teardown raises nothing (its undo stack used
+    to report the change from its destructor, after the title it updates was gone)."""
+    QStandardPaths.setTestModeEnabled(True)
+    monkeypatch.chdir(tmp_path)
+    background = Background(debounce_ms=10)
+    win = MainWindow(background)
+    win.show()
+    qtbot.waitUntil(lambda: background.catalog is not None, timeout=60_000)
+    open_cnn(qtbot, win)
+    win.add_layer("Dropout")
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+    assert win.close()
+    shiboken6.delete(win)  # what the application's end does to it
+    background.stop()

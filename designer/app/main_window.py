@@ -21,14 +21,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from designer.app.commands import EditNode, EditorState, EditSections, MoveNodes, StructuralEdit
 from designer.app.start_page import StartPage
-from designer.app.theme import apply_theme
+from designer.app.theme import action_icon, apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
 from designer.graph.grouping import group, ungroup
 from designer.graph.layout import auto_layout
@@ -154,45 +153,46 @@ class MainWindow(QMainWindow):
 
     # ---- actions ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
-        style = self.style()
-        icon = style.standardIcon
-        sp = QStyle.StandardPixmap
-        spec: list[tuple[str, str, Any, Callable[[], Any], Any]] = [
-            ("file", "&New", QKeySequence.StandardKey.New, self.new_project, icon(sp.SP_FileIcon)),
-            ("file", "&Open…", QKeySequence.StandardKey.Open, self.open_dialog, icon(sp.SP_DialogOpenButton)),
-            ("file", "&Import Keras model…", "Ctrl+I", self.import_dialog, icon(sp.SP_ArrowDown)),
-            ("file", "&Save", QKeySequence.StandardKey.Save, self.save, icon(sp.SP_DialogSaveButton)),
+        spec: list[tuple[str, str, Any, Callable[[], Any], str | None]] = [  # menu, text, keys, slot, icon
+            ("file", "&New", QKeySequence.StandardKey.New, self.new_project, "new"),
+            ("file", "&Open…", QKeySequence.StandardKey.Open, self.open_dialog, "open"),
+            ("file", "&Import Keras model…", "Ctrl+I", self.import_dialog, "import"),
+            ("file", "&Save", QKeySequence.StandardKey.Save, self.save, "save"),
             ("file", "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as, None),
-            ("edit", "&Undo", QKeySequence.StandardKey.Undo, self.undo.undo, icon(sp.SP_ArrowBack)),
-            ("edit", "&Redo", QKeySequence.StandardKey.Redo, self.undo.redo, icon(sp.SP_ArrowForward)),
+            ("edit", "&Undo", QKeySequence.StandardKey.Undo, self.undo.undo, "undo"),
+            ("edit", "&Redo", QKeySequence.StandardKey.Redo, self.undo.redo, "redo"),
             ("edit", "Cu&t", QKeySequence.StandardKey.Cut, self.cut, None),
             ("edit", "&Copy", QKeySequence.StandardKey.Copy, self.copy, None),
             ("edit", "&Paste", QKeySequence.StandardKey.Paste, self.paste, None),
             ("edit", "&Duplicate", "Ctrl+D", self.duplicate, None),
-            ("edit", "&Delete", QKeySequence.StandardKey.Delete, self.delete_selection, icon(sp.SP_TrashIcon)),
+            ("edit", "&Delete", QKeySequence.StandardKey.Delete, self.delete_selection, "delete"),
             ("edit", "Select &All", QKeySequence.StandardKey.SelectAll, self.select_all, None),
             ("edit", "&Group into block", "Ctrl+G", self.group_selection, None),
             ("edit", "U&ngroup block", "Ctrl+Shift+G", self.ungroup_selection, None),
             ("edit", "&Freeze / unfreeze", "Ctrl+L", self.toggle_frozen, None),
-            ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, None),
-            ("view", "&Fit to view", "F", lambda: self.canvas.fit(), None),
+            ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, "arrange"),
+            ("view", "&Fit to view", "F", lambda: self.canvas.fit(), "fit"),
             ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
-            ("view", "&Up one block", "Backspace", self.close_block, icon(sp.SP_FileDialogToParent)),
+            ("view", "&Up one block", "Backspace", self.close_block, "up"),
             ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
-            ("view", "&Experiment Manager", "Ctrl+E", self.show_experiments, None),
+            ("view", "&Experiment Manager", "Ctrl+E", self.show_experiments, "experiments"),
         ]
         menus = {name: self.menuBar().addMenu(f"&{name.title()}") for name in ("file", "edit", "view")}
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("Main")
         self.actions_by_name: dict[str, QAction] = {}
         self.editor_actions: list[QAction] = []  # need the canvas: enabled once it exists
-        for menu, text, shortcut, slot, action_icon in spec:
+        previous_menu = ""
+        for menu, text, shortcut, slot, icon in spec:
             action = QAction(text, self)
             if menu != "file" and "theme" not in text:
                 action.setEnabled(False)
                 self.editor_actions.append(action)
-            if action_icon is not None:
-                action.setIcon(action_icon)
+            if icon is not None:
+                if toolbar.actions() and menu != previous_menu:
+                    toolbar.addSeparator()
+                previous_menu = menu
+                action.setIcon(action_icon(icon))
                 toolbar.addAction(action)
             # setShortcuts, not setShortcut, whose overload check builds all of Qt's enums (~40 ms) before the
             # first paint. A standard key brings every binding the platform has for it.
@@ -665,6 +665,7 @@ class MainWindow(QMainWindow):
             if self.experiments is not None:
                 self.experiments.close()
             autosave_path(self.path).unlink(missing_ok=True)
+            self.undo.clear()  # now, while the title it updates exists, not from the stack's destructor
             event.accept()
         else:
             event.ignore()

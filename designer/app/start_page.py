@@ -53,24 +53,24 @@ class StartPage(QWidget):
         column.addStretch(1)
         grid.addWidget(start, 0, 0)
 
-        samples = QGroupBox("Sample projects")
-        column = QVBoxLayout(samples)
-        self.samples = QListWidget()
-        # The files by row rather than as item data: the item-data role would name Qt, whose enums cost
-        # ~45 ms to build, on the way to the first paint.
-        self.sample_paths: list[str] = []
+        # Each list keeps its files by row rather than as item data: the item-data role would name Qt,
+        # whose enums cost ~45 ms to build, on the way to the first paint.
+        self.samples, self.sample_paths = self._file_list("Sample projects", "sample", grid, 1)
+        self.recent, self.recent_paths = self._file_list("Recent", "open", grid, 2)
         QTimer.singleShot(0, self._load_samples)  # after the first paint
-        self.samples.setWordWrap(True)
-        self.samples.itemActivated.connect(self._sample_chosen)  # a double click or Enter, as the platform has it
-        column.addWidget(self.samples)
-        grid.addWidget(samples, 0, 1)
 
-        recent = QGroupBox("Recent")
-        column = QVBoxLayout(recent)
-        self.recent = QListWidget()
-        self.recent.itemActivated.connect(lambda item: self.chosen.emit("open", item.text()))
-        column.addWidget(self.recent)
-        grid.addWidget(recent, 0, 2)
+    def _file_list(self, title: str, kind: str, grid: QGridLayout, column: int) -> tuple[QListWidget, list[str]]:
+        """A titled list of files, two lines each; a double click or Enter (as the platform has it) opens one."""
+        box = QGroupBox(title)
+        files = QListWidget()
+        files.setWordWrap(True)
+        files.setAlternatingRowColors(True)  # where one two-line entry ends and the next begins
+        files.setSpacing(2)
+        paths: list[str] = []
+        files.itemActivated.connect(lambda item: self.chosen.emit(kind, paths[files.row(item)]))
+        QVBoxLayout(box).addWidget(files)
+        grid.addWidget(box, 0, column)
+        return files, paths
 
     def _load_samples(self) -> None:
         for path in sorted(SAMPLES.glob(f"*{SUFFIX}")):
@@ -78,14 +78,17 @@ class StartPage(QWidget):
                 description = str(json.loads(path.read_text(encoding="utf-8")).get("description", ""))
             except (OSError, ValueError, AttributeError):
                 continue
-            item = QListWidgetItem(f"{path.stem}\n{description}")
-            item.setToolTip(description)
-            self.samples.addItem(item)
-            self.sample_paths.append(str(path))
-
-    def _sample_chosen(self, item: QListWidgetItem) -> None:
-        self.chosen.emit("sample", self.sample_paths[self.samples.row(item)])
+            self._add(self.samples, self.sample_paths, str(path), f"{path.stem}\n{description}", description)
 
     def set_recent(self, paths: list[str]) -> None:
         self.recent.clear()
-        self.recent.addItems(paths or [])
+        self.recent_paths.clear()
+        for path in paths:
+            self._add(self.recent, self.recent_paths, path, f"{Path(path).name}\n{Path(path).parent}", path)
+
+    @staticmethod
+    def _add(files: QListWidget, paths: list[str], path: str, text: str, tip: str) -> None:
+        item = QListWidgetItem(text)
+        item.setToolTip(tip)
+        files.addItem(item)
+        paths.append(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6 import QtCore  # Qt itself on first use: its enums cost ~45 ms at start-up
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
@@ -12,6 +14,15 @@ CATEGORY_COLORS = {
     "Recurrent": "#d81b60", "Attention": "#c2185b", "Merge": "#3949ab", "Reshaping": "#546e7a",
     "Preprocessing & Augmentation": "#7cb342", "Block": "#5e35b1", "Operation": "#607d8b", "Other": "#9e9e9e",
 }
+
+
+ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+
+def action_icon(name: str) -> QIcon:
+    """A toolbar/menu icon from ``resources/icons``: line drawings in a grey that reads on both themes,
+    rendered by Qt's SVG engine at whatever size and pixel ratio a screen asks for."""
+    return QIcon(str(ICONS / f"{name}.svg"))
 
 
 def category_color(category: str) -> QColor:
@@ -38,7 +49,8 @@ def category_icon(category: str, size: int = 16) -> QIcon:
 
 
 def apply_theme(app: QApplication, dark: bool) -> None:
-    app.setStyle("Fusion")
+    """The palette only: the Fusion style it is made for is chosen when the application is created
+    (``designer.app.run.application``)."""
     palette = QPalette()
     if dark:
         for role, color in ((QPalette.ColorRole.Window, "#2b2d30"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
