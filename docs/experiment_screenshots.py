@@ -17,17 +17,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import QApplication
 
 from designer.app.experiment_manager import ExperimentManager
-from designer.app.run import wait_until
+from designer.app.run import application, wait_until
 from designer.graph.project import load_project
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_projects" / "tabular_mlp.kdn"
 
 
 def main(out: Path) -> None:
-    app = QApplication.instance() or QApplication([])
+    app = application()
     folder = Path(tempfile.mkdtemp(prefix="screens-"))
     shutil.copy(SAMPLE, folder / SAMPLE.name)
     project = load_project(folder / SAMPLE.name)

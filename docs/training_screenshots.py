@@ -16,17 +16,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtWidgets import QDockWidget
 
 from designer.app.background import Background
 from designer.app.main_window import MainWindow
-from designer.app.run import wait_until
+from designer.app.run import application, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_projects" / "classic_cnn.kdn"
 
 
 def main(out: Path) -> None:
-    app = QApplication.instance() or QApplication([])
+    app = application()
     folder = Path(tempfile.mkdtemp(prefix="screens-"))
     project = json.loads(SAMPLE.read_text())
     project["training"] = {**project["training"], "epochs": 8, "early_stopping_patience": None}
