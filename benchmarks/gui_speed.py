@@ -65,7 +65,7 @@ def main() -> None:
     # PYTHONDONTWRITEBYTECODE would otherwise compile the designer's modules in each timed start).
     compileall.compile_dir(Path(designer.__file__).parent, quiet=1)
     bares, designers = [], []
-    for _ in range(7):  # interleaved, so a slow spell of this machine hits both
+    for _ in range(15):  # interleaved, so a slow spell of this machine hits both
         bares.append(time_to_ready(CHILD_BARE))
         designers.append(time_to_ready(CHILD_DESIGNER))
     bare, designer = statistics.median(bares), statistics.median(designers)

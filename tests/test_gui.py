@@ -273,6 +273,19 @@ def test_an_application_imports_while_the_window_stays_live(qtbot, window):
     assert len(window.state.doc) > 80 and window.analysis.total_params == 4_253_864
     assert any(ticks)  # the GUI thread kept serving events while Keras built the model
 
+    minimap = window.canvas.minimap
+    assert minimap.isVisible()
+    before = minimap.grab().toImage()
+    window.canvas.verticalScrollBar().setValue(window.canvas.verticalScrollBar().maximum())
+    scrolled = minimap.grab().toImage()
+    assert scrolled != before  # the outline of the visible part followed
+    last = max(window.state.doc.nodes.values(), key=lambda n: n.position[1])
+    window.canvas.moved.emit({last.id: (last.position, (last.position[0] + 3000, last.position[1]))})
+    settle(qtbot, window)
+    shown = minimap.grab().toImage()
+    minimap.invalidate()  # a miniature drawn afresh: the one shown after the edit must not be stale
+    assert shown == minimap.grab().toImage() and shown != scrolled
+
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, window, tmp_path):
     path = tmp_path / "work.kdn"
