@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import keras
 import pytest
@@ -285,6 +287,35 @@ def test_an_application_imports_while_the_window_stays_live(qtbot, window):
     shown = minimap.grab().toImage()
     minimap.invalidate()  # a miniature drawn afresh: the one shown after the edit must not be stale
     assert shown == minimap.grab().toImage() and shown != scrolled
+
+
+WORKER_ROUND_TRIP = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from designer.app.background import Background
+from designer.app.run import application, wait_until
+from designer.graph.serialize import document_from_dict
+app = application()
+background, got = Background(debounce_ms=10), {}
+background.imported.connect(lambda source, result: got.setdefault("doc", result))
+background.analysed.connect(lambda analysis: got.setdefault("params", analysis.total_params))
+background.import_source("keras.applications:EfficientNetB0")
+assert wait_until(lambda: "doc" in got, 120), "not imported"
+background.request(document_from_dict(got["doc"]))
+assert wait_until(lambda: "params" in got, 120), "not analysed"
+print(got["params"])
+os._exit(0)
+"""
+
+
+def test_a_model_imported_in_one_worker_call_is_analysed_in_the_next():
+    """In a fresh process, where Keras first loads in the worker as in the app: an architecture built
+    by one queued call and analysed by the next used to block the worker, and the window with it, for
+    good (its Normalization layer met a Python thread state that had ended with the first call)."""
+    result = subprocess.run([sys.executable, "-c", WORKER_ROUND_TRIP], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "5330571"
 
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, window, tmp_path):

@@ -17,6 +17,16 @@ from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.quiet import import_keras_quietly
 
 
+class _KerasThread(QThread):
+    """The worker's thread, whose ``run`` is Python so that one Python thread state lives as long as the
+    thread. With Qt's own ``run`` each queued call gets a fresh one, while TensorFlow's pybind11 keeps the
+    first it saw: once a call had built a model (EfficientNetB0 from the start page) a later call blocked
+    for good on a thread state that no longer existed, and the window with it."""
+
+    def run(self) -> None:
+        self.exec()
+
+
 class _Worker(QObject):
     catalog_ready = Signal(object)
     analysed = Signal(int, object)
@@ -76,7 +86,7 @@ class Background(QObject):
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = 120) -> None:
         super().__init__(parent)
-        self.thread = QThread()
+        self.thread = _KerasThread()
         self.thread.setObjectName("keras-worker")
         self.worker = _Worker()
         self.worker.moveToThread(self.thread)
