@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from designer.graph.document import NetworkDocument, Node, nx
+from designer.graph.document import NetworkDocument, Node, networkx
 
 Severity = Literal["error", "warning"]
 
@@ -91,7 +91,7 @@ def validate(doc: NetworkDocument, ports: PortLookup = default_ports, prefix: st
                         "Keras needs unique names: rename this one", "duplicate-name")
 
     cyclic: set[str] = set()
-    for component in nx.strongly_connected_components(doc.graph):
+    for component in networkx().strongly_connected_components(doc.graph):
         if len(component) > 1 or doc.graph.has_edge(*(next(iter(component)),) * 2):
             cyclic |= component
             loop = " → ".join(nodes[n].name for n in sorted(component, key=list(nodes).index))
