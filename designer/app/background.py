@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from designer.graph.document import NetworkDocument
+from designer.graph.document import NetworkDocument, networkx
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.quiet import import_keras_quietly
 
@@ -46,6 +46,7 @@ class _Worker(QObject):
 
             catalog = load_catalog()
             self.analyzer = Analyzer(catalog)
+            networkx()  # here, so that opening the first graph on the GUI thread does not wait ~0.4 s for it
         except Exception as exc:  # a broken Keras install must not take the window down
             self.failed.emit(f"Keras could not be loaded: {exc}")
             return
