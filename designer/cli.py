@@ -477,12 +477,25 @@ def _cell(value: Any) -> str:
 
 
 # ---- parsing ------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command not being run: its arguments are taken and dropped."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` just that command's part: eight sub-parsers are ~8 ms
+    that ``netdesigner gui`` would spend before its window shows."""
     parser = _Parser(prog="netdesigner", description="Keras Network Designer: design, analyse, "
                      "train and export Keras networks.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
+    Handler = Callable[[argparse.Namespace], int]
+
+    def command(name: str, handler: Handler, text: str) -> argparse.ArgumentParser | _Skipped:
+        if only not in (None, name):
+            return _Skipped()
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(handler=handler)
         return p
@@ -563,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "gui")
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
         return args.handler(args)
     except UsageError as exc:
         print(f"netdesigner: {exc}", file=sys.stderr)
