@@ -64,6 +64,10 @@ def test_opens_sample_and_shows_analysis(qtbot, window):
     bars = [b for b in window.findChildren(QTabBar) if b.isVisible() and b.count() == 2]
     assert [bars[0].tabText(i) for i in range(2)] == ["Analysis", "Training"] and bars[0].currentIndex() == 0
     assert window.panel.table.rowCount() == 9
+    assert window._training is None  # the Training tab's plots are not paid for until it is chosen
+    bars[0].setCurrentIndex(1)
+    qtbot.waitUntil(lambda: window._training is not None and window._training.isVisible())
+    qtbot.waitUntil(lambda: window.training.data.dataset is not None, timeout=30_000)  # the project's data
 
 
 def test_a_sample_opens_from_the_start_page_with_a_double_click(qtbot, window):

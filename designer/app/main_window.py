@@ -38,6 +38,8 @@ from designer.training.stores import default_tracking_uri
 if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
     from PySide6.QtGui import QCloseEvent
 
+    from designer.app.training_dock import TrainingDock
+
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
 
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.totals)
         self.editor_built = False  # canvas and docks are made when the start page is first left
         self.experiments: Any = None  # the Experiment Manager, made on first use
+        self._training: TrainingDock | None = None
         self.docks_open: list[QDockWidget] = []  # the docks to bring back when the start page is left
 
         self._build_actions()
@@ -101,7 +104,6 @@ class MainWindow(QMainWindow):
         """The canvas and the docks, made on first use so the start page shows at once."""
         from designer.app.canvas import Canvas
         from designer.app.panels import AnalysisPanel, Inspector, Palette
-        from designer.app.training_dock import TrainingDock
 
         self.canvas = Canvas()
         self.breadcrumb = QLabel()
@@ -125,12 +127,9 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
         self.resizeDocks([self.findChild(QDockWidget, "Layers")], [250], QtCore.Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], QtCore.Qt.Orientation.Horizontal)
-        self.training = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
-        self.training.notify = self.notify
-        self.training.data.augment.connect(self.set_augmentation)
-        training_dock = QDockWidget("Training", self)
+        training_dock = QDockWidget("Training", self)  # its contents are made when first shown (training)
         training_dock.setObjectName("Training")
-        training_dock.setWidget(self.training)
+        training_dock.setWidget(QLabel("Loading the training panel…"))
         training_dock.visibilityChanged.connect(self._training_shown)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
@@ -150,6 +149,32 @@ class MainWindow(QMainWindow):
         for action in self.editor_actions:
             action.setEnabled(True)
         self.editor_built = True
+
+    @property
+    def training(self) -> TrainingDock:
+        """The Training tab's contents, made on first use: its plots need pyqtgraph, whose import builds
+        every Qt type in Python (~0.6 s), too much to add to opening a network that is not trained yet."""
+        if self._training is None:
+            from designer.app.training_dock import TrainingDock
+
+            dock = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
+            dock.notify = self.notify
+            dock.data.augment.connect(self.set_augmentation)
+            holder = self.findChild(QDockWidget, "Training")
+            holder.widget().deleteLater()
+            holder.setWidget(dock)
+            self._training = dock
+            if self.project is not None:
+                self._show_training_project()
+                self._show_augmentations()
+                if self.analysis is not None:
+                    self._network_shapes(self.analysis)
+        return self._training
+
+    def _show_training_project(self) -> None:
+        assert self.project is not None and self._training is not None
+        folder = self.project_folder()
+        self._training.show_project(self.project, folder, default_tracking_uri(folder))
 
     # ---- actions ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -207,15 +232,20 @@ class MainWindow(QMainWindow):
 
     # ---- the document changed -----------------------------------------------------------------
     def _changed(self) -> None:
-        from designer.graph.augmentation import augmentations
-
         doc = self.state.doc
-        self.training.data.show_augmentations(augmentations(self.state.root))
+        self._show_augmentations()
         self.canvas.sync(doc, self.describe)
         self._update_breadcrumb()
         self._selection_changed(self.canvas.selected_ids())
         self.background.request(self.state.root)
         self._update_title()
+
+    def _show_augmentations(self) -> None:
+        """The network's augmentation layers, on the data page's samples (once the Training tab exists)."""
+        from designer.graph.augmentation import augmentations
+
+        if self._training is not None:
+            self._training.data.show_augmentations(augmentations(self.state.root))
 
     def describe(self, node: Node) -> dict[str, Any]:
         catalog = self.background.catalog
@@ -271,7 +301,8 @@ class MainWindow(QMainWindow):
             outputs = [analysis.nodes[o.node].outputs[o.port][0] for o in root.effective_outputs()]
         except (KeyError, IndexError):  # the graph does not analyse yet: nothing to check against
             return
-        self.training.data.set_network_shapes(inputs, outputs)
+        if self._training is not None:
+            self._training.data.set_network_shapes(inputs, outputs)
 
     def _catalog_ready(self, catalog: Any) -> None:
         if self.editor_built:
@@ -498,7 +529,8 @@ class MainWindow(QMainWindow):
         self._show_start(False)
         self._changed()
         self.canvas.fit()
-        self.training.show_project(project, self.project_folder(), default_tracking_uri(self.project_folder()))
+        if self._training is not None:
+            self._show_training_project()
         if self.experiments is not None:
             self.experiments.load_project()
         if path is not None:
@@ -520,8 +552,8 @@ class MainWindow(QMainWindow):
 
     def _setup_changed(self) -> None:
         assert self.project is not None
-        if self.training.data.setup() != self.project.data:  # undone or redone: show it
-            self.training.data.load_project(self.project.data, self.project.training, self.project_folder())
+        if self._training is not None and self._training.data.setup() != self.project.data:  # undone/redone
+            self._training.data.load_project(self.project.data, self.project.training, self.project_folder())
         self._update_title()
 
     def show_experiments(self) -> Any:
@@ -660,8 +692,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
-            if self.editor_built:
-                self.training.controller.shutdown()
+            if self._training is not None:
+                self._training.controller.shutdown()
             if self.experiments is not None:
                 self.experiments.close()
             autosave_path(self.path).unlink(missing_ok=True)
