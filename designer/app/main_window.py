@@ -8,18 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Qt is reached through QtCore where used: naming it at import builds its 104 enums (~45 ms) before the
-# window can show.
-from PySide6 import QtCore
+# Qt, and the dialogs, are reached through their modules where used: naming them at import would build
+# their enums (Qt alone has 104, ~45 ms) before the window can show.
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import QSettings, QStandardPaths, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -604,7 +602,7 @@ class MainWindow(QMainWindow):
         try:
             project = load_project(path)
         except ProjectFileError as exc:
-            QMessageBox.warning(self, "Cannot open project", str(exc))
+            QtWidgets.QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
         recovered = self._recovery_for(path)
         if recovered is not None and self.ask("Recover unsaved changes?",
@@ -620,7 +618,7 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        name, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.cwd()),
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open project", str(Path.cwd()),
                                               f"Projects (*{SUFFIX});;Keras models (*.keras *.h5)")
         if name:
             self.open_path(Path(name))
@@ -637,13 +635,13 @@ class MainWindow(QMainWindow):
         QApplication.restoreOverrideCursor()
         self.statusBar().clearMessage()
         if isinstance(result, str):
-            QMessageBox.warning(self, "Cannot import", result)
+            QtWidgets.QMessageBox.warning(self, "Cannot import", result)
             return
         self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
         self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
 
     def import_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Import Keras model", str(Path.cwd()),
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import Keras model", str(Path.cwd()),
                                               "Keras models (*.keras *.h5 *.json)")
         if name:
             self.import_source(name)
@@ -656,7 +654,7 @@ class MainWindow(QMainWindow):
         try:
             save_project(self.project, self.path)
         except OSError as exc:
-            QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
         self.undo.setClean()
         autosave_path(self.path).unlink(missing_ok=True)
@@ -668,7 +666,7 @@ class MainWindow(QMainWindow):
             return False
         if path is None:
             suggested = str(Path.cwd() / f"{self.project.name}{SUFFIX}")
-            name, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, f"Projects (*{SUFFIX})")
+            name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save project", suggested, f"Projects (*{SUFFIX})")
             if not name:
                 return False
             path = Path(name)
@@ -683,12 +681,12 @@ class MainWindow(QMainWindow):
         """True when it is fine to drop the current document (saved, discarded, or nothing new)."""
         if self.undo.isClean():
             return True
-        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this network first?",
-                                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                                      | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Save:
+        button = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(self, "Unsaved changes", "Save the changes to this network first?",
+                                                button.Save | button.Discard | button.Cancel)
+        if answer == button.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        return answer == button.Discard
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
@@ -722,7 +720,7 @@ class MainWindow(QMainWindow):
             return None
 
     def _ask(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+        return QtWidgets.QMessageBox.question(self, title, text) == QtWidgets.QMessageBox.StandardButton.Yes
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", []) or []
