@@ -127,7 +127,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.findChild(QDockWidget, "Properties")], [320], QtCore.Qt.Orientation.Horizontal)
         training_dock = QDockWidget("Training", self)  # its contents are made when first shown (training)
         training_dock.setObjectName("Training")
-        training_dock.setWidget(QLabel("Loading the training panel…"))
+        loading = QLabel("Loading the training panel…")
+        loading.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        training_dock.setWidget(loading)
         training_dock.visibilityChanged.connect(self._training_shown)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, training_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Analysis"), training_dock)
@@ -491,10 +493,15 @@ class MainWindow(QMainWindow):
         bottom docks stay short while the user edits)."""
         if not shown:
             return
-        self.training.controller.prepare()
         dock = self.findChild(QDockWidget, "Training")
         if dock.height() < self.height() // 3:
             self.resizeDocks([dock], [self.height() // 2], QtCore.Qt.Orientation.Vertical)
+        # In the next turn of the event loop: the first time, the tab shows its "Loading" line at once
+        # rather than the old tab staying frozen for the second that making the panel takes.
+        QTimer.singleShot(0, self._prepare_training)
+
+    def _prepare_training(self) -> None:
+        self.training.controller.prepare()
 
     # ---- files --------------------------------------------------------------------------------
     def _show_start(self, show: bool) -> None:
