@@ -79,12 +79,14 @@ def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
     dock.runs.tick([run["run_id"] for run in dock.runs.runs])
     labels = {item.name() for item, _ in dock.monitor.overlays}
     assert len(dock.monitor.overlays) >= 4 and any("val_loss" in label for label in labels)
-    process = dock.results.export("onnx", str(tmp_path / "trained.onnx"))
+    # .keras: the panel's export path is the same for every format, and each converter is verified in
+    # test_export.py; ONNX here cost CI ~15 s of tf2onnx.
+    process = dock.results.export("keras", str(tmp_path / "trained.keras"))
     qtbot.waitUntil(lambda: process.state() == process.ProcessState.NotRunning, timeout=120_000)
     qtbot.waitUntil(lambda: "verified" in dock.results.report.toPlainText() or "FAILED" in
                     dock.results.report.toPlainText(), timeout=5_000)
-    assert "onnx export verified" in dock.results.report.toPlainText()
-    assert (tmp_path / "trained.onnx").is_file()
+    assert "keras export verified" in dock.results.report.toPlainText()
+    assert (tmp_path / "trained.keras").is_file()
 
 
 def test_stop_mid_run_keeps_the_window_usable(qtbot, window, tmp_path):
