@@ -211,3 +211,42 @@ def test_text_runs_adapt_their_vectorizer_and_say_so(tmp_path, trainer):
     notes = [e["text"] for e in events if e["event"] == "note"]
     assert any("adapted TextVectorization 'vectorize'" in n for n in notes)
     assert events[-1]["event"] == "finished" and events[-1]["metrics"]["test_accuracy"] > 0.5
+
+
+def test_batch_loss_recovers_each_batchs_own_loss_from_kerass_running_mean():
+    import keras
+    import numpy as np
+
+    from designer.training.worker import batch_loss
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 4)).astype("float32"), rng.integers(0, 3, 50)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")  # weights stay as they are
+    means: list[float] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            means.append(logs["loss"])
+
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[Record()])
+    own = [float(np.mean(keras.losses.sparse_categorical_crossentropy(y[i:i + 16], model(x[i:i + 16]))))
+           for i in range(0, 50, 16)]  # batches of 16, 16, 16 and 2: the last weighs less in the mean
+    seen = [0, 16, 32, 48, 50]
+    recovered = [batch_loss([0.0, *means][i], means[i], seen[i], seen[i + 1]) for i in range(4)]
+    assert recovered == pytest.approx(own, rel=1e-4)
+    assert means[1:] != pytest.approx(own[1:], rel=1e-2)  # what the plot showed before: the running mean
+
+
+def test_batch_events_carry_each_batchs_own_loss(tmp_path, trainer):
+    """Every batch sent: the batches' losses, weighted by their samples, average to the epoch's loss."""
+    events = collect(start_run(mlp_project(epochs=2, batch_size=8), tmp_path, warm=trainer,
+                               batch_events_per_second=1e6))
+    samples = events[-1]["samples"]
+    for epoch in (1, 2):
+        batches = [e for e in events if e["event"] == "batch" and e["epoch"] == epoch]
+        seen = [0] + [min(e["step"] * 8, samples) for e in batches]
+        mean = sum(e["loss"] * (b - a) for e, a, b in zip(batches, seen, seen[1:], strict=False)) / samples
+        assert seen[-1] == samples
+        assert mean == pytest.approx(next(e["loss"] for e in events if e["event"] == "epoch" and e["epoch"] == epoch),
+                                     rel=1e-4)

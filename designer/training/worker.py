@@ -242,7 +242,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                           loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                           metrics=spec.metrics_for(dataset.task))
     rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
-    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, rate)]
+    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, len(splits.train.x), rate)]
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
                                                  overrides.get("resumable", True)))
@@ -369,42 +369,78 @@ def _save_outputs(folder: Path, model: Any, history: dict[str, list[float]], pro
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1), encoding="utf-8")
 
 
+def batch_loss(mean_before: float, mean: float, seen_before: int, seen: int) -> float:
+    """The mean loss of the samples seen since ``seen_before``, from Keras's running epoch means.
+
+    Keras logs the loss averaged over the epoch so far, weighted by batch size: after ``seen``
+    samples ``mean = total / seen``, so the samples since then lost
+    ``(seen * mean - seen_before * mean_before) / (seen - seen_before)``; for one batch, that batch's
+    own loss. A curve of running means falls in steps at each epoch; this is the loss as it is.
+    """
+    if seen <= seen_before:
+        return mean
+    return (seen * mean - seen_before * mean_before) / (seen - seen_before)
+
+
 def _events_callback() -> type:
     """The Keras callback class (defined once Keras is imported, inside the worker)."""
+    import threading
+
     import keras
 
     class Events(keras.callbacks.Callback):
-        """Streams batch and epoch events; stops within one batch on request or on NaN."""
+        """Streams batch and epoch events; stops within a batch or two on request or on NaN.
 
-        def __init__(self, queue: Any, stop_event: Any, batch_size: int, rate: float) -> None:
+        ``async_safe``: Keras then calls batch ends on its thread pool, as for a plain ``fit``, and the
+        training loop never waits for a step's results to reach the host (a device sync per batch, which
+        a small batch on a GPU feels most). Those calls may overlap or come out of order, so the state
+        changes under a lock and a batch older than one already seen is not sent.
+        """
+
+        async_safe = True
+
+        def __init__(self, queue: Any, stop_event: Any, batch_size: int, samples: int, rate: float) -> None:
             super().__init__()
-            self.queue, self.stop_event, self.batch_size, self.interval = queue, stop_event, batch_size, 1 / rate
+            self.queue, self.stop_event, self.interval = queue, stop_event, 1 / rate
+            self.batch_size, self.samples = batch_size, samples
+            self.lock = threading.Lock()
             self.epoch = 0
-            self.last_sent = 0.0
-            self.last_time = time.perf_counter()
+            self.last = (-1, 0.0)  # this epoch's latest batch seen and its running mean loss
+            self.last_sent, self.batches = time.perf_counter(), 0  # batches since the last event, for samples/s
             self.reason: tuple[str, str] | None = None
 
+        def seen(self, batch: int) -> int:
+            return min((batch + 1) * self.batch_size, self.samples) if batch >= 0 else 0
+
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch = epoch
+            with self.lock:  # the previous epoch's batch ends have all run (Keras waits for them at its end)
+                self.epoch, self.last = epoch, (-1, 0.0)
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            now = time.perf_counter()
-            if not all(map(_finite, logs.values())):
-                self.reason = ("nan", f"the loss became NaN or infinite at epoch {self.epoch + 1}, batch {batch + 1}: "
-                                      "lower the learning rate or check the data")
-                self.model.stop_training = True
-            elif self.stop_event.is_set():
-                self.reason = ("stopped", f"stopped by request at epoch {self.epoch + 1}, batch {batch + 1}")
-                self.model.stop_training = True
-            if now - self.last_sent >= self.interval or self.reason:
-                lr = self.model.optimizer.learning_rate
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+            logs = dict(logs or {})
+            with self.lock:
+                self.batches += 1
+                before, mean_before = self.last
+                if batch <= before:  # overtaken by a later batch: its event would go back in time
+                    return
+                self.last = (batch, logs.get("loss", 0.0))
+                if not all(map(_finite, logs.values())):
+                    self.reason = ("nan", f"the loss became NaN or infinite at epoch {self.epoch + 1}, batch "
+                                          f"{batch + 1}: lower the learning rate or check the data")
+                    self.model.stop_training = True
+                elif self.stop_event.is_set():
+                    self.reason = ("stopped", f"stopped by request at epoch {self.epoch + 1}, batch {batch + 1}")
+                    self.model.stop_training = True
+                now = time.perf_counter()
+                if now - self.last_sent < self.interval and not self.reason:
+                    return
+                if "loss" in logs:
+                    logs["loss"] = batch_loss(mean_before, logs["loss"], self.seen(before), self.seen(batch))
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
                 self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1,
                                 "steps": self.params.get("steps"), **logs,
-                                "samples_per_s": self.batch_size / max(now - self.last_time, 1e-9)})
-                self.last_sent = now
-            self.last_time = now
+                                "samples_per_s": self.batches * self.batch_size / max(now - self.last_sent, 1e-9)})
+                self.last_sent, self.batches = now, 0
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self.queue.put({"event": "epoch", "epoch": epoch + 1, "wall_time": time.time(),
