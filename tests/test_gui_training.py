@@ -223,3 +223,74 @@ def test_a_damaged_run_store_is_reported_in_the_runs_list(qtbot, tmp_path):
     runs.set_store(f"sqlite:///{store}", "project")
     qtbot.waitUntil(lambda: not runs.loading, timeout=60_000)
     assert "could not be read" in runs.note.text() and runs.table.rowCount() == 0
+
+
+def test_smoothing_is_a_debiased_moving_average():
+    """TensorBoard's smoothing: no point, the first included, weighs more than its share."""
+    from designer.app.monitor import DebiasedEma
+
+    ema = DebiasedEma(0.5)
+    assert [ema.add(x) for x in (1.0, 2.0, 3.0)] == pytest.approx([1.0, (0.25 + 1) / 0.75, (0.625 + 1.5) / 0.875])
+
+
+class Clock:
+    """The monitor's clock, moved by the test: only the events' timing is faked."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def batch(epoch: int, step: int, loss: float) -> dict:
+    return {"event": "batch", "epoch": epoch, "step": step, "steps": 40, "loss": loss, "learning_rate": 0.001,
+            "samples_per_s": 3000.0}
+
+
+def test_monitor_says_what_it_waits_for_and_estimates_only_from_steady_batches(qtbot, monkeypatch):
+    from designer.app import monitor as monitor_module
+
+    clock = Clock()
+    monkeypatch.setattr(monitor_module.time, "perf_counter", clock)
+    monitor = monitor_module.TrainingMonitor()
+    qtbot.addWidget(monitor)
+    monitor.reset(running=True, epochs=10)
+    clock.now += 12
+    monitor.redraw()
+    assert monitor.progress.format() == "starting TensorFlow… 12 s"
+    monitor.add_events([{"event": "started", "backend": "tensorflow", "device": "cpu"}])
+    clock.now += 6.5
+    monitor.redraw()
+    assert monitor.progress.format() == "loading the data and building the model… 18 s"
+    assert "ETA" not in monitor.timing.text()
+    monitor.add_events([batch(1, 1, 2.0)])  # the first batch: nothing yet to estimate a rate from
+    monitor.redraw()
+    assert monitor.progress.format() == "epoch 1/10 · %p%" and "ETA" not in monitor.timing.text()
+    for step in range(2, 5):  # steady batches, but for less than a second
+        clock.now += 0.1
+        monitor.add_events([batch(1, step, 2.0)])
+    monitor.redraw()
+    assert "ETA" not in monitor.timing.text()
+    for step in range(5, 21):  # 20 batches (half an epoch) in 2 s since the first: 10 epochs take 40 s
+        clock.now += 0.1
+        monitor.add_events([batch(1, step, 2.0)])
+    monitor.redraw()
+    assert monitor.timing.text() == "20 s elapsed · ETA 38 s"  # 9.5 epochs left, not the start-up's 380 s
+
+
+def test_monitor_plots_each_batch_and_its_smoothed_curve_with_keys_off_the_plots(qtbot):
+    from designer.app.monitor import DebiasedEma, TrainingMonitor
+
+    monitor = TrainingMonitor()
+    qtbot.addWidget(monitor)
+    monitor.reset(running=True, epochs=2)
+    losses = [2.0, 1.0, 1.5, 0.5, 0.8]
+    monitor.add_events([batch(1, i + 1, loss) for i, loss in enumerate(losses)])
+    raw, smooth = monitor.curves[("loss", "loss")], monitor.curves[("loss", "loss (smoothed)")]
+    ema = DebiasedEma()
+    assert list(raw.series.y) == losses and list(smooth.series.y) == pytest.approx([ema.add(x) for x in losses])
+    monitor.redraw(everything=True)
+    for plot in monitor.plots.values():  # nothing drawn over the curves
+        assert plot.legend is None
+    assert "loss (smoothed)" in monitor.keys["loss"].text and "learning rate" not in monitor.keys["loss"].text

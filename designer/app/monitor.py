@@ -1,5 +1,5 @@
-"""The live training monitor: loss and metric curves per iteration (raw and smoothed) with
-validation points per epoch, learning rate, samples/s, progress with ETA, Stop and Kill.
+"""The live training monitor: loss and metric curves per iteration (each batch's own loss, and
+smoothed) with validation points per epoch, learning rate, samples/s, progress with ETA, Stop and Kill.
 
 Events only append to numpy buffers; a timer redraws one plot every 50 ms in turn, with pyqtgraph
 downsampling and clipping to the view, so a long run stays smooth and the event loop stays free.
@@ -26,8 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 SMOOTHING = 0.9
+ETA_AFTER_S, ETA_AFTER_BATCHES = 1.0, 3  # of steady batches before the remaining time is estimated
 OVERLAY_COLORS = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
 PLOTS = ("loss", "metric", "lr", "speed")
+KEYED = ("loss", "metric")  # plots with a key under them; the others hold one curve, named by the title
+KEY_COLUMNS = 3
 SKIP = ("event", "epoch", "step", "steps", "samples_per_s", "learning_rate", "wall_time")
 
 
@@ -55,6 +58,19 @@ class Series:
     @property
     def y(self) -> np.ndarray:
         return self.data[1, : self.size]
+
+
+class DebiasedEma:
+    """TensorBoard's smoothing: an exponential moving average started from zero and divided by the
+    weight it has gathered (1 - w^n), so no single point (the first) weighs more than its share."""
+
+    def __init__(self, weight: float = SMOOTHING) -> None:
+        self.weight, self.value, self.count = weight, 0.0, 0
+
+    def add(self, x: float) -> float:
+        self.count += 1
+        self.value = self.weight * self.value + (1 - self.weight) * x
+        return self.value / (1 - self.weight ** self.count)
 
 
 def fast_item(item: Any) -> Any:
@@ -137,15 +153,18 @@ class TrainingMonitor(QWidget):
         titles = {"loss": "Loss", "metric": "Metrics", "lr": "Learning rate", "speed": "Samples/s"}
         for i, key in enumerate(PLOTS):
             title = titles[key]
-            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            plot = self.graphics.addPlot(row=i // 2 * 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.25)
             for axis in ("left", "bottom"):  # labels on major ticks only: text is most of an axis's paint
                 plot.getAxis(axis).setStyle(maxTextLevel=0)
             plot.setLabel("bottom", "epoch")
-            add_legend(plot, labelTextSize="8pt")
             self.plots[key] = plot
+        # Keys under the plots rather than legends over them: a legend inside a plot hides the curves that
+        # pass under it (a rising accuracy ends in the top-right corner).
+        self.keys = {key: self.graphics.addLabel("", row=1, col=i, size="8pt") for i, key in enumerate(KEYED)}
+        self.key_entries: dict[str, dict[Any, str]] = {key: {} for key in KEYED}
         self.graphics.ci.layout.setRowStretchFactor(0, 3)  # loss and metrics get the room
-        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.graphics.ci.layout.setRowStretchFactor(2, 1)
         self.plots["lr"].setLogMode(y=True)  # schedules span decades; a constant rate stays readable
         self.console = QPlainTextEdit(readOnly=True)
         self.console.setMaximumBlockCount(2000)
@@ -160,7 +179,7 @@ class TrainingMonitor(QWidget):
         self.y_ranges: dict[str, tuple[float, float]] = {}  # in data units, widened only when data leave it
         self.overlay_bounds = {plot: (float("inf"), float("-inf")) for plot in PLOTS}
         self.colors: dict[str, str] = {}  # one hue per metric: raw faint, smoothed solid, validation dashed + dots
-        self.smoothed: dict[str, float] = {}
+        self.smoothed: dict[str, DebiasedEma] = {}
         self.overlays: list[Any] = []
         self.turn = 0
         self.timer = QTimer(self, interval=50)
@@ -171,14 +190,17 @@ class TrainingMonitor(QWidget):
     def reset(self, running: bool = True, epochs: int = 0) -> None:
         for curve in self.curves.values():
             curve.item.getViewBox().removeItem(curve.item)
-        for plot in self.plots.values():
-            plot.legend.clear()
+        for entries in self.key_entries.values():
+            entries.clear()
         self.curves.clear()
         self.y_ranges.clear()
         self.smoothed.clear()
         self.console.clear()
         self.console.hide()
         self.epochs, self.started_at, self.position = epochs, time.perf_counter(), 0.0
+        self.phase = "starting TensorFlow"  # what the run waits for until its first batch
+        self.first_batch: tuple[float, float] | None = None  # when and where (in epochs) batches began
+        self.batches = 0
         self.span = float(max(epochs, 1))
         self._fix_x_range()
         self.progress.setValue(0)
@@ -230,7 +252,21 @@ class TrainingMonitor(QWidget):
         if key not in self.curves:
             style = pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
             self.curves[key] = _Curve(self.plots[plot], pg.mkPen(color, width=width, style=style), name, symbol)
+            self._key(plot, key, name, color, dashed)
         return self.curves[key]
+
+    def _key(self, plot: str, entry: Any, name: str | None, color: str = "", dashed: bool = False) -> None:
+        """Add (or with ``name`` None, remove) one curve's entry in the key under ``plot``."""
+        entries = self.key_entries.get(plot)
+        if entries is None:
+            return
+        if name is None:
+            entries.pop(entry, None)
+        else:
+            entries[entry] = f"<span style='color:{color}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
+        cells = list(entries.values())
+        rows = ("&nbsp;&nbsp;&nbsp;".join(cells[i:i + KEY_COLUMNS]) for i in range(0, len(cells), KEY_COLUMNS))
+        self.keys[plot].setText("<br>".join(rows))
 
     def color(self, metric: str) -> str:
         base = metric.removeprefix("val_")
@@ -244,6 +280,7 @@ class TrainingMonitor(QWidget):
             kind = event["event"]
             if kind == "started":
                 self.status.setText(f"Training on {event['backend']} · {event['device']}")
+                self.phase = "loading the data and building the model"
             elif kind == "batch":
                 self._batch(event)
             elif kind == "epoch":
@@ -257,14 +294,16 @@ class TrainingMonitor(QWidget):
         steps = event.get("steps") or event["step"]
         x = event["epoch"] - 1 + event["step"] / steps
         self.position = x
+        self.batches += 1
+        if self.first_batch is None:
+            self.first_batch = (time.perf_counter(), x)
         for name, value in event.items():
             if name in SKIP or not isinstance(value, (int, float)):
                 continue
             plot = "loss" if name == "loss" else "metric"
             color = self.color(name)
             self.curve(plot, name, _lighter(color)).add(x, value)
-            smooth = self.smoothed.get(name, value) * SMOOTHING + value * (1 - SMOOTHING)
-            self.smoothed[name] = smooth
+            smooth = self.smoothed.setdefault(name, DebiasedEma()).add(value)
             self.curve(plot, f"{name} (smoothed)", color, 1.5).add(x, smooth)
         if "learning_rate" in event:
             self.curve("lr", "learning rate", "#5e35b1", 2).add(x, event["learning_rate"])
@@ -289,12 +328,26 @@ class TrainingMonitor(QWidget):
         for where in PLOTS if everything else (plot,):
             self._fit_y(where)
         if self.epochs:
-            fraction = min(1.0, self.position / self.epochs)
-            self.progress.setValue(int(fraction * 100))
-            self.progress.setFormat(f"epoch {min(self.epochs, int(self.position) + 1)}/{self.epochs} · %p%")
-            elapsed = time.perf_counter() - self.started_at
-            eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
-            self.timing.setText(f"{elapsed:.0f} s elapsed" + (f" · ETA {eta:.0f} s" if eta == eta else ""))
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Until the first batch, what the run waits for and for how long; then the epoch, and the time
+        left once batches have come steadily for a while (measured from the first batch, so the start-up
+        wait does not make the first estimate absurd)."""
+        now = time.perf_counter()
+        elapsed = now - self.started_at
+        if self.first_batch is None:
+            self.progress.setFormat(f"{self.phase}… {elapsed:.0f} s")
+            self.timing.setText(f"{elapsed:.0f} s elapsed")
+            return
+        fraction = min(1.0, self.position / self.epochs)
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(f"epoch {min(self.epochs, int(self.position) + 1)}/{self.epochs} · %p%")
+        since, start = now - self.first_batch[0], self.first_batch[1]
+        eta = ""
+        if since >= ETA_AFTER_S and self.batches > ETA_AFTER_BATCHES and self.position > start:
+            eta = f" · ETA {(self.epochs - self.position) * since / (self.position - start):.0f} s"
+        self.timing.setText(f"{elapsed:.0f} s elapsed{eta}")
 
     def finish(self, event: dict[str, Any]) -> None:
         self.redraw(everything=True)
@@ -317,11 +370,9 @@ class TrainingMonitor(QWidget):
         """Draw past runs' per-epoch curves (label, {metric: [(epoch, value)]}) over the live ones."""
         for item, plot in self.overlays:
             plot.removeItem(item)
-            plot.legend.removeItem(item)
+            self._key(next(k for k, p in self.plots.items() if p is plot), item, None)
         self.overlays = []
         self.overlay_bounds = {plot: (float("inf"), float("-inf")) for plot in PLOTS}
-        for plot in self.plots.values():
-            plot.legend.setColumnCount(2 if runs else 1)
         for (label, history), color in zip(runs, OVERLAY_COLORS * 4, strict=False):
             for name, points in history.items():
                 if not points or name in ("learning_rate",):
@@ -335,6 +386,7 @@ class TrainingMonitor(QWidget):
                 item = plot.plot(np.asarray(epochs), np.asarray(values), pen=style, name=f"{label} {name}",
                                  symbol=None if many else "o", symbolSize=5, symbolBrush=color)
                 self.overlays.append((fast_item(item), plot))
+                self._key(where, item, f"{label} {name}", color, name.startswith("val_"))
                 self.span = max(self.span, float(max(epochs)))
                 low, high = self.overlay_bounds[where]
                 self.overlay_bounds[where] = (min(low, min(values)), max(high, max(values)))
