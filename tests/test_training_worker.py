@@ -250,3 +250,45 @@ def test_batch_events_carry_each_batchs_own_loss(tmp_path, trainer):
         assert seen[-1] == samples
         assert mean == pytest.approx(next(e["loss"] for e in events if e["event"] == "epoch" and e["epoch"] == epoch),
                                      rel=1e-4)
+
+
+def test_a_fast_run_sends_a_live_but_bounded_stream_of_batch_events():
+    import queue
+    import threading
+    import time
+
+    import keras
+    import numpy as np
+
+    from designer.training.worker import _events_callback
+
+    x, y = np.random.default_rng(0).normal(size=(1200, 4)).astype("float32"), np.zeros(1200, "int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    events: queue.Queue = queue.Queue()
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0,
+              callbacks=[_events_callback()(events, threading.Event(), 2, 1200, 20)])
+    took = time.perf_counter() - start
+    sent = [e for e in iter(lambda: events.get_nowait() if not events.empty() else None, None)
+            if e["event"] == "batch"]
+    assert 1 <= len(sent) <= 20 * took + 1 < 600  # a point every 50 ms at most, not one per batch
+    assert sent[0]["step"] < 600 and sent[0]["samples_per_s"] > 0
+
+
+def test_checkpoints_take_a_small_share_of_a_fast_run_and_the_last_ones_are_kept(tmp_path, trainer):
+    """A .keras write takes longer than this network's epoch: one per epoch made such runs half as slow
+    again as a plain fit. Fewer writes, but the files at the end are the final and the best model."""
+    import keras
+
+    events = collect(start_run(mlp_project(epochs=40, batch_size=64), tmp_path, warm=trainer,
+                               output_dir=str(tmp_path / "out")))
+    assert events[-1]["event"] == "finished"
+    written = [e for e in events if e["event"] == "checkpoint"]
+    assert 1 <= sum(e["kind"] == "last" for e in written) < 20
+    assert json.loads((tmp_path / "out" / "last.json").read_text())["epoch"] == 40
+    losses = [e["val_loss"] for e in events if e["event"] == "epoch"]
+    best = min(range(40), key=losses.__getitem__)
+    assert [e["epoch"] for e in written if e["kind"] == "best"][-1] == best + 1
+    model = keras.saving.load_model(tmp_path / "out" / "best.keras", safe_mode=True)
+    assert model.count_params() == events[-1]["parameters"]
