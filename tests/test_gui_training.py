@@ -294,3 +294,25 @@ def test_monitor_plots_each_batch_and_its_smoothed_curve_with_keys_off_the_plots
     for plot in monitor.plots.values():  # nothing drawn over the curves
         assert plot.legend is None
     assert "loss (smoothed)" in monitor.keys["loss"].text and "learning rate" not in monitor.keys["loss"].text
+
+
+def test_the_window_starts_a_warm_worker_once_open_and_the_training_tab_takes_it(qtbot, tmp_path, monkeypatch):
+    QStandardPaths.setTestModeEnabled(True)
+    monkeypatch.chdir(tmp_path)
+    background = Background(debounce_ms=10)
+    win = MainWindow(background, ask=lambda title, text: False, warm_up=True)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: background.catalog is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: win.warm is not None, timeout=5_000)  # before any Train or Training tab
+        warm = win.warm
+        assert warm.process.is_alive() and warm.idle
+        open_copy(qtbot, win, tmp_path)
+        assert win.training.controller.warm is warm and win.warm is None
+    finally:
+        if win.editor_built:
+            win.training.controller.shutdown()
+        if win.warm is not None:
+            win.warm.kill()
+        background.stop()

@@ -57,8 +57,10 @@ def autosave_path(path: Path | None) -> Path:
 
 class MainWindow(QMainWindow):
     def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
-                 dark: bool | None = None) -> None:
-        """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time."""
+                 dark: bool | None = None, warm_up: bool = False) -> None:
+        """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time.
+        ``warm_up``: start a training worker once the catalog is loaded, so the first Train is answered
+        within a second (the app does; tests and screenshots need no training process)."""
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self.editor_built = False  # canvas and docks are made when the start page is first left
         self.experiments: Any = None  # the Experiment Manager, made on first use
         self._training: TrainingDock | None = None
+        self.warm_up, self.warm = warm_up, None  # the worker until the Training tab takes it
         self.docks_open: list[QDockWidget] = []  # the docks to bring back when the start page is left
 
         self._build_actions()
@@ -159,6 +162,7 @@ class MainWindow(QMainWindow):
 
             dock = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
             dock.notify = self.notify
+            dock.controller.warm, self.warm = self.warm, None
             dock.data.augment.connect(self.set_augmentation)
             holder = self.findChild(QDockWidget, "Training")
             holder.widget().deleteLater()
@@ -305,6 +309,12 @@ class MainWindow(QMainWindow):
             self._training.data.set_network_shapes(inputs, outputs)
 
     def _catalog_ready(self, catalog: Any) -> None:
+        if self.warm_up and self.warm is None and self._training is None:
+            # After the first paint and after the catalog's own Keras import: TensorFlow's import in the
+            # worker then competes with neither for the CPU.
+            from designer.training.worker import warm_worker
+
+            self.warm = warm_worker()
         if self.editor_built:
             self.palette.populate(catalog)
         if self.project is not None:
@@ -699,6 +709,8 @@ class MainWindow(QMainWindow):
         if self.maybe_save():
             if self._training is not None:
                 self._training.controller.shutdown()
+            if self.warm is not None:
+                self.warm.kill()
             if self.experiments is not None:
                 self.experiments.close()
             autosave_path(self.path).unlink(missing_ok=True)

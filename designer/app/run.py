@@ -40,7 +40,7 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     from designer.app.main_window import MainWindow
 
     background = Background()
-    window = MainWindow(background, dark=True if dark else None)
+    window = MainWindow(background, dark=True if dark else None, warm_up=not screenshot)
     window.show()
     if project:
         window.open_path(Path(project))
