@@ -35,7 +35,11 @@ def collect_weights(model: keras.Model) -> dict[str, np.ndarray]:
 
 
 def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str]:
-    """Load what matches; return the paths of layers that kept their initial weights."""
+    """Load what matches; return the paths of layers that kept their initial weights.
+
+    A layer that derives what ``call`` uses from its variables (an adapted ``Normalization`` turns
+    its mean and variance into constants) gets ``finalize_state()`` after loading, as Keras's own
+    loaders do: otherwise it keeps computing with the values it was built with."""
     skipped = []
     for path, layer in layer_paths(model):
         if not layer.weights:
@@ -45,6 +49,8 @@ def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str
             skipped.append(path)
             continue
         layer.set_weights(values)
+        if callable(getattr(layer, "finalize_state", None)):
+            layer.finalize_state()
     return skipped
 
 
