@@ -4,6 +4,7 @@ every export, each compared with the ORIGINAL model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,6 +13,7 @@ from keras import layers
 
 from designer.cli import main
 from designer.export import keras_file, onnx_file, savedmodel, tflite_file
+from designer.export.probes import WORDS, input_names
 
 LOADERS = {"keras": (keras_file.load, ".keras"), "savedmodel": (savedmodel.load, ""),
            "onnx": (onnx_file.load, ".onnx"), "tflite": (tflite_file.load, ".tflite")}
@@ -24,6 +26,22 @@ def statistics_model() -> keras.Model:
     features = keras.Input((6,), name="features")
     x = layers.Dense(8, activation="relu", name="hidden")(norm(features))
     return keras.Model(features, layers.Dense(3, activation="softmax", name="out")(x), name="statistics")
+
+
+def tables_model() -> keras.Model:
+    """TextVectorization (TF-IDF), IntegerLookup and Discretization, adapted: vocabularies are tables,
+    not weights, and bin boundaries are config."""
+    rng = np.random.default_rng(1)
+    vectorize = layers.TextVectorization(output_mode="tf_idf", name="vectorize")
+    vectorize.adapt([" ".join(rng.choice(WORDS[:8], 3)) for _ in range(40)])
+    ids = layers.IntegerLookup(output_mode="multi_hot", name="ids_lookup")
+    ids.adapt(np.array([1, 1, 3, 7, 7, 7]))
+    bins = layers.Discretization(num_bins=4, output_mode="one_hot", name="bins")
+    bins.adapt(rng.normal(0.5, 0.2, (64, 1)).astype("float32"))
+    text, numbers = keras.Input((1,), dtype="string", name="text"), keras.Input((4,), dtype="int64", name="ids")
+    value = keras.Input((1,), name="value")
+    x = layers.Concatenate(name="cat")([layers.Flatten(name="flat")(vectorize(text)), ids(numbers), bins(value)])
+    return keras.Model([text, numbers, value], layers.Dense(3, activation="softmax", name="out")(x), name="tables")
 
 
 def imported(model: keras.Model, tmp_path, capsys) -> str:
@@ -42,10 +60,11 @@ def export(project: str, fmt: str, tmp_path, capsys) -> tuple[int, dict]:
 
 def assert_matches_original(model: keras.Model, fmt: str, tmp_path, feeds: dict) -> None:
     """Reload the artifact as its users do and run it beside the original model."""
-    names, run = LOADERS[fmt][0](tmp_path / f"out{LOADERS[fmt][1]}")
+    _, run = LOADERS[fmt][0](tmp_path / f"out{LOADERS[fmt][1]}")
     got = run(feeds)
     got = list(got.values()) if isinstance(got, dict) else got
-    expected = model([feeds[n] for n in names] if len(names) > 1 else feeds[names[0]], training=False)
+    xs = [feeds[n] for n in input_names(model)]
+    expected = model(xs if len(xs) > 1 else xs[0], training=False)
     np.testing.assert_allclose(np.asarray(got[0]), keras.ops.convert_to_numpy(expected), atol=1e-5)
 
 
@@ -56,4 +75,18 @@ def test_adapted_statistics_survive_import_and_export(fmt, tmp_path, capsys):
     code, report = export(project, fmt, tmp_path, capsys)
     assert code == 0 and report["ok"], report
     feeds = {"features": np.random.default_rng(2).normal(5.0, 3.0, (5, 6)).astype("float32")}
+    assert_matches_original(model, fmt, tmp_path, feeds)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel"])  # ONNX and TFLite lack the string ops: refused
+def test_adapted_tables_survive_import_and_export(fmt, tmp_path, capsys):
+    model = tables_model()
+    project = imported(model, tmp_path, capsys)
+    code, report = export(project, fmt, tmp_path, capsys)
+    assert code == 0 and report["ok"], report
+    params = {n["name"]: n["params"] for n in json.loads(Path(project).read_text())["graph"]["nodes"]}
+    assert params["ids_lookup"]["vocabulary"] == [7, 1, 3]  # by frequency, as adapt ordered them
+    feeds = {"text": np.array([["the storm scores"], ["robot rain unknownword"]], dtype=object),
+             "ids": np.array([[1, 7, 9, 0], [3, 3, 1, 2]], dtype="int64"),
+             "value": np.array([[0.1], [0.55]], dtype="float32")}
     assert_matches_original(model, fmt, tmp_path, feeds)

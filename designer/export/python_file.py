@@ -11,6 +11,7 @@ import keras
 from designer.export.probes import Loaded, input_names, keras_outputs
 from designer.graph.document import NetworkDocument
 from designer.keras_bridge.codegen import generate
+from designer.keras_bridge.preprocessing import adapted_tables
 
 
 def weights_name(path: Path) -> str:
@@ -28,14 +29,14 @@ def _with_vocabularies(model: keras.Model, document: NetworkDocument) -> tuple[N
     """Lookup tables (TextVectorization, StringLookup…) are not weights, so the script spells them out."""
     from designer.graph.serialize import document_from_dict, document_to_dict
 
-    tables = {layer.name: layer.get_vocabulary(include_special_tokens=False)
-              for layer in model._flatten_layers(include_self=False) if hasattr(layer, "get_vocabulary")}
+    tables = {layer.name: found for layer in model._flatten_layers(include_self=False)
+              if (found := adapted_tables(layer))}
     if not tables:
         return document, []
     copy = document_from_dict(document_to_dict(document))
     for _, node in copy.walk():
         if node.name in tables:
-            node.params["vocabulary"] = tables[node.name]
+            node.params.update(tables[node.name])
     return copy, [f"the vocabularies of {', '.join(tables)} are written into the script"]
 
 

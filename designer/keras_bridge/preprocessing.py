@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from designer.keras_bridge.internals import idf_weights
+
 STATE_KEYS = ("vocabulary", "mean", "variance", "bin_boundaries")  # config keys that carry the state
 
 
@@ -28,3 +30,21 @@ def empty_vocabularies(model: Any) -> list[Any]:
     file cannot fill it, and they cannot run until adapted (a Normalization's statistics are weights)."""
     return [layer for layer in model._flatten_layers(include_self=False)
             if hasattr(layer, "vocabulary_size") and needs_adapt(layer)]
+
+
+def adapted_tables(layer: Any) -> dict[str, Any]:
+    """A lookup's vocabulary (and TF-IDF weights), as the arguments that make the same layer again.
+
+    ``adapt`` keeps them in tables outside both the config and the weights, so an import or a
+    generated script that did not write them out would rebuild an empty layer. ``{}`` for any
+    other layer, and for a lookup that has no vocabulary yet."""
+    if not hasattr(layer, "get_vocabulary"):
+        return {}
+    tokens = [t.item() if hasattr(t, "item") else t for t in layer.get_vocabulary(include_special_tokens=False)]
+    if not tokens:
+        return {}
+    tables: dict[str, Any] = {"vocabulary": tokens}
+    if layer.get_config().get("output_mode") == "tf_idf":
+        specials = len(layer.get_vocabulary()) - len(tokens)
+        tables["idf_weights"] = idf_weights(layer)[specials:].tolist()
+    return tables
