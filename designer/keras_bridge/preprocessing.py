@@ -32,19 +32,23 @@ def empty_vocabularies(model: Any) -> list[Any]:
             if hasattr(layer, "vocabulary_size") and needs_adapt(layer)]
 
 
-def adapted_tables(layer: Any) -> dict[str, Any]:
-    """A lookup's vocabulary (and TF-IDF weights), as the arguments that make the same layer again.
+def with_adapted_state(layer: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the state ``adapt`` gave ``layer`` written in as arguments that make the same layer.
 
-    ``adapt`` keeps them in tables outside both the config and the weights, so an import or a
-    generated script that did not write them out would rebuild an empty layer. ``{}`` for any
-    other layer, and for a lookup that has no vocabulary yet."""
-    if not hasattr(layer, "get_vocabulary"):
-        return {}
-    tokens = [t.item() if hasattr(t, "item") else t for t in layer.get_vocabulary(include_special_tokens=False)]
-    if not tokens:
-        return {}
-    tables: dict[str, Any] = {"vocabulary": tokens}
-    if layer.get_config().get("output_mode") == "tf_idf":
-        specials = len(layer.get_vocabulary()) - len(tokens)
-        tables["idf_weights"] = idf_weights(layer)[specials:].tolist()
-    return tables
+    A lookup's vocabulary (and TF-IDF weights) lives in tables outside both its config and its weights,
+    so an import or a generated script that did not write it out would rebuild an empty layer. An
+    adapted Discretization's config holds its boundaries and its bin count, which its constructor
+    refuses together (only ``from_config`` takes both): the boundaries say it all."""
+    params = dict(params)
+    if hasattr(layer, "get_vocabulary"):
+        tokens = [t.item() if hasattr(t, "item") else t for t in layer.get_vocabulary(include_special_tokens=False)]
+        if tokens:
+            params["vocabulary"] = tokens
+        if tokens and layer.get_config().get("output_mode") == "tf_idf":
+            specials = len(layer.get_vocabulary()) - len(tokens)
+            params["idf_weights"] = idf_weights(layer)[specials:].tolist()
+    boundaries = layer.get_config().get("bin_boundaries")
+    if boundaries is not None and "num_bins" in layer.get_config():
+        params["bin_boundaries"] = [float(b) for b in boundaries]
+        params.pop("num_bins", None)
+    return params
