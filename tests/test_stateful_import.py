@@ -1,5 +1,5 @@
 """Adapted preprocessing (statistics, bin boundaries, vocabularies) survives `netdesigner import` and
-every export, each compared with the ORIGINAL model."""
+every export, each compared with the ORIGINAL model; and the source check that would have caught it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from designer.cli import main
 from designer.export import keras_file, onnx_file, savedmodel, tflite_file
 from designer.export.formats import SUFFIX
 from designer.export.probes import WORDS, input_names
+from designer.keras_bridge.weights import load_weights_file, save_weights_file
 
 LOADERS = {"keras": keras_file.load, "savedmodel": savedmodel.load, "onnx": onnx_file.load, "tflite": tflite_file.load}
 
@@ -74,6 +75,7 @@ def test_adapted_statistics_survive_import_and_export(fmt, tmp_path, capsys):
     project = imported(model, tmp_path, capsys)
     code, report = export(project, fmt, tmp_path, capsys)
     assert code == 0 and report["ok"], report
+    assert report["source_max_abs_diff"] <= 1e-5  # checked against the source model, not only against itself
     feeds = {"features": np.random.default_rng(2).normal(5.0, 3.0, (5, 6)).astype("float32")}
     assert_matches_original(model, fmt, tmp_path, feeds)
 
@@ -84,6 +86,7 @@ def test_adapted_tables_survive_import_and_export(fmt, tmp_path, capsys):
     project = imported(model, tmp_path, capsys)
     code, report = export(project, fmt, tmp_path, capsys)
     assert code == 0 and report["ok"], report
+    assert report["source_max_abs_diff"] <= 1e-5
     params = {n["name"]: n["params"] for n in json.loads(Path(project).read_text())["graph"]["nodes"]}
     assert params["ids_lookup"]["vocabulary"] == [7, 1, 3]  # by frequency, as adapt ordered them
     feeds = {"text": np.array([["the storm scores"], ["robot rain unknownword"]], dtype=object),
@@ -91,3 +94,33 @@ def test_adapted_tables_survive_import_and_export(fmt, tmp_path, capsys):
              "value": np.array([[0.1], [0.55]], dtype="float32")}
     if fmt in LOADERS:  # the script is checked by the export itself, which imports and runs it
         assert_matches_original(model, fmt, tmp_path, feeds)
+
+
+def test_a_drift_from_the_source_fails_the_export(tmp_path, capsys):
+    """The designer's model and its artifact agree with each other but not with what was imported:
+    a damaged weight stands in for any bug in how the designer rebuilds a model."""
+    project = imported(statistics_model(), tmp_path, capsys)
+    weights = tmp_path / "imported.weights.npz"
+    arrays = load_weights_file(weights)
+    arrays["hidden|1"] = arrays["hidden|1"] + 0.5
+    save_weights_file(arrays, weights)
+    code, report = export(project, "keras", tmp_path, capsys)
+    assert code == 1 and not report["ok"]
+    assert report["max_abs_diff"] == 0.0 and report["source_max_abs_diff"] > 1e-3
+    assert not (tmp_path / "out.keras").exists()
+
+
+def test_the_source_check_stops_when_the_network_is_edited(tmp_path, capsys):
+    """Moving nodes keeps the check; changing what the network computes ends it, and the export says so."""
+    project = imported(statistics_model(), tmp_path, capsys)
+    data = json.loads(Path(project).read_text())
+    for node in data["graph"]["nodes"]:
+        node["position"] = [node["position"][0] + 40, node["position"][1]]
+    Path(project).write_text(json.dumps(data))
+    code, report = export(project, "keras", tmp_path, capsys)
+    assert code == 0 and report["source_max_abs_diff"] is not None
+    next(n for n in data["graph"]["nodes"] if n["name"] == "out")["params"]["activation"] = "linear"
+    Path(project).write_text(json.dumps(data))
+    code, report = export(project, "keras", tmp_path, capsys)
+    assert code == 0 and report["ok"] and report["source_max_abs_diff"] is None
+    assert any("edited since it was imported" in n for n in report["notes"])

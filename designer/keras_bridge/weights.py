@@ -1,8 +1,9 @@
 """Weights kept beside a project, keyed by layer path, so edits never scramble them.
 
 A plain ``.npz`` archive (loaded with ``allow_pickle=False``) maps ``block/layer|i`` to the
-i-th variable of that layer. Loading matches by name and shape: a layer the user changed
-since keeps its fresh initial weights and is reported, never silently half-loaded.
+i-th variable of that layer; keys starting with ``/`` (never a layer path: names cannot hold it)
+are reserved for what else is kept with the weights. Loading matches by name and shape: a layer
+the user changed since keeps its fresh initial weights and is reported, never silently half-loaded.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:
     write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
-def load_weights_file(path: Path) -> dict[str, np.ndarray]:
+def load_weights_file(path: Path, prefix: str = "") -> dict[str, np.ndarray]:
+    """The arrays whose keys start with ``prefix`` (each is read only when asked for)."""
     with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+        return {key: data[key] for key in data.files if key.startswith(prefix)}
