@@ -15,6 +15,8 @@ from designer.cli import main
 from designer.export import keras_file, onnx_file, savedmodel, tflite_file
 from designer.export.formats import SUFFIX
 from designer.export.probes import WORDS, input_names
+from designer.graph.project import load_project
+from designer.keras_bridge.saving import model_with_weights
 from designer.keras_bridge.weights import load_weights_file, save_weights_file
 
 LOADERS = {"keras": keras_file.load, "savedmodel": savedmodel.load, "onnx": onnx_file.load, "tflite": tflite_file.load}
@@ -78,6 +80,16 @@ def test_adapted_statistics_survive_import_and_export(fmt, tmp_path, capsys):
     assert report["source_max_abs_diff"] <= 1e-5  # checked against the source model, not only against itself
     feeds = {"features": np.random.default_rng(2).normal(5.0, 3.0, (5, 6)).astype("float32")}
     assert_matches_original(model, fmt, tmp_path, feeds)
+
+
+def test_runs_start_from_the_imported_model(tmp_path, capsys):
+    """Training, trials and the results panel build the model as the export does; nothing exported here."""
+    model = statistics_model()
+    project = imported(model, tmp_path, capsys)
+    built, skipped = model_with_weights(load_project(Path(project)), tmp_path)
+    x = np.random.default_rng(3).normal(5.0, 3.0, (4, 6)).astype("float32")
+    assert skipped == []
+    np.testing.assert_allclose(built.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel", "python"])  # ONNX and TFLite lack the string ops
