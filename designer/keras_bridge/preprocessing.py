@@ -39,16 +39,18 @@ def with_adapted_state(layer: Any, params: dict[str, Any]) -> dict[str, Any]:
     so an import or a generated script that did not write it out would rebuild an empty layer. An
     adapted Discretization's config holds its boundaries and its bin count, which its constructor
     refuses together (only ``from_config`` takes both): the boundaries say it all."""
-    params = dict(params)
+    if not hasattr(layer, "adapt"):  # most layers: nothing learned from data
+        return params
+    params, config = dict(params), layer.get_config()
     if hasattr(layer, "get_vocabulary"):
         tokens = [t.item() if hasattr(t, "item") else t for t in layer.get_vocabulary(include_special_tokens=False)]
         if tokens:
             params["vocabulary"] = tokens
-        if tokens and layer.get_config().get("output_mode") == "tf_idf":
+        if tokens and config.get("output_mode") == "tf_idf":
             specials = len(layer.get_vocabulary()) - len(tokens)
             params["idf_weights"] = idf_weights(layer)[specials:].tolist()
-    boundaries = layer.get_config().get("bin_boundaries")
-    if boundaries is not None and "num_bins" in layer.get_config():
+    boundaries = config.get("bin_boundaries")
+    if boundaries is not None and "num_bins" in config:
         params["bin_boundaries"] = [float(b) for b in boundaries]
         params.pop("num_bins", None)
     return params
