@@ -137,6 +137,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such folder")
     _quiet_backend()
+    from designer.export import reference
     from designer.graph.project import Project, save_project
     from designer.keras_bridge.importer import ModelImportError, import_model, load_source
     from designer.keras_bridge.weights import collect_weights, save_weights_file
@@ -150,7 +151,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     trained = not args.source.startswith("keras.applications:") or args.weights
     weights_path = out.with_name(out.stem + ".weights.npz")
     if trained:
-        save_weights_file(collect_weights(model), weights_path)
+        save_weights_file(collect_weights(model) | reference.record(model, doc), weights_path)
         project.weights = weights_path.name
     try:
         save_project(project, out)
@@ -198,7 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         source = open_source(args.source, args.tracking_uri)
-        options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title)
+        options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
         if exc.usage:

@@ -16,6 +16,7 @@ import keras
 from designer.export import keras_file, onnx_file, python_file, savedmodel, tflite_file
 from designer.export.formats import FORMATS, SUFFIX
 from designer.export.probes import Loaded, input_names, keras_outputs, max_difference, output_names, sample_inputs
+from designer.export.reference import Reference
 from designer.export.report import DEFAULT_TOLERANCE, ExportError, ExportReport
 from designer.graph.document import NetworkDocument
 
@@ -28,6 +29,7 @@ class Options:
     tolerance: float = DEFAULT_TOLERANCE
     onnx_size_limit: int = onnx_file.SIZE_LIMIT
     title: str = ""
+    reference: Reference | None = None  # the imported source model's outputs, checked as well when given
 
 
 def check_target(fmt: str, path: Path) -> None:
@@ -75,7 +77,7 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
         report = ExportReport(fmt, str(path), input_names(model), [], output_names(model), notes=notes,
                               tolerance=options.tolerance, convert_s=time.perf_counter() - start)
         start = time.perf_counter()
-        _verify(model, loaders[fmt], staged, report)
+        _verify(model, loaders[fmt], staged, report, options.reference)
         report.verify_s = time.perf_counter() - start
         if report.ok:
             report.files = [str(path.parent / item.name) for item in sorted(stage.iterdir())]
@@ -87,7 +89,8 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _verify(model: keras.Model, load: Callable[[Path], Loaded], staged: Path, report: ExportReport) -> None:
+def _verify(model: keras.Model, load: Callable[[Path], Loaded], staged: Path, report: ExportReport,
+            reference: Reference | None) -> None:
     try:
         report.artifact_inputs, run = load(staged)
     except Exception as exc:
@@ -105,6 +108,13 @@ def _verify(model: keras.Model, load: Callable[[Path], Loaded], staged: Path, re
         worst = max(worst, max_difference(keras_outputs(model, feeds), got))
         report.batches.append(batch)
     report.max_abs_diff = worst
+    if reference is not None:
+        try:
+            report.source_max_abs_diff = max_difference(reference.outputs, run(reference.inputs))
+        except Exception as exc:
+            report.source_max_abs_diff = float("inf")
+            report.notes.append(f"the artifact fails on the source model's probes: {type(exc).__name__}: "
+                                f"{str(exc).strip()[:300]}")
 
 
 def _move_into_place(stage: Path, folder: Path) -> None:

@@ -11,6 +11,7 @@ import keras
 from designer.export.probes import Loaded, input_names, keras_outputs
 from designer.graph.document import NetworkDocument
 from designer.keras_bridge.codegen import generate
+from designer.keras_bridge.preprocessing import with_adapted_state
 
 
 def weights_name(path: Path) -> str:
@@ -25,18 +26,19 @@ def write(model: keras.Model, path: Path, document: NetworkDocument, title: str 
 
 
 def _with_vocabularies(model: keras.Model, document: NetworkDocument) -> tuple[NetworkDocument, list[str]]:
-    """Lookup tables (TextVectorization, StringLookup…) are not weights, so the script spells them out."""
+    """Adapted state that is not weights (vocabularies, bin boundaries) is spelled out in the script."""
     from designer.graph.serialize import document_from_dict, document_to_dict
 
-    tables = {layer.name: layer.get_vocabulary(include_special_tokens=False)
-              for layer in model._flatten_layers(include_self=False) if hasattr(layer, "get_vocabulary")}
-    if not tables:
-        return document, []
+    layers = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
     copy = document_from_dict(document_to_dict(document))
+    written = []
     for _, node in copy.walk():
-        if node.name in tables:
-            node.params["vocabulary"] = tables[node.name]
-    return copy, [f"the vocabularies of {', '.join(tables)} are written into the script"]
+        if node.name in layers and (params := with_adapted_state(layers[node.name], node.params)) != node.params:
+            node.params = params
+            written.append(node.name)
+    if not written:
+        return document, []
+    return copy, [f"the adapted state of {', '.join(written)} is written into the script"]
 
 
 def load(path: Path) -> Loaded:

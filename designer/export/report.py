@@ -25,6 +25,7 @@ class ExportReport:
     outputs: list[str]
     batches: list[int] = field(default_factory=list)
     max_abs_diff: float = float("inf")
+    source_max_abs_diff: float | None = None  # against the imported source model's outputs, when it applies
     tolerance: float = DEFAULT_TOLERANCE
     convert_s: float = 0.0
     verify_s: float = 0.0
@@ -40,7 +41,11 @@ class ExportReport:
 
     @property
     def ok(self) -> bool:
-        return self.inputs_match and self.max_abs_diff <= self.tolerance
+        return self.inputs_match and self.max_abs_diff <= self.tolerance and self.source_ok
+
+    @property
+    def source_ok(self) -> bool:
+        return self.source_max_abs_diff is None or self.source_max_abs_diff <= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "inputs_match": self.inputs_match, "ok": self.ok}
@@ -53,6 +58,9 @@ class ExportReport:
                  f"  outputs  {self.outputs}",
                  f"  compared with Keras (training=False) on batches of {', '.join(map(str, self.batches))}: "
                  f"max |difference| = {self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e})",
+                 *([] if self.source_max_abs_diff is None else [
+                     f"  compared with the imported source model: max |difference| = {self.source_max_abs_diff:.2e}"
+                     + ("" if self.source_ok else "  ← differs")]),
                  f"  converted in {self.convert_s:.2f} s, verified in {self.verify_s:.2f} s"]
         lines += [f"  wrote {f}" for f in self.files]
         lines += [f"  note: {n}" for n in self.notes]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 
+from designer.export import reference
 from designer.export.report import ExportError
 from designer.graph.document import NetworkDocument
 from designer.graph.project import ProjectFileError, load_project
@@ -25,6 +26,7 @@ class ExportSource:
     document: NetworkDocument
     title: str
     notes: list[str] = field(default_factory=list)
+    reference: reference.Reference | None = None  # the imported source model's outputs, while they apply
 
 
 def open_source(source: str, tracking_uri: str | None = None) -> ExportSource:
@@ -57,7 +59,9 @@ def _from_project(path: Path) -> ExportSource:
     notes = [f"{name} has no saved weights; it keeps its initial values" for name in skipped]
     if not project.weights:
         notes.append("the project has no trained weights: the export carries the initial values")
-    return ExportSource(model, project.document, project.description, notes)
+        return ExportSource(model, project.document, project.description, notes)
+    source, stale = reference.load(path.parent / project.weights, project.document, model)
+    return ExportSource(model, project.document, project.description, notes + stale, source)
 
 
 def _from_run_folder(folder: Path) -> ExportSource:

@@ -19,6 +19,7 @@ import keras
 from designer.graph.document import BLOCK_TYPE, INPUT_TYPE, NetworkDocument, PortRef
 from designer.graph.layout import auto_layout
 from designer.keras_bridge.build import SEQUENTIAL
+from designer.keras_bridge.preprocessing import with_adapted_state
 from designer.layers.catalog import Catalog, load_catalog
 
 MODEL_CLASSES = {"Functional", "Model", SEQUENTIAL}
@@ -89,7 +90,23 @@ def application(name: str, weights: str | None = None) -> keras.Model:
 
 # ---- model → document -----------------------------------------------------------------------
 def import_model(model: keras.Model, catalog: Catalog | None = None, layout: bool = True) -> NetworkDocument:
-    return import_config(model.get_config(), isinstance(model, keras.Sequential), catalog, layout)
+    doc = import_config(model.get_config(), isinstance(model, keras.Sequential), catalog, layout)
+    _keep_adapted_state(doc, model)
+    return doc
+
+
+def _keep_adapted_state(doc: NetworkDocument, model: keras.Model) -> None:
+    """Write adapted vocabularies into the lookups' params: the config has none (a ``.keras`` file
+    keeps them as assets) and they are not weights, so only the live layer still knows them."""
+    layers = {layer.name: layer for layer in model.layers}
+    for node in doc.nodes.values():
+        layer = layers.get(node.name)
+        if layer is None or node.share:
+            continue
+        if node.block is not None:
+            _keep_adapted_state(node.block, layer)
+        else:
+            node.params = with_adapted_state(layer, node.params)
 
 
 def import_config(config: dict[str, Any], sequential: bool = False, catalog: Catalog | None = None,

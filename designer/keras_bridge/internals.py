@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import keras
+import numpy as np
 from keras.src.backend.common import global_state
 
 
@@ -12,3 +16,12 @@ def forget_deferred_variables() -> None:
     never wants them initialised, and the list would otherwise grow with every edit.
     """
     global_state.set_global_attribute("uninitialized_variables", [])
+
+
+def idf_weights(layer: Any) -> np.ndarray:
+    """The TF-IDF weights a lookup (or ``TextVectorization``'s inner lookup) uses, special tokens first.
+
+    After ``adapt`` they exist only as this constant: neither the config nor ``layer.weights`` has them.
+    """
+    lookup = getattr(layer, "_lookup_layer", layer)
+    return keras.ops.convert_to_numpy(lookup.idf_weights_const)

@@ -1,8 +1,9 @@
 """Weights kept beside a project, keyed by layer path, so edits never scramble them.
 
 A plain ``.npz`` archive (loaded with ``allow_pickle=False``) maps ``block/layer|i`` to the
-i-th variable of that layer. Loading matches by name and shape: a layer the user changed
-since keeps its fresh initial weights and is reported, never silently half-loaded.
+i-th variable of that layer; keys starting with ``/`` (never a layer path: names cannot hold it)
+are reserved for what else is kept with the weights. Loading matches by name and shape: a layer
+the user changed since keeps its fresh initial weights and is reported, never silently half-loaded.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ def collect_weights(model: keras.Model) -> dict[str, np.ndarray]:
 
 
 def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str]:
-    """Load what matches; return the paths of layers that kept their initial weights."""
+    """Load what matches; return the paths of layers that kept their initial weights.
+
+    A layer that derives what ``call`` uses from its variables (an adapted ``Normalization`` turns
+    its mean and variance into constants) gets ``finalize_state()`` after loading, as Keras's own
+    loaders do: otherwise it keeps computing with the values it was built with."""
     skipped = []
     for path, layer in layer_paths(model):
         if not layer.weights:
@@ -45,6 +50,8 @@ def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str
             skipped.append(path)
             continue
         layer.set_weights(values)
+        if callable(getattr(layer, "finalize_state", None)):
+            layer.finalize_state()
     return skipped
 
 
@@ -53,6 +60,7 @@ def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:
     write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
-def load_weights_file(path: Path) -> dict[str, np.ndarray]:
+def load_weights_file(path: Path, prefix: str = "") -> dict[str, np.ndarray]:
+    """The arrays whose keys start with ``prefix`` (each is read only when asked for)."""
     with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+        return {key: data[key] for key in data.files if key.startswith(prefix)}
