@@ -8,6 +8,8 @@ stderr; 130 interrupted. Keras is imported only by the commands that need it.
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.export.formats import FORMATS
+from designer.training.stores import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs")
@@ -244,9 +247,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k not in ("event", "epoch", "wall_time"))
                 progress.line(f"epoch {event['epoch']}: {shown}")
     except KeyboardInterrupt:
-        run.stop()
-        for _ in run.events():
-            pass
+        _stop(run)
+        if args.json and run.result:
+            print(json.dumps(run.result), flush=True)
+        raise
+    except BaseException:  # the store failed mid-run, or anything else: no worker trains on unrecorded
+        run.kill()
         raise
     result = run.result
     if result.get("event") == "finished":
@@ -260,6 +266,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"netdesigner: training failed ({result.get('cause')}): {result.get('message')}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _stop(run: Any) -> None:
+    """Ctrl+C: the run ends after its batch and is recorded as stopped; a second Ctrl+C kills it."""
+    run.stop()
+    try:
+        for _ in run.events():
+            pass
+    except KeyboardInterrupt:
+        run.kill()
+        for _ in run.events():
+            pass
 
 
 class _Progress:
@@ -374,6 +392,9 @@ class _SweepReport:
         kind = event["event"]
         if kind == "summary":
             self.summary = event
+        if kind == "sweep_started" and event["workers_limit"]:
+            print(f"netdesigner: {event['workers']} workers, not {event['workers_requested']}: "
+                  f"{event['workers_limit']}", file=sys.stderr, flush=True)
         if self.as_json:
             if kind in self.LIFECYCLE:
                 print(json.dumps(event), flush=True)
@@ -572,15 +593,32 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_command(word: str) -> None:
+    """A first word that is neither a command nor a file to open is a mistyped command: suggest the nearest."""
+    if word.startswith("-") or Path(word).suffix or Path(word).exists() or "/" in word or "\\" in word:
+        return
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"the commands are {', '.join(COMMANDS)}"
+    raise UsageError(f"{word!r} is not a command or a project file; {hint} (see 'netdesigner --help')")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
-        argv.insert(0, "gui")
     try:
+        if argv and argv[0] not in COMMANDS:
+            _check_command(argv[0])
+        if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+            argv.insert(0, "gui")
         args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
         return args.handler(args)
-    except UsageError as exc:
+    except (UsageError, StoreError) as exc:
         print(f"netdesigner: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"netdesigner: no space left on the device{where}; free some space and try again", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netdesigner: interrupted", file=sys.stderr)

@@ -87,7 +87,7 @@ def mutated(edit) -> dict:
     ("", "not valid JSON at line 1, column 1"),
     (json.dumps(good())[:200], "looks truncated"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file"),
-    ([1, 2], "expected an object, got a list"),
+    ([1, 2], "not a Keras Network Designer project (JSON, but not an object"),
     (mutated(lambda d: d.update(format_version="1")), "format_version: expected a whole number"),
     (mutated(lambda d: d.update(format_version=FORMAT_VERSION + 1)), "newer Keras Network Designer"),
     (mutated(lambda d: d.pop("graph")), "missing field 'graph'"),

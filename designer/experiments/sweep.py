@@ -11,6 +11,7 @@ below, which records them, reports epochs to the pruner and asks Optuna for the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
@@ -28,11 +29,14 @@ from designer.experiments.study import default_storage, objective_value, open_st
 from designer.experiments.trial import trial_project
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
-from designer.training.spec import TrainingSpec
+from designer.training.spec import TrainingSpec, check_backend_installed
 from designer.training.stores import default_tracking_uri
 from designer.training.worker import RunHandle
 
 _TICK_S = 1.0
+# What one worker takes: ~0.8 GiB resident with TensorFlow and Keras loaded and a small model trained,
+# plus headroom for the model and its data.
+WORKER_MEMORY_BYTES = int(1.5 * 2**30)
 # Trials report their batches this often: the views plot epochs, and the one recording process
 # should not spend the cores the trials need on many trials' step metrics.
 TRIAL_BATCH_EVENTS_PER_SECOND = 2.0
@@ -57,6 +61,35 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def available_memory() -> int | None:
+    """Bytes this process may still take: the machine's available memory (Linux), or less if its cgroup
+    (a container's limit) leaves less; None where neither can be read."""
+    sizes = []
+    with contextlib.suppress(OSError, ValueError):
+        meminfo = Path("/proc/meminfo").read_text(encoding="ascii")
+        sizes += [int(line.split()[1]) * 1024 for line in meminfo.splitlines() if line.startswith("MemAvailable:")]
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        group = Path("/proc/self/cgroup").read_text(encoding="ascii").split("0::", 1)[1].split()[0]
+        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
+        limit = (folder / "memory.max").read_text(encoding="ascii").strip()
+        if limit != "max":
+            sizes.append(int(limit) - int((folder / "memory.current").read_text(encoding="ascii")))
+    return max(0, min(sizes)) if sizes else None
+
+
+def worker_limit(wanted: int) -> tuple[int, str]:
+    """How many workers of ``wanted`` this process can run side by side: at most one per usable core and
+    one per WORKER_MEMORY_BYTES of memory; with the reason when that is fewer."""
+    cores, memory = usable_cores(), available_memory()
+    by_memory = max(1, memory // WORKER_MEMORY_BYTES) if memory is not None else wanted
+    workers = max(1, min(wanted, cores, by_memory))
+    if workers == wanted:
+        return workers, ""
+    shown = f", {memory / 2**30:.1f} GiB memory free at {WORKER_MEMORY_BYTES / 2**30:.1f} GiB a worker" \
+        if memory is not None else ""
+    return workers, f"{cores} usable cores{shown}"
+
+
 def gpu_count() -> int:
     """GPUs this machine shows, without starting a framework (``nvidia-smi``; 0 if absent)."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or shutil.which("nvidia-smi") is None:
@@ -78,6 +111,7 @@ class Sweep:
         self.project, self.folder, self.experiment = project, folder, experiment
         self.training, self.data = dict(training or {}), dict(data or {})
         self.spec = TrainingSpec.from_dict({**project.training, **self.training})
+        check_backend_installed(self.spec.backend)
         self.storage = storage or default_storage(folder)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
         self.name = study_name(project.name, experiment.name)
@@ -115,7 +149,8 @@ class Sweep:
     def run(self) -> Iterator[dict[str, Any]]:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
-        workers = min(experiment.workers, budget)
+        workers, limit = worker_limit(min(experiment.workers, budget))
+        self.workers = {"workers": workers, "workers_requested": experiment.workers, "workers_limit": limit}
         self.threads, self.gpus = max(1, usable_cores() // workers), gpu_count()
         # The workers import Keras (seconds) while this process opens the stores.
         self.slots = [_Slot(i, self._worker(i)) for i in range(workers)]
@@ -127,7 +162,7 @@ class Sweep:
             raise
         yield {"event": "sweep_started", "experiment": experiment.name, "study": self.name, "storage": self.storage,
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
-               "done_before": spent(study), "workers": workers, "threads_per_worker": self.threads,
+               "done_before": spent(study), **self.workers, "threads_per_worker": self.threads,
                "objective": experiment.objective, "direction": "maximize" if experiment.maximize else "minimize"}
         heartbeat = 0.0
         try:
@@ -299,4 +334,5 @@ class Sweep:
             best = {"trial": t.number, "params": t.params, "objective": t.value, "run_id": t.user_attrs.get("run_id")}
         return {"event": "summary", "experiment": self.experiment.name, "study": self.name,
                 "objective": self.experiment.objective, "best": best, "trials": counts,
-                "duration_s": round(duration, 2), "storage": self.storage, "tracking_uri": self.tracking_uri}
+                "duration_s": round(duration, 2), "storage": self.storage, "tracking_uri": self.tracking_uri,
+                **self.workers}

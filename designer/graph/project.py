@@ -111,20 +111,27 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except PermissionError:
         raise ProjectFileError("", f"{path}: permission denied") from None
     except UnicodeDecodeError as exc:
-        raise ProjectFileError("", f"{path}: not a text file (byte {exc.start} is not UTF-8); "
-                               "project files are JSON") from None
+        raise _not_a_project(path, f"not a text file: byte {exc.start} is not UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
-        raise ProjectFileError("", f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                               f"{exc.msg}{hint}") from None
+        raise _not_a_project(path, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}") \
+            from None
     except (ValueError, RecursionError) as exc:
-        raise ProjectFileError("", f"{path}: unreadable JSON: {str(exc)[:120]}") from None
+        raise _not_a_project(path, f"unreadable JSON: {str(exc)[:120]}") from None
+    if not isinstance(data, dict) or not data.keys() & {"app", "format_version", "graph"}:
+        raise _not_a_project(path, "JSON, but not an object with format_version and graph")
     try:
         return project_from_dict(data)
     except DocumentFormatError as exc:
         raise ProjectFileError(exc.where, f"{path}: {exc}") from None
+
+
+def _not_a_project(path: Path, detail: str) -> ProjectFileError:
+    """The first thing to say about a file of another kind; the detail helps with a damaged project."""
+    return ProjectFileError("", f"{path}: not a Keras Network Designer project ({detail}); open a .kdn file "
+                            "the designer saved, or import a model (netdesigner import)")
 
 
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:

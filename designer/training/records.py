@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from designer.training.liveness import gone, process_tags
+from designer.training.store_errors import open_client, store_access
 from designer.training.stores import default_tracking_uri
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -37,22 +40,29 @@ class RunRecorder:
     """One MLflow run fed from worker events."""
 
     def __init__(self, tracking_uri: str, experiment: str, project_dir: Path) -> None:
-        self.client = MlflowClient(tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        # Beside the project for the default local store; a server keeps its own artifact store.
-        local = tracking_uri == default_tracking_uri(project_dir)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(
-            experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri() if local else None)
+        """``StoreError`` (within seconds) if the store cannot be used."""
+        self.client = open_client(tracking_uri)
+        with store_access(tracking_uri):
+            found = self.client.get_experiment_by_name(experiment)
+            # Beside the project for the default local store; a server keeps its own artifact store.
+            local = tracking_uri == default_tracking_uri(project_dir)
+            self.experiment_id = found.experiment_id if found else self.client.create_experiment(
+                experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri() if local else None)
         self.run_id = ""
         self.step = 0
         self.pending: list[Metric] = []
         self.flushed_ms = 0
 
     def start(self, params: dict[str, Any], tags: dict[str, str]) -> str:
-        run = self.client.create_run(self.experiment_id, tags=tags)
+        """A new run, tagged with this (the recording) process so a later reader can tell if it died."""
+        run = self.client.create_run(self.experiment_id, tags={**tags, **process_tags("recorder", os.getpid())})
         self.run_id = run.info.run_id
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         return self.run_id
+
+    def worker(self, pid: int) -> None:
+        """Note the worker process that trains this run."""
+        self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in process_tags("worker", pid).items()])
 
     def event(self, event: dict[str, Any], now_ms: int) -> None:
         kind = event["event"]
@@ -85,7 +95,8 @@ class RunRecorder:
         if outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
             self.client.log_artifacts(self.run_id, str(outputs))
         cause = event.get("cause", "")
-        self.client.set_tag(self.run_id, "status", "finished" if event["event"] == "finished" else "failed")
+        self.client.set_tag(self.run_id, "status", "finished" if event["event"] == "finished"
+                            else "stopped" if cause == "stopped" else "failed")
         if cause:
             self.client.set_tag(self.run_id, "failure_cause", cause)
             self.client.set_tag(self.run_id, "failure_message", str(event.get("message", ""))[:4000])
@@ -95,18 +106,37 @@ class RunRecorder:
 
 
 def list_runs(tracking_uri: str, experiment: str | None = None) -> list[dict[str, Any]]:
-    """Runs newest first (of one MLflow experiment, or all): id, times, status, params, final metrics, tags."""
-    client = MlflowClient(tracking_uri)
-    if experiment is not None:
-        found = client.get_experiment_by_name(experiment)
-        experiments = [found] if found is not None else []
-    else:
-        experiments = client.search_experiments()
-    if not experiments:
-        return []
-    names = {e.experiment_id: e.name for e in experiments}
-    runs = client.search_runs(list(names), order_by=["attributes.start_time DESC"], max_results=5000)
-    return [_run_entry(r, names.get(r.info.experiment_id, "")) for r in runs]
+    """Runs newest first (of one MLflow experiment, or all): id, times, status, params, final metrics, tags.
+    A run still RUNNING whose processes are gone is marked failed first; ``StoreError`` if the store is unusable."""
+    client = open_client(tracking_uri)
+    with store_access(tracking_uri):
+        if experiment is not None:
+            found = client.get_experiment_by_name(experiment)
+            experiments = [found] if found is not None else []
+        else:
+            experiments = client.search_experiments()
+        if not experiments:
+            return []
+        names = {e.experiment_id: e.name for e in experiments}
+        runs = client.search_runs(list(names), order_by=["attributes.start_time DESC"], max_results=5000)
+        return [_settled(client, _run_entry(r, names.get(r.info.experiment_id, ""))) for r in runs]
+
+
+def _settled(client: MlflowClient, entry: dict[str, Any]) -> dict[str, Any]:
+    """A run that says RUNNING though nothing runs it any more is failed: record that (if the store takes
+    writes) and show it."""
+    tags = entry["tags"]
+    if entry["status"] != "running" or not gone(tags):
+        return entry
+    message = (f"its processes (pid {tags.get('recorder_pid')}, worker {tags.get('worker_pid', '?')} on "
+               f"{tags['host']}) ended without recording a result: killed, crashed or the machine restarted")
+    ended = {"status": "failed", "failure_cause": "killed", "failure_message": message}
+    try:
+        client.log_batch(entry["run_id"], tags=[RunTag(k, v) for k, v in ended.items()])
+        client.set_terminated(entry["run_id"], "FAILED")
+    except Exception as exc:  # a read-only store: still show the truth
+        logging.getLogger(__name__).warning("could not mark run %s failed: %s", entry["run_id"], exc)
+    return {**entry, "status": "failed", "failure": message, "tags": {**tags, **ended}}
 
 
 def _run_entry(run: Any, experiment: str) -> dict[str, Any]:
@@ -122,12 +152,13 @@ def find_run(tracking_uri: str, ref: str) -> dict[str, Any]:
     from mlflow.exceptions import MlflowException
 
     if len(ref) == 32:  # a whole id: one lookup, not a listing of the store
-        client = MlflowClient(tracking_uri)
-        try:
-            run = client.get_run(ref)
-        except MlflowException:
-            raise LookupError(f"{ref!r} matches no runs in {tracking_uri}") from None
-        return _run_entry(run, client.get_experiment(run.info.experiment_id).name)
+        client = open_client(tracking_uri)
+        with store_access(tracking_uri):
+            try:
+                run = client.get_run(ref)
+            except MlflowException:
+                raise LookupError(f"{ref!r} matches no runs in {tracking_uri}") from None
+            return _settled(client, _run_entry(run, client.get_experiment(run.info.experiment_id).name))
     matches = [r for r in list_runs(tracking_uri) if r["run_id"].startswith(ref)]
     if len(matches) != 1:
         raise LookupError(f"{ref!r} matches {len(matches) or 'no'} runs in {tracking_uri}"

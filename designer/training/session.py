@@ -17,7 +17,8 @@ from typing import Any
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.records import RunRecorder, download_run, network_hash
-from designer.training.spec import TrainingSpec
+from designer.training.spec import TrainingSpec, check_backend_installed
+from designer.training.store_errors import store_access
 from designer.training.stores import default_tracking_uri
 from designer.training.worker import LAST, TERMINAL, RunHandle, start_run
 
@@ -29,26 +30,36 @@ class RecordedRun:
                  experiment: str | None = None, tags: dict[str, str] | None = None,
                  params: dict[str, Any] | None = None, batch_events_per_second: float | None = None,
                  resumable: bool = True) -> None:
-        """Start the run; ``DocumentFormatError`` if the training options cannot train. ``resume``: the id
+        """Start the run; ``DocumentFormatError`` if the training options cannot train, ``StoreError`` if the
+        run store cannot be used. ``resume``: the id
         of an earlier run of this store whose last checkpoint the run goes on from. A sweep's trial passes
         its own ``snapshot`` of the project (the network with the trial's values), the MLflow ``experiment``
         it belongs to (default: the project's name), ``tags`` naming the trial and its hyperparameters as
         extra ``params``, and ``resumable=False`` (it runs again from the start, so no last checkpoint)."""
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
+        check_backend_installed(self.spec.backend)
         snapshot = snapshot or project_to_dict(project)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
         self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
         self.scratch = [self.outputs]
         resume_from = self._fetch(resume) if resume else None
-        self.run_id = self.recorder.start({**self.spec.__dict__, "data_source": (data or project.data).get("source"),
-                                           "network_hash": network_hash(snapshot["graph"]), **(params or {})},
-                                          {"project": project.name, **(tags or {}),
-                                           **({"resumed_from": resume} if resume else {})})
+        with store_access(self.tracking_uri):
+            self.run_id = self.recorder.start({**self.spec.__dict__, "network_hash": network_hash(snapshot["graph"]),
+                                               "data_source": (data or project.data).get("source"), **(params or {})},
+                                              {"project": project.name, **(tags or {}),
+                                               **({"resumed_from": resume} if resume else {})})
         self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
                                 resume_from=str(resume_from) if resume_from else None,
                                 batch_events_per_second=batch_events_per_second, resumable=resumable)
+        try:
+            with store_access(self.tracking_uri):
+                self.recorder.worker(self.handle.process.pid)
+        except BaseException:
+            self.handle.kill()
+            self._clean()
+            raise
         self.result: dict[str, Any] = {}
 
     def _fetch(self, run_id: str) -> Path:
@@ -77,14 +88,18 @@ class RecordedRun:
             yield self.record(event)
 
     def record(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Record one worker event (for callers that read the worker's events themselves)."""
+        """Record one worker event (for callers that read the worker's events themselves); ``StoreError`` if
+        the store fails."""
         now_ms = int(time.time() * 1000)
-        if event["event"] in TERMINAL:
-            self.recorder.finish(event, self.outputs, now_ms)
-            self._clean()
-            event = self.result = {**event, "run_id": self.run_id}
-        else:
-            self.recorder.event(event, now_ms)
+        with store_access(self.tracking_uri):
+            if event["event"] not in TERMINAL:
+                self.recorder.event(event, now_ms)
+                return event
+            try:
+                self.recorder.finish(event, self.outputs, now_ms)
+            finally:
+                self._clean()
+        event = self.result = {**event, "run_id": self.run_id}
         return event
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ from designer.graph.serialize import DocumentFormatError
 
 SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "plateau")
 DEVICES = ("auto", "cpu", "gpu", "all_gpus")
+BACKENDS = ("tensorflow", "jax", "torch")  # each is also the name of the package Keras imports for it
 
 
 @dataclass
@@ -59,7 +60,7 @@ class TrainingSpec:
             ("validation_split", 0 <= self.validation_split < 1, "a fraction in [0, 1)"),
             ("test_split", 0 <= self.test_split < 1 and self.validation_split + self.test_split < 1,
              "a fraction in [0, 1) that leaves training data"),
-            ("backend", self.backend in ("tensorflow", "jax", "torch"), "tensorflow, jax or torch"),
+            ("backend", self.backend in BACKENDS, "tensorflow, jax or torch"),
             ("device", self.device in DEVICES, f"one of {', '.join(DEVICES)}"),
             ("validation_freq", isinstance(self.validation_freq, int) and self.validation_freq >= 1,
              "a whole number ≥ 1"),
@@ -108,3 +109,13 @@ class TrainingSpec:
                                           f"{', '.join(class_names)})")
             weights[i] = float(value)
         return {i: weights.get(i, 1.0) for i in range(len(class_names))}
+
+
+def check_backend_installed(backend: str) -> None:
+    """A backend whose package is missing would fail in the worker after seconds, with a traceback: say
+    which package to install before starting one."""
+    import importlib.util
+
+    if importlib.util.find_spec(backend) is None:
+        raise DocumentFormatError("training.backend", f"the {backend} backend is not installed here: "
+                                  f"pip install {backend} (or choose another backend, e.g. --backend tensorflow)")

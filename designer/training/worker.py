@@ -15,6 +15,9 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_module
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,7 +47,9 @@ class RunHandle:
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
-        placement = {"threads": threads, "gpu": gpu, "reuse": reuse}
+        # The kernel's parent-death signal follows the starting *thread*: ask for it only from the main one.
+        placement = {"threads": threads, "gpu": gpu, "reuse": reuse,
+                     "death_signal": threading.current_thread() is threading.main_thread()}
         self.process = ctx.Process(target=_serve, args=(backend, device, placement, self.jobs, self.queue,
                                                         self.stop_event), daemon=True)
         self.process.start()
@@ -117,7 +122,27 @@ def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = No
 
 
 # ---- inside the worker process ----------------------------------------------------------------
+def _die_with_parent(death_signal: bool) -> None:
+    """An orphaned worker would train on with nobody to record it: end with the process that started us.
+    Linux's parent-death signal acts at once; the parent's end of the spawn pipe closing (any OS, any
+    thread, and a parent already gone before we asked) is noticed by a watching thread."""
+    if death_signal and sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    parent = mp.parent_process()
+    if parent is not None:
+        from multiprocessing.connection import wait
+
+        threading.Thread(target=lambda: (wait([parent.sentinel]), os._exit(1)), daemon=True,
+                         name="parent-watch").start()
+
+
 def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queue: Any, stop_event: Any) -> None:
+    _die_with_parent(placement["death_signal"])
+    # Ctrl+C reaches the whole process group; the parent answers it with a graceful stop (a run recorded
+    # as stopped), so the worker must not die of it half-way with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["KERAS_BACKEND"] = backend
     if device == "cpu":  # before the framework starts: hidden GPUs are never initialised
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
