@@ -160,6 +160,24 @@ def test_edit_a_parameter_and_see_the_shape_update(qtbot, window):
     assert kernel is not None
 
 
+def test_the_properties_figures_follow_an_edit_made_in_them(qtbot, window):
+    """The editor keeps the focus while the edit is analysed; its output and parameter rows used to keep
+    the old figures (the node and the Analysis table were right)."""
+    open_cnn(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.canvas.select([node_named(window, "hidden").id])
+    assert window.inspector.output.text() == "(None, 64)" and window.inspector.parameters.text() == "36,928"
+    spin = window.inspector.editors["units"]
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.setValue(128)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)  # editingFinished, the editor still focused
+    settle(qtbot, window)
+    assert window.inspector.editors["units"] is spin and spin.hasFocus()
+    assert window.inspector.output.text() == "(None, 128)" and window.inspector.parameters.text() == "73,856"
+
+
 def test_invalid_values_are_refused_with_the_reason(qtbot, window):
     open_cnn(qtbot, window)
     conv = node_named(window, "conv1")

@@ -326,12 +326,13 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, ids: list[str]) -> None:
         doc = self.state.doc
         node = doc.node(ids[0]) if len(ids) == 1 and ids[0] in doc else None
-        if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
-            return  # keep the editor the user is typing in
-        catalog = self.background.catalog
-        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
         prefix = "".join(f"{n}/" for n in self.state.view)
         result = self.analysis.nodes.get(prefix + node.id) if node and self.analysis else None
+        if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
+            self.inspector.show_analysis(result)  # keep the editor the user is typing in; refresh the figures
+            return
+        catalog = self.background.catalog
+        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
         self.inspector.show_node(node, spec, result)
 
     # ---- edits --------------------------------------------------------------------------------

@@ -159,9 +159,10 @@ class Inspector(QScrollArea):
         trainable.setChecked(node.trainable)
         trainable.toggled.connect(lambda on: self.edited.emit(node.id, {"trainable": on}))
         form.addRow("", trainable)
-        if analysis is not None and analysis.outputs:
-            form.addRow("output", QLabel(analysis.shape_text()))
-            form.addRow("parameters", QLabel(f"{analysis.params:,}"))
+        self.output, self.parameters = QLabel(), QLabel()
+        form.addRow("output", self.output)
+        form.addRow("parameters", self.parameters)
+        self.show_analysis(analysis)
         if spec is None:
             editor = QPlainTextEdit(json.dumps(node.params, indent=1))
             editor.setToolTip("Parameters as JSON")
@@ -174,6 +175,13 @@ class Inspector(QScrollArea):
             lambda: note.text() != node.note and self.edited.emit(node.id, {"note": note.text()}))
         form.addRow("note", note)
         self.setWidget(body)
+
+    def show_analysis(self, analysis: Any) -> None:
+        """The node's analysed output and parameter count, updated in place: an edit is analysed while
+        its editor keeps the focus, and rebuilding the form then would take the editor from the user."""
+        done = analysis is not None and bool(analysis.outputs)
+        self.output.setText(analysis.shape_text() if done else "…")
+        self.parameters.setText(f"{analysis.params:,}" if done else "…")
 
     def _commit(self, param: Any, value: Any) -> None:
         node = self.node
