@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 # Qt, and the dialogs, are reached through their modules where used: naming them at import would build
 # their enums (Qt alone has 104, ~45 ms) before the window can show.
 from PySide6 import QtCore, QtWidgets
-from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -56,6 +56,10 @@ def autosave_path(path: Path | None) -> Path:
 
 
 class MainWindow(QMainWindow):
+    # New, Open, Import: every view bound to the open project (the Training tab's data, curves, results
+    # and runs, the Experiment Manager) connects here when it is made and shows the new project.
+    project_changed = Signal()
+
     def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
                  dark: bool | None = None) -> None:
         """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time."""
@@ -164,6 +168,7 @@ class MainWindow(QMainWindow):
             holder.widget().deleteLater()
             holder.setWidget(dock)
             self._training = dock
+            self.project_changed.connect(self._show_training_project)
             if self.project is not None:
                 self._show_training_project()
                 self._show_augmentations()
@@ -535,10 +540,7 @@ class MainWindow(QMainWindow):
         self._show_start(False)
         self._changed()
         self.canvas.fit()
-        if self._training is not None:
-            self._show_training_project()
-        if self.experiments is not None:
-            self.experiments.load_project()
+        self.project_changed.emit()
         if path is not None:
             self._remember(path)
 
@@ -572,6 +574,7 @@ class MainWindow(QMainWindow):
             self.experiments = ExperimentManager(lambda: (self.project, self.project_folder()),
                                                  self.change_experiments, self.open_trial,
                                                  lambda: self.background.catalog)
+            self.project_changed.connect(self.experiments.load_project)
         self.experiments.show()
         self.experiments.raise_()
         return self.experiments

@@ -95,7 +95,7 @@ class PredictedVsTrue(pg.PlotWidget):
 class ResultsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.summary = QLabel("Results appear here when a run finishes.")
+        self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.matrix = ConfusionMatrix()
@@ -124,10 +124,17 @@ class ResultsView(QWidget):
         layout.addLayout(row)
         layout.addWidget(split, 1)
         layout.addWidget(self.report)
-        self.run_id = ""
-        self.tracking_uri = ""
         self.process: QProcess | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """No run shown (a new window, another project): nothing of another run stays, nor can be exported."""
+        self.run_id = self.tracking_uri = ""
         self.export_button.setEnabled(False)
+        self.summary.setText("Results appear here when a run finishes.")
+        self.report.hide()
+        for view in (self.matrix, self.per_class, self.samples, self.pairs):
+            view.hide()
 
     def show_result(self, event: dict[str, Any], tracking_uri: str) -> None:
         self.run_id, self.tracking_uri = event.get("run_id", ""), tracking_uri
@@ -183,7 +190,7 @@ class ResultsView(QWidget):
         return process
 
     def _exported(self, process: QProcess) -> None:
-        self.export_button.setEnabled(True)
+        self.export_button.setEnabled(bool(self.run_id))  # none when another project opened meanwhile
         out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
         err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
         try:

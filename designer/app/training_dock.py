@@ -431,6 +431,10 @@ class TrainingDock(QTabWidget):
         self.notify: Callable[[str], None] = lambda _: None
 
     def show_project(self, project: Any, folder: Path, tracking_uri: str) -> None:
+        """Another project: nothing of the last one's runs stays (curves, overlays, results, Export)."""
+        self.monitor.reset(running=False)
+        self.monitor.overlay([])
+        self.results.reset()
         self.data.load_project(project.data, project.training, folder)
         self.runs.set_store(tracking_uri, project.name)
 
