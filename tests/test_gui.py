@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -377,3 +378,32 @@ def test_closing_and_discarding_the_changes_ends_cleanly(qtbot, tmp_path, monkey
     assert win.close()
     shiboken6.delete(win)  # what the application's end does to it
     background.stop()
+
+
+
+SCREENSHOTS = """
+import sys
+from designer.cli import main
+print("first exit", main(["gui", sys.argv[1], "--screenshot", sys.argv[1] + ".png"]), file=sys.stderr)
+sys.exit(main(["gui", sys.argv[2], "--screenshot", sys.argv[2] + ".png"]))
+"""
+
+
+def test_screenshots_end_with_the_reason_or_a_picture_and_close_cleanly(tmp_path):
+    """``gui --screenshot`` in a fresh process, as from a shell: a Lambda model used to wait for ever on a
+    message box nobody could see offscreen; a model that imports is unsaved work, and the window left open
+    after its picture used to be torn down at exit with a traceback (its undo stack reporting the change
+    to a title that was already gone)."""
+    for name, layer in (("lam", layers.Lambda(lambda x: x * 2)), ("ok", layers.Dense(2))):
+        inp = keras.Input((4,))
+        keras.Model(inp, layer(inp)).save(tmp_path / f"{name}.keras")
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", SCREENSHOTS, str(tmp_path / "lam.keras"),
+                             str(tmp_path / "ok.keras")], capture_output=True, text=True, timeout=150, env=env,
+                            cwd=tmp_path)
+    assert "first exit 2" in result.stderr, result.stderr[-2000:]
+    reason = [line for line in result.stderr.splitlines() if line.startswith("netdesigner:")]
+    assert len(reason) == 1 and reason[0].startswith("netdesigner: Cannot import:") and "Lambda" in reason[0]
+    assert not (tmp_path / "lam.keras.png").exists()
+    assert result.returncode == 0 and (tmp_path / "ok.keras.png").stat().st_size > 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]

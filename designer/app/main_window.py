@@ -61,11 +61,14 @@ class MainWindow(QMainWindow):
     project_changed = Signal()
 
     def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
-                 dark: bool | None = None) -> None:
-        """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time."""
+                 dark: bool | None = None, warn: Callable[[str, str], None] | None = None) -> None:
+        """``ask`` (a yes/no question) and ``warn`` (title, reason) are message boxes unless given: a
+        window rendered offscreen has nobody to answer one. ``dark``: this session's theme
+        (``netdesigner gui --dark``); by default the one chosen last time."""
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
+        self.warn = warn or (lambda title, text: QtWidgets.QMessageBox.warning(self, title, text))
         self.project: Project | None = None  # none until the start page's choice: no graph work before paint
         self.path: Path | None = None
         self.analysis: Any = None
@@ -613,7 +616,7 @@ class MainWindow(QMainWindow):
         try:
             project = load_project(path)
         except ProjectFileError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot open project", str(exc))
+            self.warn("Cannot open project", str(exc))
             return False
         recovered = self._recovery_for(path)
         if recovered is not None and self.ask("Recover unsaved changes?",
@@ -646,7 +649,7 @@ class MainWindow(QMainWindow):
         QApplication.restoreOverrideCursor()
         self.statusBar().clearMessage()
         if isinstance(result, str):
-            QtWidgets.QMessageBox.warning(self, "Cannot import", result)
+            self.warn("Cannot import", result)
             return
         self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
         self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
@@ -665,7 +668,7 @@ class MainWindow(QMainWindow):
         try:
             save_project(self.project, self.path)
         except OSError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            self.warn("Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
         self.undo.setClean()
         autosave_path(self.path).unlink(missing_ok=True)

@@ -32,6 +32,8 @@ def application() -> QApplication:
 
 
 def run(project: str | None, screenshot: str | None = None, dark: bool = False) -> int:
+    """The window until it is closed; with ``screenshot``, rendered offscreen once the project is analysed,
+    saved, and closed: 0, or 2 with the reason on stderr when the project cannot be opened."""
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
@@ -40,21 +42,29 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     from designer.app.main_window import MainWindow
 
     background = Background()
-    window = MainWindow(background, dark=True if dark else None)
+    problems: list[str] = []
+    headless = {"ask": lambda _title, _text: False,  # no dialog offscreen: it would wait for ever
+                "warn": lambda title, text: problems.append(f"{title}: {' '.join(text.split())}")}
+    window = MainWindow(background, dark=True if dark else None, **(headless if screenshot else {}))
     window.show()
     if project:
         window.open_path(Path(project))
-    if screenshot:
-        try:
-            ok = wait_until(lambda: background.catalog is not None) and (
-                not project or wait_until(lambda: background.idle and window.analysis is not None))
-            if window.editor_built:
-                window.canvas.fit()
-            app.processEvents()
-            window.grab().save(screenshot)
-        finally:
-            background.stop()
-        return 0 if ok else 1
-    code = app.exec()
-    background.stop()
-    return code
+    if not screenshot:
+        code = app.exec()
+        background.stop()
+        return code
+    try:
+        ok = wait_until(lambda: background.catalog is not None) and (not project or wait_until(
+            lambda: bool(problems) or (background.idle and window.analysis is not None)))
+        if problems:
+            print(f"netdesigner: {problems[0]}", file=sys.stderr)
+            return 2
+        if window.editor_built:
+            window.canvas.fit()
+        app.processEvents()
+        window.grab().save(screenshot)
+    finally:
+        window.undo.clear()  # nothing to save: an import is "unsaved", and closing would ask
+        window.close()
+        background.stop()
+    return 0 if ok else 1
