@@ -33,10 +33,17 @@ def application() -> QApplication:
 
 def run(project: str | None, screenshot: str | None = None, dark: bool = False) -> int:
     """The window until it is closed; with ``screenshot``, rendered offscreen once the project is analysed,
-    saved, and closed: 0, or 2 with the reason on stderr when the project cannot be opened."""
+    saved, and closed: 0, or 2 with the reason on stderr when the project cannot be opened. 1 with the reason
+    when the window cannot reach a display."""
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+    from designer.app.display_check import display_problem
+
+    problem = display_problem()
+    if problem:  # Qt would abort (exit 134) with a paragraph about plugins
+        print(f"netdesigner: {problem}", file=sys.stderr)
+        return 1
     app = application()
     from designer.app.background import Background
     from designer.app.main_window import MainWindow
