@@ -1,43 +1,59 @@
-"""Before Qt starts on Linux: can the window reach a display? Qt answers a missing system library of its
-X11 (xcb) platform plugin, or no display at all, by aborting (exit 134) with a paragraph about plugins;
-this says it in one line, with the command that installs what is missing.
-
-The check loads the plugin the way Qt is about to (about a millisecond, the libraries then stay loaded
-for Qt), and only when that fails asks ``ldd`` for every library that is missing, so one install fixes all.
+"""Starting Qt where it cannot reach a display: Qt answers a missing system library of its X11 (xcb)
+platform plugin, or no display at all, by aborting (exit 134) with a paragraph about plugins. Here its
+messages are held while the application starts; if Qt gives up, one line says why, with the command that
+installs what is missing, and the process ends with 1. Nothing is checked when Qt starts: no cost.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import re
-import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+App = TypeVar("App")
 
 
-def display_problem(env: Mapping[str, str] = os.environ) -> str | None:
-    """None when the window can open (or Qt is not going to use X11); else the reason and the fix."""
-    platform = env.get("QT_QPA_PLATFORM", "")
-    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
-        return None
-    if not platform and env.get("WAYLAND_DISPLAY"):
-        return None  # Qt takes the Wayland session
-    if not env.get("DISPLAY"):
-        return ("no display to open the window on (DISPLAY is not set): run it in a desktop session, "
-                "or render offscreen with --screenshot PNG")
-    plugin = xcb_plugin(env)
-    if plugin is None:
-        return None  # a Qt built elsewhere: its own packaging brings its libraries
+def start_plainly(make: Callable[[], App]) -> App:
+    """``make()`` (the QApplication) with Qt's start-up messages held: a fatal one (Qt aborts when its
+    handler returns) becomes :func:`display_problem`'s line and exit 1; those of a start that works are
+    printed as Qt would have. Only what Python has loaded already is used until something fails."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    held: list[str] = []
+
+    def handler(kind: QtMsgType, _context: object, text: str) -> None:
+        if kind == QtMsgType.QtFatalMsg:
+            print(f"netdesigner: {display_problem(text)}", file=sys.stderr, flush=True)
+            os._exit(1)
+        held.append(text)
+
+    previous = qInstallMessageHandler(handler)
     try:
-        ctypes.CDLL(str(plugin))
-    except OSError as exc:
-        missing = missing_libraries(plugin) or [str(exc).split(":")[0]]
-        return (f"the window cannot open: Qt's X11 platform plugin needs {', '.join(missing)}, missing here; "
-                f"install {'it' if len(missing) == 1 else 'them'} with: {install_command(missing)} "
-                "(the README lists every package the window needs)")
-    return None
+        return make()
+    finally:
+        qInstallMessageHandler(previous)
+        for text in held:
+            print(text, file=sys.stderr)
+
+
+def display_problem(fatal: str, env: Mapping[str, str] = os.environ) -> str:
+    """Why Qt could not start (its ``fatal`` message) and what to do, in one line."""
+    platform = env.get("QT_QPA_PLATFORM", "")
+    if platform in ("", "xcb") and sys.platform.startswith("linux"):
+        if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+            return ("no display to open the window on (DISPLAY is not set): run it in a desktop session, "
+                    "or render offscreen with --screenshot PNG")
+        plugin = xcb_plugin(env)
+        missing = missing_libraries(plugin) if plugin is not None else []
+        if missing:
+            return (f"the window cannot open: Qt's X11 platform plugin needs {', '.join(missing)}, missing here; "
+                    f"install {'it' if len(missing) == 1 else 'them'} with: {install_command(missing)} "
+                    "(the README lists every package the window needs)")
+    return f"the window cannot open: {' '.join(fatal.split())}"
 
 
 def xcb_plugin(env: Mapping[str, str] = os.environ) -> Path | None:
@@ -51,6 +67,9 @@ def xcb_plugin(env: Mapping[str, str] = os.environ) -> Path | None:
 
 def missing_libraries(library: Path) -> list[str]:
     """The shared libraries ``library`` needs that the loader cannot find, all of them, as ``ldd`` says."""
+    import re  # here, on the way out: these imports would be ~20 ms of every start
+    import subprocess
+
     try:
         out = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
@@ -62,6 +81,8 @@ def install_command(sonames: list[str], os_release: Path = Path("/etc/os-release
     """The package manager's command for these libraries, by the distribution's own naming: Debian names a
     library's package after its soname (libxcb-cursor.so.0 → libxcb-cursor0, libxkbcommon-x11.so.0 →
     libxkbcommon-x11-0); dnf installs by the soname itself."""
+    import re
+
     try:
         text = os_release.read_text(encoding="utf-8")
     except OSError:

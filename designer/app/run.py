@@ -38,13 +38,9 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
-    from designer.app.display_check import display_problem
+    from designer.app.display_check import start_plainly
 
-    problem = display_problem()
-    if problem:  # Qt would abort (exit 134) with a paragraph about plugins
-        print(f"netdesigner: {problem}", file=sys.stderr)
-        return 1
-    app = application()
+    app = start_plainly(application)  # no display, a platform plugin that cannot load: one line, exit 1
     from designer.app.background import Background
     from designer.app.main_window import MainWindow
 
