@@ -12,7 +12,7 @@ import pytest
 import shiboken6
 from keras import layers
 from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QKeySequence
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QSpinBox, QTabBar
 
 from conftest import SAMPLES
@@ -407,3 +407,63 @@ def test_screenshots_end_with_the_reason_or_a_picture_and_close_cleanly(tmp_path
     assert not (tmp_path / "lam.keras.png").exists()
     assert result.returncode == 0 and (tmp_path / "ok.keras.png").stat().st_size > 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_names_counts_and_the_file_menu(qtbot, window, tmp_path, monkeypatch):
+    """Issue #15's small things: counts in the singular, the breadcrumb named by Save As, dialogs starting in
+    the project's folder, Quit / Open Recent / Export in the File menu, palette counts that follow the
+    search, InputLayer's own description, and one word for the validation split."""
+    from PySide6.QtWidgets import QFileDialog, QLabel
+
+    from designer.app.training_options import TrainingOptionsDialog
+
+    window.start.chosen.emit("new", "")
+    window.add_layer("InputLayer")
+    settle(qtbot, window)
+    assert window.totals.text().startswith("1 layer · ") and "1 layers" not in window.totals.text()
+    window.canvas.select(list(window.state.doc.nodes))
+    title = window.inspector.widget().findChild(QLabel).text()
+    assert "Keras tensor" in title and "all layers inherit" not in title  # keras.Input's docstring
+
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    assert window.save_as(folder / "mine.kdn")
+    assert ">mine<" in window.breadcrumb.text() and "untitled" not in window.breadcrumb.text()
+    starts = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _parent, _title, start, *_: starts.append(start)
+                        or ("", ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _parent, _title, start, *_: starts.append(start)
+                        or ("", ""))
+    window.open_dialog()
+    window.import_dialog()
+    window.save_as()
+    assert starts[:2] == [str(folder)] * 2 and starts[2] == str(folder / "mine.kdn")
+
+    file_menu = window.menuBar().actions()[0].menu()
+    file_menu.aboutToShow.emit()
+    assert window.recent_menu.actions()[0].text() == str((folder / "mine.kdn").resolve())  # the newest first
+    assert not window.actions_by_name["Export trained model"].isEnabled()  # no run to export yet
+    quit_action = window.actions_by_name["Quit"]
+    assert quit_action in file_menu.actions() and quit_action.shortcut().matches(QKeySequence.StandardKey.Quit)
+
+    window.palette.search.setText("conv2d")
+    tree = window.palette.tree
+    for i in range(tree.topLevelItemCount()):
+        category = tree.topLevelItem(i)
+        shown = sum(not category.child(j).isHidden() for j in range(category.childCount()))
+        assert category.text(0).endswith(f"({shown})")
+    convolution = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                       if tree.topLevelItem(i).text(0).startswith("Convolution"))
+    assert 0 < int(convolution.text(0).split("(")[1].rstrip(")")) < convolution.childCount()
+
+    labels = {label.text() for label in window.training.data.findChildren(QLabel)}
+    dialog = TrainingOptionsDialog(window.project.training)
+    qtbot.addWidget(dialog)
+    labels_there = {label.text() for label in dialog.findChildren(QLabel)}
+    assert {"validation split", "test split"} <= labels & labels_there and "validation share" not in labels
+
+    window.new_project()
+    window.recent_menu.actions()[0].trigger()
+    assert window.path == (folder / "mine.kdn").resolve()
+    quit_action.trigger()
+    assert not window.isVisible()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from designer.app.canvas import LAYER_MIME
 from designer.app.theme import category_icon
 from designer.graph.document import Node
+from designer.wording import plural
 
 # ---- palette ----------------------------------------------------------------------------------
 
@@ -71,6 +72,7 @@ class Palette(QWidget):
         self.tree.clear()
         for category, specs in catalog.categories().items():
             parent = QTreeWidgetItem([f"{category}  ({len(specs)})"])
+            parent.setData(0, Qt.ItemDataRole.UserRole + 1, category)
             parent.setIcon(0, category_icon(category))
             parent.setFlags(parent.flags() & ~Qt.ItemFlag.ItemIsDragEnabled)
             for spec in specs:
@@ -81,7 +83,7 @@ class Palette(QWidget):
                 parent.addChild(child)
             self.tree.addTopLevelItem(parent)
         self.tree.expandToDepth(0)
-        self.status.setText(f"{len(catalog)} layers · Keras {catalog.keras_version}")
+        self.status.setText(f"{plural(len(catalog), 'layer')} · Keras {catalog.keras_version}")
 
     def filter(self, text: str) -> None:
         text = text.strip().lower()
@@ -94,6 +96,7 @@ class Palette(QWidget):
                 child.setHidden(not hit)
                 shown += hit
             parent.setHidden(shown == 0)
+            parent.setText(0, f"{parent.data(0, Qt.ItemDataRole.UserRole + 1)}  ({shown})")  # what the search found
             parent.setExpanded(bool(text) or i < 3)
 
     def _double_clicked(self, item: QTreeWidgetItem) -> None:

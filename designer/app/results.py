@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,7 @@ class ResultsView(QWidget):
         layout.addWidget(split, 1)
         layout.addWidget(self.report)
         self.process: QProcess | None = None
+        self.folder = Path.cwd()  # where the export dialog starts: the project's folder once one is shown
         self.reset()
 
     def reset(self) -> None:
@@ -169,9 +171,9 @@ class ResultsView(QWidget):
     def export_dialog(self) -> None:
         fmt = self.format.currentText()
         if fmt == "savedmodel":
-            path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder")[0]
+            path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder", str(self.folder))[0]
         else:
-            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", filter=f"*{SUFFIX[fmt]}")[0]
+            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", str(self.folder), filter=f"*{SUFFIX[fmt]}")[0]
         if path:
             self.export(fmt, path)
 
