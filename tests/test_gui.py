@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import shiboken6
 from keras import layers
 from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QKeySequence
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QSpinBox, QTabBar
 
 from conftest import SAMPLES
@@ -158,6 +159,24 @@ def test_edit_a_parameter_and_see_the_shape_update(qtbot, window):
     assert window.analysis.total_params == 93_322 + 64 * 576 + 64 + 64 * 10
     kernel = next(w for name, w in window.inspector.editors.items() if name == "kernel_regularizer")
     assert kernel is not None
+
+
+def test_the_properties_figures_follow_an_edit_made_in_them(qtbot, window):
+    """The editor keeps the focus while the edit is analysed; its output and parameter rows used to keep
+    the old figures (the node and the Analysis table were right)."""
+    open_cnn(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.canvas.select([node_named(window, "hidden").id])
+    assert window.inspector.output.text() == "(None, 64)" and window.inspector.parameters.text() == "36,928"
+    spin = window.inspector.editors["units"]
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.setValue(128)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)  # editingFinished, the editor still focused
+    settle(qtbot, window)
+    assert window.inspector.editors["units"] is spin and spin.hasFocus()
+    assert window.inspector.output.text() == "(None, 128)" and window.inspector.parameters.text() == "73,856"
 
 
 def test_invalid_values_are_refused_with_the_reason(qtbot, window):
@@ -359,3 +378,92 @@ def test_closing_and_discarding_the_changes_ends_cleanly(qtbot, tmp_path, monkey
     assert win.close()
     shiboken6.delete(win)  # what the application's end does to it
     background.stop()
+
+
+
+SCREENSHOTS = """
+import sys
+from designer.cli import main
+print("first exit", main(["gui", sys.argv[1], "--screenshot", sys.argv[1] + ".png"]), file=sys.stderr)
+sys.exit(main(["gui", sys.argv[2], "--screenshot", sys.argv[2] + ".png"]))
+"""
+
+
+def test_screenshots_end_with_the_reason_or_a_picture_and_close_cleanly(tmp_path):
+    """``gui --screenshot`` in a fresh process, as from a shell: a Lambda model used to wait for ever on a
+    message box nobody could see offscreen; a model that imports is unsaved work, and the window left open
+    after its picture used to be torn down at exit with a traceback (its undo stack reporting the change
+    to a title that was already gone)."""
+    for name, layer in (("lam", layers.Lambda(lambda x: x * 2)), ("ok", layers.Dense(2))):
+        inp = keras.Input((4,))
+        keras.Model(inp, layer(inp)).save(tmp_path / f"{name}.keras")
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", SCREENSHOTS, str(tmp_path / "lam.keras"),
+                             str(tmp_path / "ok.keras")], capture_output=True, text=True, timeout=150, env=env,
+                            cwd=tmp_path)
+    assert "first exit 2" in result.stderr, result.stderr[-2000:]
+    reason = [line for line in result.stderr.splitlines() if line.startswith("netdesigner:")]
+    assert len(reason) == 1 and reason[0].startswith("netdesigner: Cannot import:") and "Lambda" in reason[0]
+    assert not (tmp_path / "lam.keras.png").exists()
+    assert result.returncode == 0 and (tmp_path / "ok.keras.png").stat().st_size > 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_names_counts_and_the_file_menu(qtbot, window, tmp_path, monkeypatch):
+    """Issue #15's small things: counts in the singular, the breadcrumb named by Save As, dialogs starting in
+    the project's folder, Quit / Open Recent / Export in the File menu, palette counts that follow the
+    search, InputLayer's own description, and one word for the validation split."""
+    from PySide6.QtWidgets import QFileDialog, QLabel
+
+    from designer.app.training_options import TrainingOptionsDialog
+
+    window.start.chosen.emit("new", "")
+    window.add_layer("InputLayer")
+    settle(qtbot, window)
+    assert window.totals.text().startswith("1 layer · ") and "1 layers" not in window.totals.text()
+    window.canvas.select(list(window.state.doc.nodes))
+    title = window.inspector.widget().findChild(QLabel).text()
+    assert "Keras tensor" in title and "all layers inherit" not in title  # keras.Input's docstring
+
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    assert window.save_as(folder / "mine.kdn")
+    assert ">mine<" in window.breadcrumb.text() and "untitled" not in window.breadcrumb.text()
+    starts = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _parent, _title, start, *_: starts.append(start)
+                        or ("", ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _parent, _title, start, *_: starts.append(start)
+                        or ("", ""))
+    window.open_dialog()
+    window.import_dialog()
+    window.save_as()
+    assert starts[:2] == [str(folder)] * 2 and starts[2] == str(folder / "mine.kdn")
+
+    file_menu = window.menuBar().actions()[0].menu()
+    file_menu.aboutToShow.emit()
+    assert window.recent_menu.actions()[0].text() == str((folder / "mine.kdn").resolve())  # the newest first
+    assert not window.actions_by_name["Export trained model"].isEnabled()  # no run to export yet
+    quit_action = window.actions_by_name["Quit"]
+    assert quit_action in file_menu.actions() and quit_action.shortcut().matches(QKeySequence.StandardKey.Quit)
+
+    window.palette.search.setText("conv2d")
+    tree = window.palette.tree
+    for i in range(tree.topLevelItemCount()):
+        category = tree.topLevelItem(i)
+        shown = sum(not category.child(j).isHidden() for j in range(category.childCount()))
+        assert category.text(0).endswith(f"({shown})")
+    convolution = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                       if tree.topLevelItem(i).text(0).startswith("Convolution"))
+    assert 0 < int(convolution.text(0).split("(")[1].rstrip(")")) < convolution.childCount()
+
+    labels = {label.text() for label in window.training.data.findChildren(QLabel)}
+    dialog = TrainingOptionsDialog(window.project.training)
+    qtbot.addWidget(dialog)
+    labels_there = {label.text() for label in dialog.findChildren(QLabel)}
+    assert {"validation split", "test split"} <= labels & labels_there and "validation share" not in labels
+
+    window.new_project()
+    window.recent_menu.actions()[0].trigger()
+    assert window.path == (folder / "mine.kdn").resolve()
+    quit_action.trigger()
+    assert not window.isVisible()

@@ -89,6 +89,32 @@ def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
     assert (tmp_path / "trained.keras").is_file()
 
 
+def test_another_project_shows_nothing_of_the_last_ones_runs(qtbot, window, tmp_path):
+    """Opening another project used to keep the last one's curves, overlays, results and an Export
+    that would have exported the other project's run."""
+    dock = open_copy(qtbot, window, tmp_path, epochs=1, batch_size=16)
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: dock.runs.table.rowCount() == 1, timeout=30_000)
+    dock.runs.tick([dock.runs.runs[0]["run_id"]])
+    assert dock.monitor.curves and dock.monitor.overlays and dock.results.export_button.isEnabled()
+    assert dock.results.matrix.isVisible() and "Finished" in dock.monitor.status.text()
+    other = tmp_path / "other"
+    other.mkdir()
+    with qtbot.waitSignal(window.project_changed):
+        open_copy(qtbot, window, other)
+    assert not dock.monitor.curves and not dock.monitor.overlays and "No run yet" in dock.monitor.status.text()
+    assert not any(p.listDataItems() for p in dock.monitor.plots.values())
+    results = dock.results
+    assert not results.export_button.isEnabled() and not results.run_id and "accuracy" not in results.summary.text()
+    assert not results.matrix.isVisible() and not results.per_class.isVisible()
+    qtbot.waitUntil(lambda: not dock.runs.loading, timeout=30_000)
+    assert dock.runs.table.rowCount() == 0
+    with qtbot.waitSignal(window.project_changed):  # File > New goes the same way
+        window.new_project()
+
+
 def test_stop_mid_run_keeps_the_window_usable(qtbot, window, tmp_path):
     dock = open_copy(qtbot, window, tmp_path, epochs=500, batch_size=4)
     dock.train_button.click()

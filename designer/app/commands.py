@@ -15,6 +15,7 @@ from PySide6.QtGui import QUndoCommand
 
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import document_to_dict, restore_document
+from designer.wording import plural
 
 
 class EditorState:
@@ -68,7 +69,7 @@ class StructuralEdit(QUndoCommand):
 
 class MoveNodes(QUndoCommand):
     def __init__(self, state: EditorState, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
-        super().__init__(f"Move {len(moves)} layer(s)")
+        super().__init__(f"Move {plural(len(moves), 'layer')}")
         self.state, self.moves, self.view = state, moves, list(state.view)
 
     def _apply(self, index: int) -> None:

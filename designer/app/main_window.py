@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 # Qt, and the dialogs, are reached through their modules where used: naming them at import would build
 # their enums (Qt alone has 104, ~45 ms) before the window can show.
 from PySide6 import QtCore, QtWidgets
-from PySide6.QtCore import QSettings, QStandardPaths, QTimer
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,6 +32,7 @@ from designer.graph.layout import auto_layout
 from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
+from designer.wording import plural
 
 if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
     from PySide6.QtGui import QCloseEvent
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
 
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
+UNTITLED = "untitled"  # a new network's name until it is first saved
 
 
 def autosave_dir() -> Path:
@@ -56,14 +58,22 @@ def autosave_path(path: Path | None) -> Path:
 
 
 class MainWindow(QMainWindow):
+    # New, Open, Import: every view bound to the open project (the Training tab's data, curves, results
+    # and runs, the Experiment Manager) connects here when it is made and shows the new project.
+    project_changed = Signal()
+
     def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
-                 dark: bool | None = None, warm_up: bool = False) -> None:
-        """``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time.
-        ``warm_up``: start a training worker once the catalog is loaded, so the first Train is answered
-        within a second (the app does; tests and screenshots need no training process)."""
+                 dark: bool | None = None, warn: Callable[[str, str], None] | None = None,
+                 warm_up: bool = False) -> None:
+        """``ask`` (a yes/no question) and ``warn`` (title, reason) are message boxes unless given: a
+        window rendered offscreen has nobody to answer one. ``dark``: this session's theme
+        (``netdesigner gui --dark``); by default the one chosen last time. ``warm_up``: start a training
+        worker once the catalog is loaded, so the first Train is answered within a second (the app does;
+        tests and screenshots need no training process)."""
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
+        self.warn = warn or (lambda title, text: QtWidgets.QMessageBox.warning(self, title, text))
         self.project: Project | None = None  # none until the start page's choice: no graph work before paint
         self.path: Path | None = None
         self.analysis: Any = None
@@ -168,6 +178,7 @@ class MainWindow(QMainWindow):
             holder.widget().deleteLater()
             holder.setWidget(dock)
             self._training = dock
+            self.project_changed.connect(self._show_training_project)
             if self.project is not None:
                 self._show_training_project()
                 self._show_augmentations()
@@ -188,6 +199,8 @@ class MainWindow(QMainWindow):
             ("file", "&Import Keras model…", "Ctrl+I", self.import_dialog, "import"),
             ("file", "&Save", QKeySequence.StandardKey.Save, self.save, "save"),
             ("file", "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as, None),
+            ("file", "&Export trained model…", "Ctrl+Shift+E", self.export_run, None),
+            ("file", "&Quit", QKeySequence.StandardKey.Quit, self.close, None),
             ("edit", "&Undo", QKeySequence.StandardKey.Undo, self.undo.undo, "undo"),
             ("edit", "&Redo", QKeySequence.StandardKey.Redo, self.undo.redo, "redo"),
             ("edit", "Cu&t", QKeySequence.StandardKey.Cut, self.cut, None),
@@ -230,6 +243,10 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             menus[menu].addAction(action)
             self.actions_by_name[text.replace("&", "").rstrip("…")] = action
+        self.recent_menu = QtWidgets.QMenu("Open &Recent", self)
+        menus["file"].insertMenu(self.actions_by_name["Import Keras model"], self.recent_menu)
+        menus["file"].insertSeparator(self.actions_by_name["Quit"])
+        menus["file"].aboutToShow.connect(self._file_menu_shown)
         redo, ctrl_shift_z = self.actions_by_name["Redo"], QKeySequence("Ctrl+Shift+Z")
         if ctrl_shift_z not in redo.shortcuts():  # Windows binds Redo to Ctrl+Y alone
             redo.setShortcuts([*redo.shortcuts(), ctrl_shift_z])
@@ -293,8 +310,9 @@ class MainWindow(QMainWindow):
         self.panel.show_analysis(self.state.doc, analysis, prefix)
         errors = sum(d.severity == "error" for d in analysis.diagnostics)
         warnings = len(analysis.diagnostics) - errors
-        self.totals.setText(f"{len(self.state.root)} layers · {analysis.total_params:,} parameters "
-                            f"({analysis.trainable_params:,} trainable) · {errors} errors · {warnings} warnings")
+        self.totals.setText(f"{plural(len(self.state.root), 'layer')} · {plural(analysis.total_params, 'parameter')} "
+                            f"({analysis.trainable_params:,} trainable) · {plural(errors, 'error')} · "
+                            f"{plural(warnings, 'warning')}")
         self._selection_changed(self.canvas.selected_ids())
 
     def _network_shapes(self, analysis: Any) -> None:
@@ -336,12 +354,13 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, ids: list[str]) -> None:
         doc = self.state.doc
         node = doc.node(ids[0]) if len(ids) == 1 and ids[0] in doc else None
-        if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
-            return  # keep the editor the user is typing in
-        catalog = self.background.catalog
-        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
         prefix = "".join(f"{n}/" for n in self.state.view)
         result = self.analysis.nodes.get(prefix + node.id) if node and self.analysis else None
+        if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
+            self.inspector.show_analysis(result)  # keep the editor the user is typing in; refresh the figures
+            return
+        catalog = self.background.catalog
+        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
         self.inspector.show_node(node, spec, result)
 
     # ---- edits --------------------------------------------------------------------------------
@@ -390,7 +409,7 @@ class MainWindow(QMainWindow):
     def delete_selection(self) -> None:
         ids = self.canvas.selected_ids()
         if ids:
-            self.edit(f"Delete {len(ids)} layer(s)", lambda d: [d.remove_node(i) for i in ids if i in d])
+            self.edit(f"Delete {plural(len(ids), 'layer')}", lambda d: [d.remove_node(i) for i in ids if i in d])
 
     def select_all(self) -> None:
         self.canvas.select(list(self.state.doc.nodes))
@@ -544,10 +563,7 @@ class MainWindow(QMainWindow):
         self._show_start(False)
         self._changed()
         self.canvas.fit()
-        if self._training is not None:
-            self._show_training_project()
-        if self.experiments is not None:
-            self.experiments.load_project()
+        self.project_changed.emit()
         if path is not None:
             self._remember(path)
 
@@ -581,6 +597,7 @@ class MainWindow(QMainWindow):
             self.experiments = ExperimentManager(lambda: (self.project, self.project_folder()),
                                                  self.change_experiments, self.open_trial,
                                                  lambda: self.background.catalog)
+            self.project_changed.connect(self.experiments.load_project)
         self.experiments.show()
         self.experiments.raise_()
         return self.experiments
@@ -611,7 +628,7 @@ class MainWindow(QMainWindow):
 
     def new_project(self) -> None:
         if self.maybe_save():
-            self.set_project(Project(NetworkDocument("untitled")), None)
+            self.set_project(Project(NetworkDocument(UNTITLED)), None)
 
     def open_path(self, path: Path) -> bool:
         if path.suffix.lower() in (".keras", ".h5", ".json") and path.suffix.lower() != SUFFIX:
@@ -619,7 +636,7 @@ class MainWindow(QMainWindow):
         try:
             project = load_project(path)
         except ProjectFileError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot open project", str(exc))
+            self.warn("Cannot open project", str(exc))
             return False
         recovered = self._recovery_for(path)
         if recovered is not None and self.ask("Recover unsaved changes?",
@@ -635,7 +652,7 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open project", str(Path.cwd()),
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open project", str(self.dialog_folder()),
                                               f"Projects (*{SUFFIX});;Keras models (*.keras *.h5)")
         if name:
             self.open_path(Path(name))
@@ -652,13 +669,13 @@ class MainWindow(QMainWindow):
         QApplication.restoreOverrideCursor()
         self.statusBar().clearMessage()
         if isinstance(result, str):
-            QtWidgets.QMessageBox.warning(self, "Cannot import", result)
+            self.warn("Cannot import", result)
             return
         self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
         self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
 
     def import_dialog(self) -> None:
-        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import Keras model", str(Path.cwd()),
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import Keras model", str(self.dialog_folder()),
                                               "Keras models (*.keras *.h5 *.json)")
         if name:
             self.import_source(name)
@@ -671,7 +688,7 @@ class MainWindow(QMainWindow):
         try:
             save_project(self.project, self.path)
         except OSError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            self.warn("Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
         self.undo.setClean()
         autosave_path(self.path).unlink(missing_ok=True)
@@ -682,7 +699,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return False
         if path is None:
-            suggested = str(Path.cwd() / f"{self.project.name}{SUFFIX}")
+            suggested = str(self.dialog_folder() / f"{self.project.name}{SUFFIX}")
             name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save project", suggested, f"Projects (*{SUFFIX})")
             if not name:
                 return False
@@ -692,7 +709,33 @@ class MainWindow(QMainWindow):
         autosave_path(self.path).unlink(missing_ok=True)
         self.path = path
         self._remember(path)
+        if self.project.name == UNTITLED:  # a new network is named by its first file, breadcrumb included
+            self.project.document.name = path.stem
+            self._update_breadcrumb()
         return self.save()
+
+    def dialog_folder(self) -> Path:
+        """Where file dialogs start: the open project's folder, else the working directory."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def _file_menu_shown(self) -> None:
+        """Recent files and Export as they are now: files come and go, a run may have finished."""
+        self.recent_menu.clear()
+        for name in self.recent_files():
+            self.recent_menu.addAction(name, lambda _=False, name=name: self.open_recent(name))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+        self.actions_by_name["Export trained model"].setEnabled(
+            self._training is not None and self._training.results.export_button.isEnabled())
+
+    def open_recent(self, name: str) -> None:
+        if self.maybe_save():
+            self.open_path(Path(name))
+
+    def export_run(self) -> None:
+        """The run on the Results page, exported as its Export… button does (in its folder's dialog)."""
+        if self._training is not None and self._training.results.export_button.isEnabled():
+            self._training.setCurrentWidget(self._training.results)
+            self._training.results.export_dialog()
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current document (saved, discarded, or nothing new)."""
@@ -752,7 +795,7 @@ class MainWindow(QMainWindow):
 
     def _start_choice(self, kind: str, value: str) -> None:
         if kind == "new":
-            self.set_project(Project(NetworkDocument("untitled")), None)
+            self.set_project(Project(NetworkDocument(UNTITLED)), None)
         elif kind in ("open", "sample"):
             self.open_path(Path(value))
         elif kind == "application":

@@ -132,7 +132,7 @@ class TrainingMonitor(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         plot_defaults()
-        self.status = QLabel("No run yet: press Train.")
+        self.status = QLabel()
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
         self.timing = QLabel("")
@@ -188,10 +188,11 @@ class TrainingMonitor(QWidget):
 
     # ---- a live run ---------------------------------------------------------------------------
     def reset(self, running: bool = True, epochs: int = 0) -> None:
-        for curve in self.curves.values():
-            curve.item.getViewBox().removeItem(curve.item)
-        for entries in self.key_entries.values():
+        for (plot, _), curve in self.curves.items():  # from the plot, not its view box alone: the plot
+            self.plots[plot].removeItem(curve.item)  # keeps listing the curves of every run since
+        for plot, entries in self.key_entries.items():
             entries.clear()
+            self.keys[plot].setText("")
         self.curves.clear()
         self.y_ranges.clear()
         self.smoothed.clear()
@@ -204,12 +205,15 @@ class TrainingMonitor(QWidget):
         self.span = float(max(epochs, 1))
         self._fix_x_range()
         self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.timing.setText("")
         self.stop_button.setEnabled(running)
         self.kill_button.setEnabled(running)
         if running:
             self.status.setText("Starting the training process…")
             self.timer.start()
         else:
+            self.status.setText("No run yet: press Train.")
             self.timer.stop()
 
     def _log_loss(self, on: bool) -> None:

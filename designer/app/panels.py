@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from designer.app.canvas import LAYER_MIME
 from designer.app.theme import category_icon
 from designer.graph.document import Node
+from designer.wording import plural
 
 # ---- palette ----------------------------------------------------------------------------------
 
@@ -71,6 +72,7 @@ class Palette(QWidget):
         self.tree.clear()
         for category, specs in catalog.categories().items():
             parent = QTreeWidgetItem([f"{category}  ({len(specs)})"])
+            parent.setData(0, Qt.ItemDataRole.UserRole + 1, category)
             parent.setIcon(0, category_icon(category))
             parent.setFlags(parent.flags() & ~Qt.ItemFlag.ItemIsDragEnabled)
             for spec in specs:
@@ -81,7 +83,7 @@ class Palette(QWidget):
                 parent.addChild(child)
             self.tree.addTopLevelItem(parent)
         self.tree.expandToDepth(0)
-        self.status.setText(f"{len(catalog)} layers · Keras {catalog.keras_version}")
+        self.status.setText(f"{plural(len(catalog), 'layer')} · Keras {catalog.keras_version}")
 
     def filter(self, text: str) -> None:
         text = text.strip().lower()
@@ -94,6 +96,7 @@ class Palette(QWidget):
                 child.setHidden(not hit)
                 shown += hit
             parent.setHidden(shown == 0)
+            parent.setText(0, f"{parent.data(0, Qt.ItemDataRole.UserRole + 1)}  ({shown})")  # what the search found
             parent.setExpanded(bool(text) or i < 3)
 
     def _double_clicked(self, item: QTreeWidgetItem) -> None:
@@ -159,9 +162,10 @@ class Inspector(QScrollArea):
         trainable.setChecked(node.trainable)
         trainable.toggled.connect(lambda on: self.edited.emit(node.id, {"trainable": on}))
         form.addRow("", trainable)
-        if analysis is not None and analysis.outputs:
-            form.addRow("output", QLabel(analysis.shape_text()))
-            form.addRow("parameters", QLabel(f"{analysis.params:,}"))
+        self.output, self.parameters = QLabel(), QLabel()
+        form.addRow("output", self.output)
+        form.addRow("parameters", self.parameters)
+        self.show_analysis(analysis)
         if spec is None:
             editor = QPlainTextEdit(json.dumps(node.params, indent=1))
             editor.setToolTip("Parameters as JSON")
@@ -174,6 +178,13 @@ class Inspector(QScrollArea):
             lambda: note.text() != node.note and self.edited.emit(node.id, {"note": note.text()}))
         form.addRow("note", note)
         self.setWidget(body)
+
+    def show_analysis(self, analysis: Any) -> None:
+        """The node's analysed output and parameter count, updated in place: an edit is analysed while
+        its editor keeps the focus, and rebuilding the form then would take the editor from the user."""
+        done = analysis is not None and bool(analysis.outputs)
+        self.output.setText(analysis.shape_text() if done else "…")
+        self.parameters.setText(f"{analysis.params:,}" if done else "…")
 
     def _commit(self, param: Any, value: Any) -> None:
         node = self.node

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,7 @@ class PredictedVsTrue(pg.PlotWidget):
 class ResultsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.summary = QLabel("Results appear here when a run finishes.")
+        self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.matrix = ConfusionMatrix()
@@ -124,10 +125,18 @@ class ResultsView(QWidget):
         layout.addLayout(row)
         layout.addWidget(split, 1)
         layout.addWidget(self.report)
-        self.run_id = ""
-        self.tracking_uri = ""
         self.process: QProcess | None = None
+        self.folder = Path.cwd()  # where the export dialog starts: the project's folder once one is shown
+        self.reset()
+
+    def reset(self) -> None:
+        """No run shown (a new window, another project): nothing of another run stays, nor can be exported."""
+        self.run_id = self.tracking_uri = ""
         self.export_button.setEnabled(False)
+        self.summary.setText("Results appear here when a run finishes.")
+        self.report.hide()
+        for view in (self.matrix, self.per_class, self.samples, self.pairs):
+            view.hide()
 
     def show_result(self, event: dict[str, Any], tracking_uri: str) -> None:
         self.run_id, self.tracking_uri = event.get("run_id", ""), tracking_uri
@@ -162,9 +171,9 @@ class ResultsView(QWidget):
     def export_dialog(self) -> None:
         fmt = self.format.currentText()
         if fmt == "savedmodel":
-            path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder")[0]
+            path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder", str(self.folder))[0]
         else:
-            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", filter=f"*{SUFFIX[fmt]}")[0]
+            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", str(self.folder), filter=f"*{SUFFIX[fmt]}")[0]
         if path:
             self.export(fmt, path)
 
@@ -183,7 +192,7 @@ class ResultsView(QWidget):
         return process
 
     def _exported(self, process: QProcess) -> None:
-        self.export_button.setEnabled(True)
+        self.export_button.setEnabled(bool(self.run_id))  # none when another project opened meanwhile
         out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
         err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
         try:

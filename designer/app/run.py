@@ -32,29 +32,43 @@ def application() -> QApplication:
 
 
 def run(project: str | None, screenshot: str | None = None, dark: bool = False) -> int:
+    """The window until it is closed; with ``screenshot``, rendered offscreen once the project is analysed,
+    saved, and closed: 0, or 2 with the reason on stderr when the project cannot be opened. 1 with the reason
+    when the window cannot reach a display."""
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
-    app = application()
+    from designer.app.display_check import start_plainly
+
+    app = start_plainly(application)  # no display, a platform plugin that cannot load: one line, exit 1
     from designer.app.background import Background
     from designer.app.main_window import MainWindow
 
     background = Background()
-    window = MainWindow(background, dark=True if dark else None, warm_up=not screenshot)
+    problems: list[str] = []
+    headless = {"ask": lambda _title, _text: False,  # no dialog offscreen: it would wait for ever
+                "warn": lambda title, text: problems.append(f"{title}: {' '.join(text.split())}")}
+    window = MainWindow(background, dark=True if dark else None, warm_up=not screenshot,
+                        **(headless if screenshot else {}))
     window.show()
     if project:
         window.open_path(Path(project))
-    if screenshot:
-        try:
-            ok = wait_until(lambda: background.catalog is not None) and (
-                not project or wait_until(lambda: background.idle and window.analysis is not None))
-            if window.editor_built:
-                window.canvas.fit()
-            app.processEvents()
-            window.grab().save(screenshot)
-        finally:
-            background.stop()
-        return 0 if ok else 1
-    code = app.exec()
-    background.stop()
-    return code
+    if not screenshot:
+        code = app.exec()
+        background.stop()
+        return code
+    try:
+        ok = wait_until(lambda: background.catalog is not None) and (not project or wait_until(
+            lambda: bool(problems) or (background.idle and window.analysis is not None)))
+        if problems:
+            print(f"netdesigner: {problems[0]}", file=sys.stderr)
+            return 2
+        if window.editor_built:
+            window.canvas.fit()
+        app.processEvents()
+        window.grab().save(screenshot)
+    finally:
+        window.undo.clear()  # nothing to save: an import is "unsaved", and closing would ask
+        window.close()
+        background.stop()
+    return 0 if ok else 1

@@ -38,6 +38,7 @@ from designer.app.monitor import TrainingMonitor, plot_defaults
 from designer.app.results import ResultsView
 from designer.app.training_runs import TrainingController
 from designer.data.builtin import BUILTIN
+from designer.wording import plural
 
 
 class _Loaded(QObject):
@@ -95,8 +96,8 @@ class DataSetup(QWidget):
         form.addRow("target column", self.target)
         form.addRow("feature columns", self.features)
         form.addRow("image size", self.target_size)
-        form.addRow("validation share", self.validation)
-        form.addRow("test share", self.test)
+        form.addRow("validation split", self.validation)  # Keras's word, as in the training options
+        form.addRow("test split", self.test)
         form.addRow("split seed", self.seed)
         from designer.graph.augmentation import AUGMENTATIONS
 
@@ -218,9 +219,10 @@ class DataSetup(QWidget):
             self.summary.setText(f"<span style='color:#c62828'>{error}</span>")
             return
         preview = dataset.preview(16)
-        self.summary.setText(f"<b>{dataset.name}</b>: {preview['samples']:,} samples of shape "
+        classes = len(preview["classes"] or [])
+        self.summary.setText(f"<b>{dataset.name}</b>: {plural(preview['samples'], 'sample')} of shape "
                              f"{tuple(preview['input_shape'])}, {dataset.task}"
-                             + (f", {len(preview['classes'])} classes" if preview["classes"] else ""))
+                             + (f", {plural(classes, 'class', 'classes')}" if classes else ""))
         self._preview_samples(preview)
         counts = preview["class_counts"]
         self.counts.clear()
@@ -431,6 +433,11 @@ class TrainingDock(QTabWidget):
         self.notify: Callable[[str], None] = lambda _: None
 
     def show_project(self, project: Any, folder: Path, tracking_uri: str) -> None:
+        """Another project: nothing of the last one's runs stays (curves, overlays, results, Export)."""
+        self.monitor.reset(running=False)
+        self.monitor.overlay([])
+        self.results.reset()
+        self.results.folder = folder
         self.data.load_project(project.data, project.training, folder)
         self.runs.set_store(tracking_uri, project.name)
 

@@ -12,6 +12,7 @@ import functools
 import inspect
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,8 +164,18 @@ def _category(cls: type) -> str:
     return _CATEGORY.get(folder, "Other")
 
 
+def _doc(cls: type) -> str:
+    """The layer's own docstring. InputLayer has none (``getdoc`` would give the base Layer's "the class from
+    which all layers inherit"); the function beside it that makes it, ``keras.Input``, speaks for it."""
+    own = cls.__dict__.get("__doc__")
+    if own:
+        return inspect.cleandoc(own)
+    maker = getattr(sys.modules[cls.__module__], cls.__name__.removesuffix("Layer"), None)
+    return (inspect.getdoc(maker) or "") if callable(maker) else ""
+
+
 def _spec(cls: type) -> LayerSpec:
-    doc = inspect.getdoc(cls) or ""
+    doc = _doc(cls)
     args = docstring_args(doc)
     params = []
     for p in inspect.signature(cls.__init__).parameters.values():
