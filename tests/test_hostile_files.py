@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import keras
 import numpy as np
@@ -148,3 +149,50 @@ def test_a_read_only_target_folder_is_refused_before_any_work(tmp_path, capsys, 
     assert_refused(capsys, ["import", str(tmp_path / "m.keras"), "-o", str(folder / "p.kdn")], "not writable")
     folder.chmod(0o755)
     assert not any(folder.iterdir())
+
+
+# ---- .keras archives -------------------------------------------------------------------------
+def rewrite_config(source, target, config: bytes | None = None, chunks: int = 0) -> None:
+    """A copy of a .keras archive with another config.json: given bytes, or ``chunks`` MiB of spaces."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if item.filename != "config.json":
+                zout.writestr(item, zin.read(item.filename))
+            elif config is not None:
+                zout.writestr("config.json", config)
+            else:
+                with zout.open("config.json", "w") as fh:
+                    for _ in range(chunks):
+                        fh.write(b" " * 2**20)
+
+
+def test_a_config_bomb_is_refused_before_it_is_read(tmp_path, capsys):
+    small_model(3).save(tmp_path / "m.keras")
+    bomb = tmp_path / "bomb.keras"
+    rewrite_config(tmp_path / "m.keras", bomb, chunks=65)
+    assert bomb.stat().st_size < 2**20
+    assert_refused(capsys, ["import", str(bomb), "-o", str(tmp_path / "out.kdn")],
+                   "config.json inflates to 68,157,440 bytes", "64 MiB")
+    assert not (tmp_path / "out.kdn").exists()
+
+
+def test_a_config_that_is_not_utf8_says_so(tmp_path, capsys):
+    small_model(3).save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        config = z.read("config.json")
+    bad = tmp_path / "latin.keras"
+    rewrite_config(tmp_path / "m.keras", bad, config.replace(b'"small"', b'"sm\xe4ll"'))
+    assert_refused(capsys, ["import", str(bad), "-o", str(tmp_path / "out.kdn")], "config.json is not UTF-8 text")
+
+
+def test_a_custom_class_is_named_not_its_model(tmp_path, capsys):
+    @keras.saving.register_keras_serializable(package="elsewhere")
+    class OwnDense(layers.Dense):
+        pass
+
+    inp = keras.Input((4,), name="x")
+    keras.Model(inp, OwnDense(2, name="special")(inp)).save(tmp_path / "custom.keras")
+    keras.saving.get_custom_objects().pop("elsewhere>OwnDense")  # as on a machine without that package
+    err = assert_refused(capsys, ["import", str(tmp_path / "custom.keras"), "-o", str(tmp_path / "out.kdn")],
+                         "layer 'special' is a custom class 'OwnDense'")
+    assert "Functional" not in err
