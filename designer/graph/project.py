@@ -7,6 +7,7 @@ never leaves half a project behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -140,8 +141,11 @@ def open_regular_file(path: Path) -> BinaryIO:
     """Open for reading, refusing anything but a regular file without waiting: opening a FIFO
     blocks until someone writes to it, so it is opened non-blocking and checked before any read."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
         raise NotARegularFile(str(path))
     return os.fdopen(fd, "rb")
 

@@ -24,7 +24,7 @@ from designer.layers.catalog import Catalog, load_catalog
 
 MODEL_CLASSES = {"Functional", "Model", SEQUENTIAL}
 _DROPPED = {"name", "trainable"}
-MAX_CONFIG_BYTES = 64 * 2**20  # the largest keras.applications config is ~2 MB
+MAX_CONFIG_BYTES = 64 * 2**20  # the largest keras.applications config (NASNetLarge) is 1 MB
 
 
 class ModelImportError(ValueError):
