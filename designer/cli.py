@@ -134,16 +134,16 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from designer.graph.project import Project, target_problem
+
     out = Path(args.output)
-    if out.suffix != ".kdn":
-        raise UsageError(f"{out}: the project file should end in .kdn")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such folder")
+    if problem := target_problem(out):
+        raise UsageError(problem)
     _quiet_backend()
     from designer.export import reference
-    from designer.graph.project import Project, save_project
     from designer.keras_bridge.importer import ModelImportError, import_model, load_source
-    from designer.keras_bridge.weights import collect_weights, save_weights_file
+    from designer.keras_bridge.saving import save_with_weights
+    from designer.keras_bridge.weights import collect_weights
 
     try:
         model = load_source(args.source, args.weights)
@@ -152,18 +152,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     project = Project(doc, f"Imported from {Path(args.source).name}.")
     trained = not args.source.startswith("keras.applications:") or args.weights
-    weights_path = out.with_name(out.stem + ".weights.npz")
-    if trained:
-        save_weights_file(collect_weights(model) | reference.record(model, doc), weights_path)
-        project.weights = weights_path.name
-    try:
-        save_project(project, out)
-    except BaseException:
-        if trained:
-            weights_path.unlink(missing_ok=True)
-        raise
+    arrays = (collect_weights(model) | reference.record(model, doc)) if trained else None
+    save_with_weights(project, out, arrays)
     print(f"imported {model.name!r}: {len(doc)} nodes, {model.count_params():,} parameters → {out}"
-          + (f" (+ weights {weights_path.name})" if trained else " (weights: fresh initialisation)"))
+          + (f" (+ weights {project.weights})" if trained else " (weights: fresh initialisation)"))
     return EXIT_OK
 
 

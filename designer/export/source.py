@@ -50,6 +50,8 @@ def _from_project(path: Path) -> ExportSource:
         model, skipped = model_with_weights(project, path.parent)
     except BuildError as exc:
         raise ExportError(f"the network does not build: {exc}") from None
+    except ProjectFileError as exc:  # its weights file
+        raise ExportError(str(exc), usage=True) from None
     waiting = empty_vocabularies(model)
     if waiting:
         layer = waiting[0]

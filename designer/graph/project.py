@@ -7,9 +7,11 @@ never leaves half a project behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,11 +101,15 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     """Read a project file; any problem becomes a ``ProjectFileError`` naming file and place."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectFileError("", f"{path}: {size} bytes is too large for a project file "
-                                   f"(limit {MAX_FILE_BYTES // 2**20} MiB); is it really one?")
-        text = path.read_bytes().decode("utf-8")
+        with open_regular_file(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ProjectFileError("", f"{path}: {size} bytes is too large for a project file "
+                                       f"(limit {MAX_FILE_BYTES // 2**20} MiB); is it really one?")
+            text = fh.read().decode("utf-8")
+    except NotARegularFile:
+        raise ProjectFileError("", f"{path}: not a regular file (a pipe, device or socket); "
+                               "give the path of a saved project file") from None
     except FileNotFoundError:
         raise ProjectFileError("", f"{path}: no such file") from None
     except IsADirectoryError:
@@ -134,9 +140,42 @@ def _not_a_project(path: Path, detail: str) -> ProjectFileError:
                             "the designer saved, or import a model (netdesigner import)")
 
 
+class NotARegularFile(OSError):
+    """A path that names a pipe, device or socket: reading it could wait forever."""
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open for reading, refusing anything but a regular file without waiting: opening a FIFO
+    blocks until someone writes to it, so it is opened non-blocking and checked before any read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        raise NotARegularFile(str(path))
+    return os.fdopen(fd, "rb")
+
+
+def target_problem(path: Path) -> str | None:
+    """Why a project cannot be written at ``path`` (one line naming the fix), or None."""
+    if path.suffix != SUFFIX:
+        return f"{path}: the project file should end in {SUFFIX}"
+    if not path.parent.is_dir():
+        return f"{path.parent}: no such folder"
+    if not os.access(path.parent, os.W_OK):
+        return f"{path.parent}: this folder is not writable; choose another folder for the project"
+    if path.is_dir():
+        return f"{path} is a folder; give a file name"
+    return None
+
+
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
-    """Write atomically: the old file stays intact until the new one is complete on disk."""
+    """Write atomically: the old file stays intact until the new one is complete on disk. Temp files
+    that an earlier save left behind when it was killed go now."""
     write_json_atomic(project_to_dict(project), Path(path))
+    for stale in staging_files(Path(path).parent, re.escape(Path(path).name)):
+        stale.unlink(missing_ok=True)
 
 
 _SCALAR = r'(?:-?\d[\d.eE+-]*|"[^"\\\n]{0,60}"|true|false|null)'
@@ -167,10 +206,20 @@ def _read_umask() -> int:
 UMASK = _read_umask()
 
 
+def staging_files(folder: Path, target: str) -> list[Path]:
+    """The temp files ``write_atomic`` makes in ``folder`` for files whose names match the regular
+    expression ``target``: one still there after the write was cut short by a crash."""
+    pattern = re.compile(rf"\.(?:{target})\.[a-z0-9_]{{8}}{re.escape(_STAGING_SUFFIX)}")
+    return [p for p in folder.iterdir() if pattern.fullmatch(p.name)] if folder.is_dir() else []
+
+
+_STAGING_SUFFIX = ".tmp"
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     """Temp file in the same folder, fsync, rename: the old file survives any failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_STAGING_SUFFIX, dir=path.parent)
     try:
         # mkstemp makes the file private (0600); a saved project gets the permissions any new file would,
         # or keeps those of the file it replaces

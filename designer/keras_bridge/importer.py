@@ -18,12 +18,14 @@ import keras
 
 from designer.graph.document import BLOCK_TYPE, INPUT_TYPE, NetworkDocument, PortRef
 from designer.graph.layout import auto_layout
+from designer.graph.project import open_regular_file
 from designer.keras_bridge.build import SEQUENTIAL
 from designer.keras_bridge.preprocessing import with_adapted_state
 from designer.layers.catalog import Catalog, load_catalog
 
 MODEL_CLASSES = {"Functional", "Model", SEQUENTIAL}
 _DROPPED = {"name", "trainable"}
+MAX_CONFIG_BYTES = 64 * 2**20  # the largest keras.applications config (NASNetLarge) is 1 MB
 
 
 class ModelImportError(ValueError):
@@ -37,29 +39,90 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
     if not path.is_file():
-        raise ModelImportError(f"{source}: no such file")
+        raise ModelImportError(f"{source}: no such file" if not path.exists() else
+                               f"{source}: not a regular file; give a saved model file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".keras":
             if not zipfile.is_zipfile(path):
-                raise ModelImportError(f"{source}: not a complete zip archive, so not a usable .keras file "
-                                   "(truncated, or not saved with model.save('name.keras'))")
+                raise ModelImportError("not a complete zip archive, so not a usable .keras file "
+                                       "(truncated, or not saved with model.save('name.keras'))")
+            _check_classes(_archive_config(path))  # before Keras reads the file: it trusts its size and classes
             return keras.saving.load_model(path, compile=False, safe_mode=True)
         if suffix in (".h5", ".hdf5"):
             return keras.saving.load_model(path, compile=False, safe_mode=True)
         if suffix == ".json":
-            config = json.loads(path.read_text(encoding="utf-8"))
+            with open_regular_file(path) as fh:
+                config = _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "the file")
+            _check_classes(config)
             return keras.saving.deserialize_keras_object(config, safe_mode=True)
-    except ModelImportError:
-        raise
+    except ModelImportError as exc:
+        raise ModelImportError(f"{source}: {exc}") from None
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ModelImportError(f"{source}: the file is damaged or truncated ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ModelImportError(f"{source}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ModelImportError(f"{source}: {_explain(exc)}") from None
     raise ModelImportError(f"{source}: unknown kind of file; give a .keras, .h5 or .json model, "
                        "or keras.applications:NAME")
+
+
+def _archive_config(path: Path) -> Any:
+    """The model config inside a ``.keras`` zip, refused before it is read if it claims to be huge: a few
+    kilobytes that inflate to a gigabyte would otherwise take gigabytes of memory. (zipfile never
+    returns more than the size a member declares, so checking that size bounds the read.)"""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            info = archive.getinfo("config.json")
+        except KeyError:
+            raise ModelImportError("the archive has no config.json, so it is not a saved Keras model") from None
+        if info.file_size > MAX_CONFIG_BYTES:
+            raise ModelImportError(f"its config.json inflates to {info.file_size:,} bytes, over the "
+                                   f"{MAX_CONFIG_BYTES // 2**20} MiB a model's config can take; the file is "
+                                   "damaged or made to exhaust memory")
+        with archive.open(info) as fh:
+            return _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "its config.json")
+
+
+def _parse_config(raw: bytes, what: str) -> Any:
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ModelImportError(f"{what} is over {MAX_CONFIG_BYTES // 2**20} MiB, more than a model's config "
+                               "takes; is it really one?")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelImportError(f"{what} is not UTF-8 text (byte {exc.start}); Keras writes UTF-8 JSON, so the "
+                               "file is damaged or not a Keras model") from None
+    except json.JSONDecodeError as exc:
+        raise ModelImportError(f"{what} is not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        raise ModelImportError(f"{what} is nested too deeply to be a model's config") from None
+
+
+def _check_classes(config: Any, layer: str = "") -> None:
+    """Refuse the first class that is not Keras's own, naming it and its layer, before Keras tries to
+    load it (Keras would only say that the enclosing Functional model failed)."""
+    if isinstance(config, list):
+        for item in config:
+            _check_classes(item, layer)
+    elif isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, dict) and "trainable" in inner and isinstance(inner.get("name"), str):
+            layer = inner["name"]  # a layer's config (an initializer's or dtype policy's has no 'trainable')
+        if "class_name" in config and "module" in config and not _is_keras_class(config):
+            raise ModelImportError(_custom_class(layer, str(config["class_name"])))
+        for value in config.values():
+            _check_classes(value, layer)
+
+
+def _is_keras_class(entry: dict[str, Any]) -> bool:
+    module = entry.get("module") or ""
+    return (module == "keras" or module.startswith("keras.")) and entry.get("registered_name") in (
+        None, entry.get("class_name"))
+
+
+def _custom_class(layer: str, class_name: str) -> str:
+    return (f"layer {layer!r} is a custom class {class_name!r}; only Keras's own layers and operations can be "
+            "imported (custom classes would run code from outside Keras)")
 
 
 def _explain(exc: Exception) -> str:
@@ -185,9 +248,8 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
                            "file; replace it with a built-in layer or keras.ops call")
     if module == "keras.layers" and class_name in catalog:
         return class_name, _non_default(class_name, config, catalog), "", None
-    if entry.get("registered_name") not in (None, class_name) or not module.startswith("keras"):
-        raise ModelImportError(f"layer {config['name']!r} is a custom class {class_name!r}; only Keras's own "
-                           "layers and operations can be imported")
+    if not _is_keras_class(entry):
+        raise ModelImportError(_custom_class(config["name"], class_name))
     return class_name, {k: v for k, v in config.items() if k not in _DROPPED}, module, None
 
 

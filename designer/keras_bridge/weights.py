@@ -8,6 +8,8 @@ the user changed since keeps its fresh initial weights and is reported, never si
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from designer.graph.project import write_atomic
+from designer.graph.project import NotARegularFile, ProjectFileError, open_regular_file, write_atomic
+
+
+class WeightsFileError(ProjectFileError):
+    """The weights file a project names cannot be used: unusable input, like a damaged project file."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("", problem)
 
 
 def layer_paths(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -60,7 +69,42 @@ def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:
     write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
+def content_name(stem: str, arrays: dict[str, np.ndarray]) -> str:
+    """``STEM.HASH.weights.npz``, the hash over names, dtypes, shapes and values: new weights never
+    take the name of the file a saved project already points to."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.data)
+    return f"{stem}.{digest.hexdigest()[:16]}.weights.npz"
+
+
 def load_weights_file(path: Path, prefix: str = "") -> dict[str, np.ndarray]:
-    """The arrays whose keys start with ``prefix`` (each is read only when asked for)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files if key.startswith(prefix)}
+    """The arrays whose keys start with ``prefix``; plain arrays only: a file holding Python objects is
+    refused, never unpickled."""
+    try:
+        return _read_arrays(path, prefix)
+    except FileNotFoundError:
+        problem = "the project's weights file is missing; put it beside the project"
+    except NotARegularFile:
+        problem = "not a regular file (a pipe, device or socket)"
+    except ValueError as exc:  # numpy refuses object arrays, and takes any other file for a pickle it refuses
+        if "Object arrays" in str(exc) or "pickled" in str(exc):
+            held = "Python objects" if "Object arrays" in str(exc) else "no NumPy arrays (a pickle, or another file)"
+            problem = f"holds {held}; weights are read only as plain numeric arrays, never unpickled (that runs code)"
+        else:
+            problem = str(exc)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        problem = f"the weights file cannot be read, it is damaged or truncated ({exc})"
+    raise WeightsFileError(f"{path}: {problem}; or import the model again, or remove \"weights\" from the "
+                           "project to start from fresh weights")
+
+
+def _read_arrays(path: Path, prefix: str) -> dict[str, np.ndarray]:
+    with open_regular_file(path) as fh:
+        data = np.load(fh, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive of named arrays")
+        with data:
+            return {key: data[key] for key in data.files if key.startswith(prefix)}
