@@ -96,8 +96,7 @@ def test_an_import_that_fails_to_save_leaves_the_old_pair(tmp_path, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("designer.keras_bridge.saving.save_project", full_disk)
-    with pytest.raises(OSError, match="No space"):
-        main(["import", str(tmp_path / "new.keras"), "-o", str(out)])
+    assert main(["import", str(tmp_path / "new.keras"), "-o", str(out)]) == 2  # one line: the disk is full
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     model, _ = model_with_weights(load_project(out), tmp_path)
     np.testing.assert_array_equal(predictions(model), predictions(old))

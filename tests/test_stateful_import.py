@@ -112,7 +112,7 @@ def test_a_drift_from_the_source_fails_the_export(tmp_path, capsys):
     """The designer's model and its artifact agree with each other but not with what was imported:
     a damaged weight stands in for any bug in how the designer rebuilds a model."""
     project = imported(statistics_model(), tmp_path, capsys)
-    weights = tmp_path / "imported.weights.npz"
+    weights = tmp_path / load_project(project).weights
     arrays = load_weights_file(weights)
     arrays["hidden|1"] = arrays["hidden|1"] + 0.5
     save_weights_file(arrays, weights)
