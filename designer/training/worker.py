@@ -15,6 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_module
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ class RunHandle:
         self.process.start()
         self.submitted = False
         self.done = False
+        self.reaping = False
 
     @property
     def idle(self) -> bool:
@@ -87,14 +89,23 @@ class RunHandle:
 
     def kill(self) -> None:
         self.process.terminate()
+        self._reap()
 
     def close(self) -> None:
         """Let an idle reusable worker exit in its own time (tearing TensorFlow down takes seconds, and
         nobody need wait for it); a busy one is killed."""
         if self.idle and self.reuse:
             self.jobs.put(None)
+            self._reap()
         elif self.process.is_alive():
             self.kill()
+
+    def _reap(self) -> None:
+        """Join the process on a thread of its own once it ends: an ended child nobody joins stays a zombie
+        until this process exits, and nobody should wait for it either."""
+        if not self.reaping:
+            self.reaping = True
+            threading.Thread(target=self.process.join, daemon=True, name=f"reap-{self.process.pid}").start()
 
 
 def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
