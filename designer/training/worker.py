@@ -41,7 +41,7 @@ class RunHandle:
     def __init__(self, backend: str = "tensorflow", device: str = "auto", *, reuse: bool = False,
                  threads: int | None = None, gpu: int | None = None) -> None:
         ctx = mp.get_context("spawn")
-        self.backend, self.device, self.reuse = backend, device, reuse
+        self.backend, self.device, self.reuse, self.threads, self.gpu = backend, device, reuse, threads, gpu
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
