@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from designer.experiments.sweep import usable_cores
+from designer.experiments.workers import usable_cores
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -171,7 +171,7 @@ def test_a_backend_that_is_not_installed_names_its_package(tmp_path, capsys, mon
 
 # ---- too many workers (item 8) ------------------------------------------------------------------
 def test_sweep_workers_are_capped_by_cores_and_memory(tmp_path, capsys, monkeypatch):
-    from designer.experiments import sweep as sweep_module
+    from designer.experiments import workers as sweep_module
 
     monkeypatch.setattr(sweep_module, "available_memory", lambda: 3 * 2**30)  # room for two workers
     workers, why = sweep_module.worker_limit(1000)

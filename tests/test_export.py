@@ -14,7 +14,7 @@ from conftest import SAMPLES
 from designer.cli import main
 from designer.export import exporter, onnx_file
 from designer.export.exporter import Options, export_model
-from designer.export.formats import FORMATS, SUFFIX
+from designer.export.formats import FORMATS, SUFFIX, an_export, with_suffix
 from designer.export.report import ExportError
 from designer.keras_bridge.importer import import_model
 
@@ -162,7 +162,7 @@ def test_a_savedmodel_export_replaces_an_older_one(tricky, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--format", "onnx", "-o", "{tmp}/missing/m.onnx"], "no such folder"),
-    (["--format", "onnx", "-o", "{tmp}/m.keras"], "should end in .onnx"),
+    (["--format", "onnx", "-o", "{tmp}/m.keras"], "an ONNX export should end in .onnx"),
     (["--format", "onnx", "-o", "{tmp}/m.onnx", "--opset", "99"], "--opset 99"),
     (["--format", "savedmodel", "-o", "{tmp}/busy"], "is not a SavedModel"),
     (["--format", "gif", "-o", "{tmp}/m.gif"], "invalid choice"),
@@ -175,6 +175,17 @@ def test_unusable_targets_exit_2_and_write_nothing(args, message, tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]
+
+
+def test_targets_get_their_formats_suffix():
+    """What the export dialog does with the name typed: add the suffix, or replace another format's."""
+    assert with_suffix("onnx", "/out/model") == "/out/model.onnx"
+    assert with_suffix("tflite", "/out/model.onnx") == "/out/model.tflite"
+    assert with_suffix("keras", "/out/v1.2") == "/out/v1.2.keras"  # a dot in the name is not a suffix to drop
+    assert with_suffix("savedmodel", "/out/model.keras") == "/out/model"
+    assert with_suffix("python", "/out/model.py") == "/out/model.py"
+    assert [an_export(f) for f in ("onnx", "keras", "tflite")] == ["an ONNX export", "a Keras export",
+                                                                  "a TFLite export"]
 
 
 def test_unknown_sources_exit_2(tmp_path, capsys, monkeypatch):

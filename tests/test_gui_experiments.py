@@ -5,6 +5,8 @@ opening a trial in the designer, and one real sweep started from the window."""
 from __future__ import annotations
 
 import csv
+import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -151,6 +153,39 @@ def test_compare_views_draw_the_trials(manager):
     assert (manager.diff.item(0, 1).text(), manager.diff.item(0, 2).text()) == ("4", "32")
 
 
+def test_trial_results_show_one_trial_or_compare_several(manager):
+    """Chosen by its tab after the selection (as a user does), the page shows the selected trial's run, or
+    the selected trials' metrics side by side; before, it stayed an empty plot."""
+    results = manager.tabs.indexOf(manager.results_page)
+    manager.tabs.setCurrentIndex(results)
+    assert manager.results_page.currentWidget() is manager.compared
+    assert "Select trials" in manager.compared.hint.text() and not manager.compared.table.isVisibleTo(manager)
+    manager.tabs.setCurrentIndex(0)
+    manager.table.sortByColumn(column(manager, "trial"), Qt.SortOrder.AscendingOrder)
+    manager.table.selectRow(0)
+    flags = QItemSelectionModel.SelectionFlag
+    manager.table.selectionModel().select(manager.table.proxy.index(3, 0), flags.Select | flags.Rows)
+    manager.tabs.setCurrentIndex(results)
+    table = manager.compared.table
+    assert manager.results_page.currentWidget() is manager.compared and "2 trials" in manager.compared.hint.text()
+    assert [table.horizontalHeaderItem(j).text() for j in range(table.columnCount())] == ["trial 0", "trial 3"]
+    names = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())]
+    objective, loss = names.index("val_accuracy"), names.index("loss")
+    assert (table.item(objective, 0).text(), table.item(objective, 1).text()) == ("0.7", "0.93")
+    assert table.item(loss, 1).text() == f"{1 - 0.93:.4g}"
+    manager.table.selectRow(3)
+    assert manager.results_page.currentWidget() is manager.result
+    assert manager.result.run_id == manager.table.selected_trials()[0]["run_id"]
+
+
+def test_the_curves_tab_asks_for_trials_until_some_are_selected(manager):
+    curves = manager.curves
+    assert curves.hint.isVisibleTo(manager) and not curves.plot.isVisibleTo(manager)
+    assert "Select one or more trials" in curves.hint.text()
+    manager.table.selectRow(1)
+    assert curves.plot.isVisibleTo(manager) and not curves.hint.isVisibleTo(manager)
+
+
 def test_the_definition_editor_checks_and_saves_the_experiment(manager, qtbot):
     editor = manager.definition
     assert editor.table.rowCount() == 2 and editor.strategy.currentText() == "random"
@@ -173,19 +208,38 @@ def test_a_trial_opens_in_the_designer_with_its_values(manager):
     assert project.name == "iris_mlp_trial3" and project.experiments == {}
 
 
+def reaped(pid):
+    return not Path(f"/proc/{pid}").exists()  # an ended child nobody joined keeps its entry as a zombie
+
+
 def test_a_sweep_runs_from_the_window(qtbot, tmp_path):
+    """Opening the window warms the workers, the sweep trains in them and says what it does until its trials
+    report; closing takes no time and every worker is reaped."""
     project = iris_project()
     project.experiments = {"quick": Experiment(name="quick", params={"hidden.units": "4,8"}, strategy="grid",
-                                               objective="val_accuracy").to_dict()}
+                                               objective="val_accuracy", workers=2).to_dict()}
     project.training["epochs"] = 1
     window = ExperimentManager(lambda: (project, tmp_path), lambda e: None, lambda p: None, lambda: None)
     qtbot.addWidget(window)
+    window.show()
+    warm = {handle.process.pid for handle in window.controller.warm}
+    assert len(warm) == 2
+    stages, events = [], []
+    window.controller.stage.connect(stages.append)
+    window.controller.events.connect(events.extend)
     window.run()
     qtbot.waitUntil(lambda: not window.controller.running, timeout=120_000)
     assert "best: trial" in window.status.text()
+    assert {e["pid"] for e in events if e["event"] == "trial_started"} <= warm  # no cold start
+    assert any(s.startswith("creating the study") for s in stages) and stages[-1] == ""
+    assert {handle.process.pid for handle in window.controller.warm} == warm  # kept warm for the next sweep
     rows = window.table.trials.rows
     assert [r["status"] for r in rows] == ["finished", "finished"] and all(r["parameters"] for r in rows)
     window.table.selectRow(0)
     window.show_tab("Trial results")
     assert window.result.run_id == window.table.selected_trials()[0]["run_id"]
     assert window.result.matrix.isVisibleTo(window.result)  # the trial's confusion matrix
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 1.0 and window.controller.warm == []
+    qtbot.waitUntil(lambda: all(reaped(pid) for pid in warm), timeout=30_000)

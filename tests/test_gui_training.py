@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QFileDialog
 
 from conftest import SAMPLES
 from designer.app.background import Background
@@ -69,7 +70,7 @@ def test_train_to_completion_fills_plots_results_and_runs(qtbot, window, tmp_pat
     assert (tmp_path / "runs.db").is_file()
 
 
-def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
+def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path, monkeypatch):
     dock = open_copy(qtbot, window, tmp_path, epochs=1, batch_size=16)
     for _ in range(2):
         dock.train_button.click()
@@ -80,13 +81,22 @@ def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path):
     labels = {item.name() for item, _ in dock.monitor.overlays}
     assert len(dock.monitor.overlays) >= 4 and any("val_loss" in label for label in labels)
     # .keras: the panel's export path is the same for every format, and each converter is verified in
-    # test_export.py; ONNX here cost CI ~15 s of tf2onnx.
-    process = dock.results.export("keras", str(tmp_path / "trained.keras"))
+    # test_export.py; ONNX here cost CI ~15 s of tf2onnx. The name typed in the dialog has another
+    # format's suffix: the export gets the right one.
+    results = dock.results
+    results.format.setCurrentText("keras")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "trained.onnx"), ""))
+    results.export_dialog()
+    process = results.process
+    assert results.progress.isVisibleTo(results) and "Exporting to" in results.report.toPlainText()
+    # The run's files were fetched here: the export process neither imports MLflow nor opens the store.
+    assert "--tracking-uri" not in process.arguments() and str(tmp_path / "trained.keras") in process.arguments()
     qtbot.waitUntil(lambda: process.state() == process.ProcessState.NotRunning, timeout=120_000)
-    qtbot.waitUntil(lambda: "verified" in dock.results.report.toPlainText() or "FAILED" in
-                    dock.results.report.toPlainText(), timeout=5_000)
-    assert "keras export verified" in dock.results.report.toPlainText()
-    assert (tmp_path / "trained.keras").is_file()
+    qtbot.waitUntil(lambda: "verified" in results.report.toPlainText() or "FAILED" in
+                    results.report.toPlainText(), timeout=5_000)
+    assert "Keras export verified" in results.report.toPlainText()
+    assert not results.progress.isVisibleTo(results) and results.export_button.isEnabled()
+    assert (tmp_path / "trained.keras").is_file() and not (tmp_path / "trained.onnx").exists()
 
 
 def test_another_project_shows_nothing_of_the_last_ones_runs(qtbot, window, tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,7 @@ from conftest import SAMPLES
 from designer.cli import main
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project, load_project, project_from_dict, project_to_dict
-from designer.training.worker import start_run
+from designer.training.worker import RunHandle, start_run
 
 
 def mlp_project(units: int = 3, **training) -> dict:
@@ -56,6 +58,17 @@ def test_kill_is_reported(tmp_path):
             run.kill()
         last = event
     assert last["event"] == "failed" and last["cause"] in ("killed", "crash")
+
+
+def test_ended_workers_are_reaped_at_once():
+    """A killed or closed worker is joined as it ends: before, it stayed a zombie until the window exited."""
+    handle = RunHandle()  # killed while it still imports Keras: quick, and the same path as any kill
+    pid = handle.process.pid
+    handle.kill()
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # a zombie keeps its /proc entry
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists(), "the killed worker was left a zombie"
 
 
 def test_nan_loss_fails_with_a_clear_cause(tmp_path, trainer):

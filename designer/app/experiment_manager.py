@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.experiment_views import CurveOverlay, ObjectiveScatter, ParallelCoordinates, TrialDiff
+from designer.app.experiment_views import CurveOverlay, ObjectiveScatter, ParallelCoordinates, TrialDiff, TrialMetrics
 from designer.app.monitor import plot_defaults
 from designer.app.results import ResultsView
 from designer.app.trial_table import TrialTable
@@ -46,18 +47,33 @@ OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "
 
 
 class SweepController(QObject):
+    """Runs a sweep on a plain thread and keeps its workers warm for the next one."""
+
     events = Signal(list)
+    stage = Signal(str)  # what the sweep is doing before its first trial trains; "" once one does
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 100) -> None:
         super().__init__(parent)
         self.pending: deque[dict[str, Any]] = deque()
         self.sweep: Any = None
         self.running = False
+        self.warm: list[Any] = []  # workers importing Keras (or done) for the next sweep
+        self.said = ""
+        self.closed = False
         self.timer = QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self._deliver)
 
+    def prepare(self, count: int, spec: Any) -> None:
+        """Workers for the next sweep, importing Keras while the user sets it up (seconds each)."""
+        from designer.experiments.workers import start_workers
+
+        self.closed = False
+        if not self.running and not self.warm:
+            self.warm = start_workers(count, spec)
+
     def start(self, sweep: Any) -> None:
-        self.sweep, self.running = sweep, True
+        self.sweep, self.running, self.said = sweep, True, ""
+        self.warm = []  # the sweep took them
         threading.Thread(target=self._pump, daemon=True, name="sweep").start()
         self.timer.start()
 
@@ -69,6 +85,9 @@ class SweepController(QObject):
             self.pending.append({"event": "sweep_failed", "message": f"{type(exc).__name__}: {exc}"})
 
     def _deliver(self) -> None:
+        if self.sweep.stage != self.said:
+            self.said = self.sweep.stage
+            self.stage.emit(self.said)
         batch = []
         while self.pending:
             batch.append(self.pending.popleft())
@@ -76,11 +95,21 @@ class SweepController(QObject):
             if batch[-1]["event"] in ("summary", "sweep_failed"):
                 self.timer.stop()
                 self.running = False
+                self.warm = self.sweep.kept  # still warm: the next sweep starts at once
+                if self.closed:
+                    self.shutdown()
             self.events.emit(batch)
 
     def shutdown(self) -> None:
+        """On closing: stop the sweep (its trials run again on resume) and let every worker go, waiting for
+        none of them (each is joined on a thread of its own as it ends)."""
+        self.closed = True
         if self.running and self.sweep is not None:
+            self.sweep.keep_workers = False
             self.sweep.stop()
+        for handle in self.warm:
+            handle.close()
+        self.warm = []
 
 
 class DefinitionEditor(QWidget):
@@ -192,6 +221,8 @@ class ExperimentManager(QMainWindow):
         self.get_project, self.save, self.open_project, self.catalog = project, save, open_project, catalog
         self.controller = SweepController(self)
         self.controller.events.connect(self._events)
+        self.controller.stage.connect(self._stage)
+        self.sweep_line = ""  # the status once the trials train
         self.choose = QComboBox()
         self.choose.currentTextChanged.connect(self._chosen)
         new = QPushButton("New…")
@@ -220,12 +251,17 @@ class ExperimentManager(QMainWindow):
         self.scatter = ObjectiveScatter()
         self.pareto = ObjectiveScatter(pareto=True)
         self.result = ResultsView()
+        self.compared = TrialMetrics()
+        self.results_page = QStackedWidget()  # one finished trial's results, or the selection's metrics
+        self.results_page.addWidget(self.compared)
+        self.results_page.addWidget(self.result)
         self.diff = TrialDiff()
         self.tabs = QTabWidget()
         for widget, title in ((self.curves, "Curves"), (self.parallel, "Parallel coordinates"),
                               (self.scatter, "Objective vs hyperparameter"), (self.pareto, "Objective vs size"),
-                              (self.result, "Trial results"), (self.diff, "Diff")):
+                              (self.results_page, "Trial results"), (self.diff, "Diff")):
             self.tabs.addTab(widget, title)
+        self.tabs.currentChanged.connect(lambda _: self._selected())  # a tab chosen after the selection
         for view in (self.scatter, self.pareto):
             view.picked.connect(self.select_trial)
         self.parallel.brushed.connect(lambda numbers: self.status.setText(
@@ -315,21 +351,43 @@ class ExperimentManager(QMainWindow):
         self._refresh(full=True)
 
     # ---- running ----------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Start the experiment's workers importing Keras now, so that Run starts training at once."""
+        from designer.experiments.workers import worker_count
+        from designer.training.spec import TrainingSpec
+
+        project, _ = self.get_project()
+        try:
+            experiment = self.definition.experiment()
+            count, spec = worker_count(experiment)[0], TrainingSpec.from_dict(project.training)
+        except DocumentFormatError:  # the definition is being edited: its workers start with the sweep
+            return
+        self.controller.prepare(count, spec)
+
     def run(self, experiment: Experiment | None = None) -> None:
         from designer.experiments.sweep import Sweep
 
         try:
             experiment = experiment or self.definition.experiment()
             project, folder = self.get_project()
-            sweep = Sweep(project, folder, experiment, catalog=self.catalog())
+            sweep = Sweep(project, folder, experiment, catalog=self.catalog(), workers=self.controller.warm,
+                          keep_workers=True)
         except DocumentFormatError as exc:
             self.status.setText(f"<span style='color:#c62828'>{exc}</span>")
             return
         self.experiment = experiment
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        self.status.setText("starting workers…")
+        self.sweep_line = ""
+        self.status.setText(sweep.stage)
         self.controller.start(sweep)
+
+    def _stage(self, stage: str) -> None:
+        self.status.setText(stage or self.sweep_line)
 
     def cancel_trial(self) -> None:
         if self.controller.sweep is not None:
@@ -359,8 +417,10 @@ class ExperimentManager(QMainWindow):
             kind = event["event"]
             number = event.get("trial")
             if kind == "sweep_started":
-                self.status.setText(f"{event['workers']} workers, {event['budget']} trials"
-                                    f"{', going on from ' + str(event['done_before']) if event['done_before'] else ''}")
+                self.sweep_line = (f"{event['workers']} workers, {event['budget']} trials"
+                                   f"{', going on from ' + str(event['done_before']) if event['done_before'] else ''}")
+                if not self.controller.said:
+                    self.status.setText(self.sweep_line)
             elif kind == "trial_started":
                 self.rows[number] = {"trial": number, "status": "running", "objective": None, "params": event["params"],
                                      "metrics": {}, "duration_s": None, "parameters": None, "run_id": event["run_id"],
@@ -417,9 +477,8 @@ class ExperimentManager(QMainWindow):
         selected = self.table.selected_trials()
         assert self.experiment is not None
         self.curves.show_trials([(r["trial"], self._history(r)) for r in selected], self.experiment.objective)
-        finished = [r for r in selected if r["status"] == "finished" and r["run_id"]]
-        if finished and self.tabs.currentWidget() is self.result and finished[0]["run_id"] != self.result.run_id:
-            self._show_result(finished[0])
+        if self.tabs.currentWidget() is self.results_page:
+            self._show_results(selected)
         if len(selected) >= 2 and self.tabs.currentWidget() is self.diff:
             self.diff.show_pair(selected[0], selected[1], (self._settings(selected[0]), self._settings(selected[1])))
 
@@ -435,11 +494,21 @@ class ExperimentManager(QMainWindow):
 
         return find_run(self._stores()[2], row["run_id"])["params"] if row["run_id"] else {}
 
-    def _show_result(self, row: dict[str, Any]) -> None:
+    def _show_results(self, selected: list[dict[str, Any]]) -> None:
+        """One finished trial: its confusion matrix, per-class scores and Export; otherwise the selected
+        trials' metrics side by side, with what to select for the rest."""
         from designer.training.records import find_run, run_result
 
-        tracking = self._stores()[2]
-        self.result.show_result(run_result(tracking, find_run(tracking, row["run_id"])), tracking)
+        assert self.experiment is not None
+        one = selected[0] if len(selected) == 1 else None
+        if one is None or one["status"] != "finished" or not one["run_id"]:
+            self.compared.show_trials(selected, self.experiment.objective)
+            self.results_page.setCurrentWidget(self.compared)
+            return
+        if one["run_id"] != self.result.run_id:
+            tracking = self._stores()[2]
+            self.result.show_result(run_result(tracking, find_run(tracking, one["run_id"])), tracking)
+        self.results_page.setCurrentWidget(self.result)
 
     def show_tab(self, title: str) -> None:
         index = next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == title)

@@ -57,6 +57,8 @@ class CurveOverlay(QWidget):
         self.legend = add_legend(self.plot.getPlotItem())
         self.plot.setLabel("bottom", "epoch")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.hint = QLabel("Select one or more trials in the table to overlay their curves.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("metric"))
         bar.addWidget(self.metric)
@@ -64,12 +66,16 @@ class CurveOverlay(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(bar)
-        column.addWidget(self.plot)
+        column.addWidget(self.plot, 1)
+        column.addWidget(self.hint, 1)
         self.histories: list[tuple[int, dict[str, list[tuple[int, float]]]]] = []
+        self.plot.hide()  # an empty plot reads as "no data"; the hint says what to do
 
     def show_trials(self, histories: list[tuple[int, dict[str, list[tuple[int, float]]]]], objective: str) -> None:
         """(trial number, {metric: [(epoch, value)]}) for each selected trial."""
         self.histories = histories
+        self.plot.setVisible(bool(histories))
+        self.hint.setVisible(not histories)
         names = sorted({m for _, h in histories for m in h if m != "learning_rate"})
         current = self.metric.currentText() or objective
         self.metric.blockSignals(True)
@@ -268,6 +274,48 @@ class TrialDiff(QTableWidget):
                 if differs:
                     item.setBackground(QColor(255, 230, 150, 140))
                 self.setItem(i, j, item)
+
+
+class TrialMetrics(QWidget):
+    """Several trials' objective, metrics, size and duration side by side (one column per trial), under a
+    line that says what one selected trial shows instead: its confusion matrix, per-class scores, export."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hint = QLabel()
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.hint)
+        column.addWidget(self.table, 1)
+        self.show_trials([], "")
+
+    def show_trials(self, rows: list[dict[str, Any]], objective: str) -> None:
+        one = "Select one finished trial for its confusion matrix, per-class scores and Export."
+        if not rows:
+            self.hint.setText("Select trials in the table: one for its results, several to compare their metrics.")
+        elif len(rows) == 1:
+            row = rows[0]
+            why = f": {row['message']}" if row.get("message") else ""
+            self.hint.setText(f"Trial {row['trial']} is {row['status']}{why}. Its results appear when it finishes.")
+        else:
+            self.hint.setText(f"{len(rows)} trials side by side. {one}")
+        metrics = sorted({m for r in rows for m in r["metrics"] if m != objective})
+        lines = [("status", lambda r: r["status"]), (objective or "objective", lambda r: r["objective"]),
+                 *((m, lambda r, m=m: r["metrics"].get(m)) for m in metrics),
+                 ("parameters", lambda r: r.get("parameters")), ("duration (s)", lambda r: r.get("duration_s"))]
+        self.table.setColumnCount(len(rows))
+        self.table.setHorizontalHeaderLabels([f"trial {r['trial']}" for r in rows])
+        self.table.setRowCount(len(lines) if rows else 0)
+        self.table.setVerticalHeaderLabels([name for name, _ in lines])
+        self.table.setVisible(bool(rows))
+        for j, row in enumerate(rows):
+            for i, (_, value) in enumerate(lines):
+                self.table.setItem(i, j, QTableWidgetItem(_cell(value(row))))
 
 
 def _cell(value: Any) -> str:

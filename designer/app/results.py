@@ -4,13 +4,16 @@ precision/recall/F1, and export of the trained model in every format, each verif
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Qt
+from PySide6.QtCore import QProcess, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -26,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.export.formats import FORMATS, SUFFIX
+from designer.export.formats import FORMATS, NAMES, SUFFIX, with_suffix
 
 
 class ConfusionMatrix(pg.PlotWidget):
@@ -111,6 +115,11 @@ class ResultsView(QWidget):
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(90)
         self.report.hide()  # until an export has something to report
+        self.progress = QProgressBar(maximum=0, textVisible=False)  # busy: the export process reports no steps
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        self.ticker = QTimer(self, interval=1000)
+        self.ticker.timeout.connect(self._tick)
         row = QHBoxLayout()
         row.addWidget(self.summary, 1)
         row.addWidget(self.format)
@@ -124,8 +133,10 @@ class ResultsView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
         layout.addWidget(split, 1)
+        layout.addWidget(self.progress)
         layout.addWidget(self.report)
         self.process: QProcess | None = None
+        self.exporting: tuple[str, float, Path] | None = None  # target, start, the run's files for the process
         self.folder = Path.cwd()  # where the export dialog starts: the project's folder once one is shown
         self.reset()
 
@@ -173,25 +184,50 @@ class ResultsView(QWidget):
         if fmt == "savedmodel":
             path = QFileDialog.getSaveFileName(self, "Export as a SavedModel folder", str(self.folder))[0]
         else:
-            path = QFileDialog.getSaveFileName(self, f"Export as {fmt}", str(self.folder), filter=f"*{SUFFIX[fmt]}")[0]
-        if path:
-            self.export(fmt, path)
+            path = QFileDialog.getSaveFileName(self, f"Export as {NAMES[fmt]}", str(self.folder),
+                                               filter=f"*{SUFFIX[fmt]}")[0]
+        if path:  # the dialog does not add a filter's suffix on every platform, nor replace another one
+            self.export(fmt, with_suffix(fmt, path))
 
-    def export(self, fmt: str, path: str) -> QProcess:
-        """In its own process under TensorFlow, whatever trained the run; the report is shown when done."""
+    def export(self, fmt: str, path: str) -> QProcess | None:
+        """In its own process under TensorFlow, whatever trained the run; the report is shown when done.
+        The run's model is fetched here, where the store is already open: the process then starts from a
+        run folder and never imports MLflow nor opens the store again (a third of its time)."""
+        from designer.training.records import download_trained_model
+
         self.report.show()
-        self.report.setPlainText(f"Exporting to {path} …")
+        files = Path(tempfile.mkdtemp(prefix="netdesigner-export-"))
+        try:
+            download_trained_model(self.tracking_uri, self.run_id, files)
+        except Exception as exc:  # a store gone or a run without a model: say so here
+            shutil.rmtree(files, ignore_errors=True)
+            self.report.setPlainText(f"Export failed: {exc}")
+            return None
         self.export_button.setEnabled(False)
+        self.exporting = (path, time.monotonic(), files)
+        self._tick()
+        self.progress.show()
+        self.ticker.start()
         process = QProcess(self)
         process.setProgram(sys.executable)
-        process.setArguments(["-m", "designer", "export", self.run_id, "--tracking-uri", self.tracking_uri,
-                              "--format", fmt, "-o", path, "--json"])
+        process.setArguments(["-m", "designer", "export", str(files), "--format", fmt, "-o", path, "--json"])
         process.finished.connect(lambda *_: self._exported(process))
         process.start()
         self.process = process
         return process
 
+    def _tick(self) -> None:
+        if self.exporting is not None:
+            path, started, _ = self.exporting
+            self.report.setPlainText(f"Exporting to {path} … {time.monotonic() - started:.0f} s "
+                                     "(loading TensorFlow, converting, then checking the artifact against Keras)")
+
     def _exported(self, process: QProcess) -> None:
+        if self.exporting is not None:
+            shutil.rmtree(self.exporting[2], ignore_errors=True)
+        self.exporting = None
+        self.ticker.stop()
+        self.progress.hide()
         self.export_button.setEnabled(bool(self.run_id))  # none when another project opened meanwhile
         out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
         err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
@@ -202,7 +238,7 @@ class ResultsView(QWidget):
             return
         verdict = "verified" if report.get("ok") else "FAILED verification"
         self.report.setPlainText(
-            f"{report.get('format')} export {verdict}: {report.get('path')}\n"
+            f"{NAMES.get(report.get('format'), report.get('format'))} export {verdict}: {report.get('path')}\n"
             f"max |difference| from Keras = {report.get('max_abs_diff', float('nan')):.2e} "
             f"(tolerance {report.get('tolerance', 0):.0e}) on batches {report.get('batches')}\n"
             + "\n".join(report.get("notes", [])) + (f"\n{report['error']}" if "error" in report else ""))

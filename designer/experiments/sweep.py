@@ -11,11 +11,7 @@ below, which records them, reports epochs to the pruner and asks Optuna for the 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
-import shutil
-import subprocess
 import threading
 import time
 import warnings
@@ -27,6 +23,7 @@ from typing import Any
 from designer.experiments.definition import Experiment, check_bindings
 from designer.experiments.study import default_storage, objective_value, open_study, spent, study_name
 from designer.experiments.trial import trial_project
+from designer.experiments.workers import placed_worker, placement, worker_count
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import TrainingSpec, check_backend_installed
@@ -34,9 +31,6 @@ from designer.training.stores import default_tracking_uri
 from designer.training.worker import RunHandle
 
 _TICK_S = 1.0
-# What one worker takes: ~0.8 GiB resident with TensorFlow and Keras loaded and a small model trained,
-# plus headroom for the model and its data.
-WORKER_MEMORY_BYTES = int(1.5 * 2**30)
 # Trials report their batches this often: the views plot epochs, and the one recording process
 # should not spend the cores the trials need on many trials' step metrics.
 TRIAL_BATCH_EVENTS_PER_SECOND = 2.0
@@ -56,58 +50,18 @@ class _Slot:
     last_value: float | None = None
 
 
-def usable_cores() -> int:
-    """Cores this process may run on: a container's or ``taskset``'s share, not the whole machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def available_memory() -> int | None:
-    """Bytes this process may still take: the machine's available memory (Linux), or less if its cgroup
-    (a container's limit) leaves less; None where neither can be read."""
-    sizes = []
-    with contextlib.suppress(OSError, ValueError):
-        meminfo = Path("/proc/meminfo").read_text(encoding="ascii")
-        sizes += [int(line.split()[1]) * 1024 for line in meminfo.splitlines() if line.startswith("MemAvailable:")]
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        group = Path("/proc/self/cgroup").read_text(encoding="ascii").split("0::", 1)[1].split()[0]
-        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
-        limit = (folder / "memory.max").read_text(encoding="ascii").strip()
-        if limit != "max":
-            sizes.append(int(limit) - int((folder / "memory.current").read_text(encoding="ascii")))
-    return max(0, min(sizes)) if sizes else None
-
-
-def worker_limit(wanted: int) -> tuple[int, str]:
-    """How many workers of ``wanted`` this process can run side by side: at most one per usable core and
-    one per WORKER_MEMORY_BYTES of memory; with the reason when that is fewer."""
-    cores, memory = usable_cores(), available_memory()
-    by_memory = max(1, memory // WORKER_MEMORY_BYTES) if memory is not None else wanted
-    workers = max(1, min(wanted, cores, by_memory))
-    if workers == wanted:
-        return workers, ""
-    shown = f", {memory / 2**30:.1f} GiB memory free at {WORKER_MEMORY_BYTES / 2**30:.1f} GiB a worker" \
-        if memory is not None else ""
-    return workers, f"{cores} usable cores{shown}"
-
-
-def gpu_count() -> int:
-    """GPUs this machine shows, without starting a framework (``nvidia-smi``; 0 if absent)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
-
-
 class Sweep:
     def __init__(self, project: Project, folder: Path, experiment: Experiment, *, storage: str | None = None,
                  tracking_uri: str | None = None, training: dict[str, Any] | None = None,
-                 data: dict[str, Any] | None = None, catalog: Any = None) -> None:
+                 data: dict[str, Any] | None = None, catalog: Any = None,
+                 workers: list[RunHandle] | None = None, keep_workers: bool = False) -> None:
         """Check the experiment against the project; ``DocumentFormatError`` names what does not fit.
-        ``training``/``data`` override the project's for every trial (e.g. fewer epochs)."""
+        ``training``/``data`` override the project's for every trial (e.g. fewer epochs). ``workers``:
+        warm ones (``start_workers``) to run the trials in where they suit; ``keep_workers``: leave the idle
+        ones running at the end, in ``kept``, for the next sweep, instead of closing them."""
         check_bindings(experiment, project.document, catalog)
+        self.warm, self.keep_workers, self.kept = list(workers or []), keep_workers, []
+        self.stage = "checking the experiment…"  # what the sweep is doing before its trials report (any thread reads)
         self.project, self.folder, self.experiment = project, folder, experiment
         self.training, self.data = dict(training or {}), dict(data or {})
         self.spec = TrainingSpec.from_dict({**project.training, **self.training})
@@ -149,20 +103,28 @@ class Sweep:
     def run(self) -> Iterator[dict[str, Any]]:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
-        workers, limit = worker_limit(min(experiment.workers, budget))
+        self.count, limit = worker_count(experiment)
+        workers = self.count
         self.workers = {"workers": workers, "workers_requested": experiment.workers, "workers_limit": limit}
-        self.threads, self.gpus = max(1, usable_cores() // workers), gpu_count()
         # The workers import Keras (seconds) while this process opens the stores.
-        self.slots = [_Slot(i, self._worker(i)) for i in range(workers)]
+        adopted = [self._adopt(i) for i in range(workers)]
+        self.cold = sum(h is None for h in adopted)
+        self._say(f"starting {self.cold} worker{'s' * (self.cold > 1)}" if self.cold else "taking the warm workers")
+        self.slots = [_Slot(i, handle or self._worker(i)) for i, handle in enumerate(adopted)]
+        for handle in self.warm:  # warm ones that do not suit this sweep (another backend, device, share)
+            handle.close()
+        self.warm = []
+        self._say("creating the study")
         try:
             self.study = study = open_study(experiment, self.name, self.storage, self.spec.epochs)
         except BaseException:
             for slot in self.slots:
                 slot.handle.kill()
             raise
+        self._say("opening the run store")  # MLflow's first run in a new store creates its tables
         yield {"event": "sweep_started", "experiment": experiment.name, "study": self.name, "storage": self.storage,
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
-               "done_before": spent(study), **self.workers, "threads_per_worker": self.threads,
+               "done_before": spent(study), **self.workers, "threads_per_worker": self.slots[0].handle.threads,
                "objective": experiment.objective, "direction": "maximize" if experiment.maximize else "minimize"}
         heartbeat = 0.0
         try:
@@ -188,12 +150,28 @@ class Sweep:
             raise
         finally:
             for slot in self.slots:
-                slot.handle.close()
+                if self.keep_workers and slot.handle.idle:
+                    self.kept.append(slot.handle)
+                else:
+                    slot.handle.close()
         yield self._summary(time.monotonic() - started)
 
+    def _say(self, doing: str) -> None:
+        """The stage a window shows until the first trial trains: the store work, and the workers' import."""
+        loading = f" ({self.cold} loading TensorFlow)" if self.cold else ""
+        self.stage = f"{doing}…{loading}"
+
     def _worker(self, index: int) -> RunHandle:
-        return RunHandle(self.spec.backend, self.spec.device, reuse=True, threads=self.threads,
-                         gpu=index % self.gpus if self.gpus > 1 and self.spec.device in ("auto", "gpu") else None)
+        return placed_worker(index, self.count, self.spec)
+
+    def _adopt(self, index: int) -> RunHandle | None:
+        """A warm worker placed as this sweep would place its ``index``-th one, if one is waiting."""
+        wanted = placement(index, self.count, self.spec)
+        for handle in self.warm:
+            if handle.idle and all(getattr(handle, key) == value for key, value in wanted.items()):
+                self.warm.remove(handle)
+                return handle
+        return None
 
     def _may_start(self, budget: int, started: float) -> bool:
         timeout = self.experiment.timeout_s
@@ -223,6 +201,8 @@ class Sweep:
             self._tell_failed(slot, "options", str(exc))
             return {"event": "trial_failed", "trial": trial.number, "params": shown, "cause": "options",
                     "message": str(exc)}
+        if self.stage:
+            self._say("first trials starting: loading their data")
         trial.set_user_attr("run_id", slot.run.run_id)
         trial.set_user_attr("epochs", slot.run.spec.epochs)
         handle = slot.run.handle  # the warm worker, or a new one when the trial changes backend or device
@@ -237,6 +217,8 @@ class Sweep:
     def _handle(self, slot: _Slot, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
         kind, trial = event["event"], slot.trial
         event = slot.run.record(event)
+        if kind == "started":  # a worker has Keras and the data: the trials report from now on
+            self.cold, self.stage = 0, ""
         if kind == "epoch":
             slot.epochs_done = event["epoch"]
             value = event.get(self.experiment.objective)

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from designer.export import keras_file, onnx_file, python_file, savedmodel, tflite_file
-from designer.export.formats import FORMATS, SUFFIX
+from designer.export.formats import FORMATS, SUFFIX, an_export
 from designer.export.probes import Loaded, input_names, keras_outputs, max_difference, output_names, sample_inputs
 from designer.export.reference import Reference
 from designer.export.report import DEFAULT_TOLERANCE, ExportError, ExportReport
@@ -37,7 +37,7 @@ def check_target(fmt: str, path: Path) -> None:
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", usage=True)
     if SUFFIX[fmt] and path.suffix != SUFFIX[fmt]:
-        raise ExportError(f"{path}: a {fmt} export should end in {SUFFIX[fmt]}", usage=True)
+        raise ExportError(f"{path}: {an_export(fmt)} should end in {SUFFIX[fmt]}", usage=True)
     if not path.parent.is_dir():
         raise ExportError(f"{path.parent}: no such folder", usage=True)
     if not os.access(path.parent, os.W_OK):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from designer.export.formats import NAMES
+
 DEFAULT_TOLERANCE = 1e-5
 
 
@@ -52,7 +54,7 @@ class ExportReport:
 
     def text(self) -> str:
         verdict = "verified" if self.ok else "FAILED verification"
-        lines = [f"{self.format} export {verdict}: {self.path}",
+        lines = [f"{NAMES.get(self.format, self.format)} export {verdict}: {self.path}",
                  f"  inputs   model {self.model_inputs} · artifact {self.artifact_inputs}"
                  + ("" if self.inputs_match else "  ← differ"),
                  f"  outputs  {self.outputs}",

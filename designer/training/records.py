@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from designer.training.liveness import gone, process_tags
 from designer.training.store_errors import open_client, store_access
 from designer.training.stores import default_tracking_uri
+from designer.training.worker import BEST
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -179,6 +180,23 @@ def download_run(tracking_uri: str, run_id: str, folder: Path) -> Path:
     import mlflow
 
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=str(folder)))
+
+
+def download_trained_model(tracking_uri: str, run_id: str, folder: Path) -> Path:
+    """The run's project snapshot and its best checkpoint (else its final model) copied into ``folder``: a
+    run folder ``netdesigner export`` takes, without the run's other checkpoints and files. The window calls
+    this with the store it already has open, so its export process need not import MLflow and open it too."""
+    import mlflow
+
+    names = {item.path for item in MlflowClient(tracking_uri).list_artifacts(run_id)}
+    model = next((name for name in (BEST, "model.keras") if name in names), None)
+    if model is None or "project.kdn" not in names:
+        raise LookupError(f"run {run_id} kept no trained model to export "
+                          f"(it has {', '.join(sorted(names)) or 'no files'})")
+    for name in ("project.kdn", model):
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, tracking_uri=tracking_uri,
+                                            dst_path=str(folder))
+    return folder
 
 
 def run_result(tracking_uri: str, run: dict[str, Any]) -> dict[str, Any]:

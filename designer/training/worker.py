@@ -43,7 +43,7 @@ class RunHandle:
     def __init__(self, backend: str = "tensorflow", device: str = "auto", *, reuse: bool = False,
                  threads: int | None = None, gpu: int | None = None) -> None:
         ctx = mp.get_context("spawn")
-        self.backend, self.device, self.reuse = backend, device, reuse
+        self.backend, self.device, self.reuse, self.threads, self.gpu = backend, device, reuse, threads, gpu
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
@@ -55,6 +55,7 @@ class RunHandle:
         self.process.start()
         self.submitted = False
         self.done = False
+        self.reaping = False
 
     @property
     def idle(self) -> bool:
@@ -92,14 +93,23 @@ class RunHandle:
 
     def kill(self) -> None:
         self.process.terminate()
+        self._reap()
 
     def close(self) -> None:
         """Let an idle reusable worker exit in its own time (tearing TensorFlow down takes seconds, and
         nobody need wait for it); a busy one is killed."""
         if self.idle and self.reuse:
             self.jobs.put(None)
+            self._reap()
         elif self.process.is_alive():
             self.kill()
+
+    def _reap(self) -> None:
+        """Join the process on a thread of its own once it ends: an ended child nobody joins stays a zombie
+        until this process exits, and nobody should wait for it either."""
+        if not self.reaping:
+            self.reaping = True
+            threading.Thread(target=self.process.join, daemon=True, name=f"reap-{self.process.pid}").start()
 
 
 def warm_worker(backend: str = "tensorflow", device: str = "auto") -> RunHandle:
