@@ -171,12 +171,13 @@ def test_a_backend_that_is_not_installed_names_its_package(tmp_path, capsys, mon
 
 # ---- too many workers (item 8) ------------------------------------------------------------------
 def test_sweep_workers_are_capped_by_cores_and_memory(tmp_path, capsys, monkeypatch):
-    from designer.experiments import workers as sweep_module
+    from designer.experiments import sweep as sweep_module
+    from designer.experiments import workers
 
-    monkeypatch.setattr(sweep_module, "available_memory", lambda: 3 * 2**30)  # room for two workers
-    workers, why = sweep_module.worker_limit(1000)
-    assert workers == min(2, sweep_module.usable_cores()) and "usable cores" in why and "3.0 GiB" in why
-    assert sweep_module.worker_limit(1) == (1, "")
+    monkeypatch.setattr(workers, "available_memory", lambda: 3 * 2**30)  # room for two workers
+    count, why = workers.worker_limit(1000)
+    assert count == min(2, workers.usable_cores()) and "usable cores" in why and "3.0 GiB" in why
+    assert workers.worker_limit(1) == (1, "")
 
     from designer.cli import _SweepReport
     from designer.experiments.definition import Experiment
@@ -187,13 +188,13 @@ def test_sweep_workers_are_capped_by_cores_and_memory(tmp_path, capsys, monkeypa
     events = sweep.run()
     try:
         started = next(events)
-        assert len(sweep.slots) == workers  # processes actually started
+        assert len(sweep.slots) == count  # processes actually started
     finally:
         for slot in sweep.slots:
             slot.handle.kill()
-    assert (started["workers"], started["workers_requested"], started["workers_limit"]) == (workers, 1000, why)
+    assert (started["workers"], started["workers_requested"], started["workers_limit"]) == (count, 1000, why)
     _SweepReport(as_json=True).show(started)
-    assert capsys.readouterr().err == f"netdesigner: {workers} workers, not 1000: {why}\n"
+    assert capsys.readouterr().err == f"netdesigner: {count} workers, not 1000: {why}\n"
 
 
 # ---- a mistyped command, a file that is not a project (item 17) -----------------------------------

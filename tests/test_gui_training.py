@@ -133,9 +133,9 @@ def test_stop_mid_run_keeps_the_window_usable(qtbot, window, tmp_path):
     with qtbot.waitSignal(dock.controller.ended, timeout=60_000) as ended:
         pass
     assert ended.args[0]["cause"] == "stopped"
-    assert "Failed (stopped)" in dock.monitor.status.text() and dock.train_button.isEnabled()
+    assert dock.monitor.status.text().startswith("Stopped: stopped by request") and dock.train_button.isEnabled()
     qtbot.waitUntil(lambda: not dock.runs.loading and len(dock.runs.runs) == 1, timeout=30_000)
-    assert dock.runs.runs[0]["status"] == "failed"
+    assert dock.runs.runs[0]["status"] == "stopped"
 
 
 def test_a_nan_run_reports_failure_without_crashing(qtbot, window, tmp_path):

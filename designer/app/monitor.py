@@ -361,6 +361,8 @@ class TrainingMonitor(QWidget):
         if event["event"] == "finished":
             self.progress.setValue(100)
             self.status.setText(f"Finished in {event.get('duration_s', 0):.1f} s")
+        elif event.get("cause") == "stopped":  # asked for: the best checkpoint is kept, nothing went wrong
+            self.status.setText(f"Stopped: {event.get('message', '')}")
         else:
             self.status.setText(f"Failed ({event.get('cause')}): {event.get('message', '')}")
             self.say(event.get("traceback", "") or event.get("message", ""))

@@ -83,7 +83,6 @@ def leave(code: int) -> NoReturn:
     flush logs and output. Settings and autosaves are written by then (the window has closed)."""
     import logging
     import multiprocessing
-
     from multiprocessing import util
 
     for child in multiprocessing.active_children():
