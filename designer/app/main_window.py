@@ -351,8 +351,7 @@ class MainWindow(QMainWindow):
         if catalog is None or layer_type not in catalog:
             return None
         if position is None:
-            center = self.canvas.mapToScene(self.canvas.viewport().rect().center())
-            position = (center.x() - 100, center.y() - 33)
+            position = self.canvas.node_origin()
         params = catalog[layer_type].defaults()
         node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position).id)
         if node_id:
