@@ -16,7 +16,7 @@ from PySide6.QtGui import (
     QPainter,
 )
 from PySide6.QtWidgets import QApplication
-from test_gui import open_cnn, settle
+from test_gui import node_named, open_cnn, settle
 
 from designer.app.canvas import CanvasScene, NodeItem
 from designer.graph.document import NetworkDocument
@@ -93,6 +93,26 @@ def test_an_opened_project_is_fitted_to_the_view(qtbot, window):
     graph = canvas.mapFromScene(canvas.canvas_scene.itemsBoundingRect()).boundingRect()
     assert canvas.viewport().rect().contains(graph)
     assert near(graph.center(), canvas.viewport().rect().center())
+
+
+def test_paste_offsets_each_copy_and_selects_it(qtbot, window):
+    open_cnn(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    canvas, hidden = window.canvas, node_named(window, "hidden")
+    canvas.setFocus()
+    canvas.select([hidden.id])
+    qtbot.keyClick(canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    spots = {hidden.position}
+    for copy in range(1, 4):
+        qtbot.keyClick(canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        settle(qtbot, window)
+        (pasted,) = canvas.selected_ids()
+        node = window.state.doc.node(pasted)
+        assert node.name == f"hidden_{copy}" and window.inspector.node is node
+        assert node.position == (hidden.position[0] + 40 * copy, hidden.position[1] + 40 * copy)
+        spots.add(node.position)
+    assert len(spots) == 4  # no copy hides another
 
 
 def test_node_text_is_readable_at_100_percent_whatever_the_screen_dpi(qtbot):
