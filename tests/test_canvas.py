@@ -18,6 +18,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 from test_gui import node_named, open_cnn, settle
 
+from conftest import SAMPLES
 from designer.app.canvas import CanvasScene, NodeItem
 from designer.graph.document import NetworkDocument
 
@@ -141,3 +142,26 @@ def test_node_text_is_readable_at_100_percent_whatever_the_screen_dpi(qtbot):
 def _green_ink(color: QColor) -> bool:
     """A pixel of the shape line (dark green) rather than the white body or the grey border."""
     return color.green() - color.red() > 40 and color.lightness() < 200
+
+
+def test_the_properties_form_keeps_its_place_when_a_node_is_first_connected(qtbot, window):
+    assert window.open_path(SAMPLES / "classic_cnn.kdn")
+    settle(qtbot, window)
+    source = node_named(window, "pool1").id
+    conv = window.add_layer("SeparableConv2D", (400.0, 400.0))  # a long form: it scrolls
+    settle(qtbot, window)
+    window.canvas.select([conv])
+    inspector = window.inspector
+    bar = inspector.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 50)
+    for scrolled in (0, bar.maximum()):
+        bar.setValue(scrolled)
+        field = inspector.editors["padding"]
+        before = field.mapTo(inspector, QPoint(0, 0))
+        window.request_connect(source, 0, conv, 0)
+        settle(qtbot, window)
+        assert window.canvas.selected_ids() == [conv] and inspector.editors["padding"] is not field  # rebuilt
+        assert window.canvas.canvas_scene.nodes[conv].shape_text == "(None, 11, 11, 32)"
+        assert inspector.editors["padding"].mapTo(inspector, QPoint(0, 0)) == before, scrolled
+        window.undo.undo()
+        settle(qtbot, window)

@@ -119,13 +119,14 @@ class Inspector(QScrollArea):
         self.show_node(None, None)
 
     def show_node(self, node: Node | None, spec: Any, analysis: Any = None) -> None:
+        same = node is not None and self.node is not None and node.id == self.node.id
         self.node, self.editors = node, {}
         body = QWidget()
         form = QFormLayout(body)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         if node is None:
             form.addRow(QLabel("Select a layer to see and edit its parameters."))
-            self._show(body)
+            self._show(body, same)
             return
         title = QLabel(f"<b>{node.type}</b>" + (f"<br><small>{spec.description}</small>" if spec else ""))
         title.setWordWrap(True)
@@ -139,9 +140,9 @@ class Inspector(QScrollArea):
         trainable.setChecked(node.trainable)
         trainable.toggled.connect(lambda on: self.edited.emit(node.id, {"trainable": on}))
         form.addRow("", trainable)
-        if analysis is not None and analysis.outputs:
-            form.addRow("output", QLabel(analysis.shape_text()))
-            form.addRow("parameters", QLabel(f"{analysis.params:,}"))
+        known = analysis is not None and bool(analysis.outputs)  # the rows stay put while a node is unconnected,
+        form.addRow("output", QLabel(analysis.shape_text() if known else "—"))  # so the fields never move down
+        form.addRow("parameters", QLabel(f"{analysis.params:,}" if known else "—"))
         if spec is None:
             editor = QPlainTextEdit(json.dumps(node.params, indent=1))
             editor.setToolTip("Parameters as JSON")
@@ -153,15 +154,19 @@ class Inspector(QScrollArea):
         note.editingFinished.connect(
             lambda: note.text() != node.note and self.edited.emit(node.id, {"note": note.text()}))
         form.addRow("note", note)
-        self._show(body)
+        self._show(body, same)
 
-    def _show(self, body: QWidget) -> None:
-        """Put ``body`` in place of the form shown; the old one goes later, since an edit committed as its
-        field loses focus rebuilds the form from inside that field's own focus-out handler."""
+    def _show(self, body: QWidget, same_node: bool) -> None:
+        """Put ``body`` in place of the form shown, scrolled as it was when it shows the same node again (after
+        each analysis). The old form goes later: an edit committed as its field loses focus rebuilds the form
+        from inside that field's own focus-out handler."""
+        scrolled = self.verticalScrollBar().value()
         old = self.takeWidget()
         if old is not None:
             old.deleteLater()
         self.setWidget(body)
+        if same_node:
+            self.verticalScrollBar().setValue(scrolled)
 
     def _commit(self, param: Any, value: Any) -> None:
         node = self.node
