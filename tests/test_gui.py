@@ -13,7 +13,7 @@ import shiboken6
 from keras import layers
 from PySide6.QtCore import QPointF, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QDropEvent, QKeySequence
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QSpinBox, QTabBar
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QSpinBox, QTabBar
 
 from conftest import SAMPLES
 from designer.app.background import Background
@@ -115,7 +115,8 @@ def test_drag_from_palette_to_canvas(qtbot, window):
     window.canvas.dropEvent(event)
     dropout = node_named(window, "dropout")
     assert dropout.params == {"rate": 0.5}
-    assert abs(dropout.position[0] - 300) < 1 and abs(dropout.position[1] - 200) < 1
+    centre = window.canvas.canvas_scene.nodes[dropout.id].sceneBoundingRect().center()
+    assert abs(centre.x() - 300) < 1 and abs(centre.y() - 200) < 1  # centred where it was dropped
     assert dropout.id in window.canvas.canvas_scene.nodes
 
 
@@ -196,6 +197,53 @@ def test_invalid_values_are_refused_with_the_reason(qtbot, window):
     item = window.canvas.canvas_scene.nodes[conv.id]
     assert item.error and "filters" in item.error  # Keras's own message, pinned to the node
     assert window.panel.problems.item(0).data(Qt.ItemDataRole.UserRole) == conv.id
+
+
+def type_in(qtbot, win, name, text, finish):
+    """Replace the text of the selected node's ``name`` field as a user does, then press Enter or leave it."""
+    editor = win.inspector.editors[name]
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    if finish == "enter":
+        qtbot.keyClick(editor, Qt.Key.Key_Return)
+    else:
+        win.canvas.setFocus()
+        qtbot.waitUntil(lambda: not editor.hasFocus())
+    return editor
+
+
+def test_tuples_are_typed_every_usual_way(qtbot, window, tmp_path):
+    window.new_project()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    source = window.add_layer("InputLayer")
+    for text, shape, finish in [("28, 28, 1", [28, 28, 1], "enter"), ("(28, 28, 2)", [28, 28, 2], "focus"),
+                                ("[28, 28, 3]", [28, 28, 3], "enter"), ("(5,)", [5], "focus"),
+                                ("6", [6], "enter"), ("None, 3", [None, 3], "focus")]:
+        window.canvas.select([source])
+        type_in(qtbot, window, "shape", text, finish)
+        assert window.state.doc.node(source).params["shape"] == shape, text
+        settle(qtbot, window)
+        item = window.canvas.canvas_scene.nodes[source]
+        assert item.shape_text == f"({', '.join(map(str, [None, *shape]))})" and not item.error, text
+    window.canvas.select([source])
+    editor = type_in(qtbot, window, "shape", "28, x", "enter")
+    reason = editor.parentWidget().findChild(QLabel)
+    assert reason.isVisible() and "whole numbers" in reason.text() and "d32f2f" in reason.styleSheet()
+    assert window.state.doc.node(source).params["shape"] == [None, 3]  # Keras never sees "28, x"
+    flat = window.add_layer("Conv1D")
+    window.request_connect(source, 0, flat, 0)
+    for text, size in [("(5,)", 5), ("[4]", 4), ("2", 2)]:
+        window.canvas.select([flat])
+        type_in(qtbot, window, "kernel_size", text, "enter")
+        assert window.state.doc.node(flat).params["kernel_size"] == size
+    settle(qtbot, window)
+    assert window.canvas.canvas_scene.nodes[flat].shape_text == "(None, None, 32)"
+    assert window.save_as(tmp_path / "shapes.kdn")
+    saved = json.loads((tmp_path / "shapes.kdn").read_text())["graph"]["nodes"]
+    assert [n["params"] for n in saved] == [{"shape": [None, 3]}, {"filters": 32, "kernel_size": 2}]
 
 
 def test_any_sequence_of_edits_undoes_and_redoes_exactly(qtbot, window):

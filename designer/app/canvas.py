@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPen,
     QPixmap,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -69,6 +70,17 @@ class NodeColors:
 
 LIGHT = NodeColors("#fdfdfd", "#e8edf2", "#9e9e9e", "#212121", "#616161", "#1b5e20", "#e6fafafa")  # minimap: #AARRGGBB
 DARK = NodeColors("#2b2e34", "#27303c", "#5f6670", "#eceff1", "#b0bec5", "#81c784", "#e626292e")
+
+
+def node_fonts(base: QFont) -> tuple[QFont, QFont]:
+    """The title and text fonts of a node, sized in scene units: at 100 % zoom that is device-independent
+    pixels (14 and 12 px: 10.5 and 9 pt on a 96-dpi screen), whatever DPI the screen reports."""
+    bold, small = QFont(base), QFont(base)
+    bold.setBold(True)
+    bold.setPixelSize(14)
+    small.setBold(False)
+    small.setPixelSize(12)
+    return bold, small
 
 
 class NodeItem(QGraphicsItem):
@@ -122,23 +134,19 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(self.color, 1.2))
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 6, 6)
         painter.setPen(QColor(colors.title))
-        bold = QFont(painter.font())
-        bold.setBold(True)
-        bold.setPointSizeF(9.5)
+        bold, small = node_fonts(painter.font())
         painter.setFont(bold)
-        painter.drawText(QRectF(16, 6, NODE_W - 24, 18), Qt.AlignmentFlag.AlignLeft, self.title)
-        small = QFont(painter.font())
-        small.setBold(False)
-        small.setPointSizeF(8)
+        title = QFontMetricsF(bold).elidedText(self.title, Qt.TextElideMode.ElideRight, NODE_W - 24)
+        painter.drawText(QRectF(16, 4, NODE_W - 24, 20), Qt.AlignmentFlag.AlignLeft, title)
         painter.setFont(small)
         painter.setPen(QColor(colors.text))
         metrics = QFontMetricsF(small)
         params_width = metrics.horizontalAdvance(self.params_text) + 8 if self.params_text else 0
         subtitle = metrics.elidedText(self.subtitle, Qt.TextElideMode.ElideRight, NODE_W - 26 - params_width)
-        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignLeft, subtitle)
-        painter.drawText(QRectF(16, 24, NODE_W - 26, 16), Qt.AlignmentFlag.AlignRight, self.params_text)
+        painter.drawText(QRectF(16, 25, NODE_W - 26, 18), Qt.AlignmentFlag.AlignLeft, subtitle)
+        painter.drawText(QRectF(16, 25, NODE_W - 26, 18), Qt.AlignmentFlag.AlignRight, self.params_text)
         painter.setPen(QColor(colors.shape) if not self.error else QColor("#e53935"))
-        painter.drawText(QRectF(16, 42, NODE_W - 24, 16), Qt.AlignmentFlag.AlignLeft, self.shape_text)
+        painter.drawText(QRectF(16, 44, NODE_W - 24, 18), Qt.AlignmentFlag.AlignLeft, self.shape_text)
         if self.error:
             painter.setBrush(QBrush(QColor("#d32f2f")))
             painter.setPen(Qt.PenStyle.NoPen)
@@ -267,6 +275,7 @@ class Minimap(QWidget):
     def mousePressEvent(self, event: Any) -> None:
         bounds, scale = self._mapping()
         point = event.position()
+        self.canvas.hold_view()
         self.canvas.centerOn(QPointF(bounds.x() + (point.x() - 4) / scale, bounds.y() + (point.y() - 4) / scale))
 
     mouseMoveEvent = mousePressEvent
@@ -277,7 +286,7 @@ class Canvas(QGraphicsView):
 
     connect_requested = Signal(str, int, str, int)
     moved = Signal(dict)  # node id → ((old x, y), (new x, y))
-    dropped = Signal(str, QPointF)
+    dropped = Signal(str, QPointF)  # layer type, top-left corner of the new node
     open_block = Signal(str)
     selection_changed = Signal(list)
 
@@ -293,16 +302,32 @@ class Canvas(QGraphicsView):
         self._wire: QGraphicsPathItem | None = None
         self._wire_from: PortItem | None = None
         self._panning: QPointF | None = None
+        # After fit() the graph stays fitted while the view is resized (an opened project is fitted before
+        # the window's docks have given the canvas its size) until the user moves the view.
+        self.keep_fitted = False
         self.canvas_scene.selectionChanged.connect(self._scene_selection_changed)
         self.minimap = Minimap(self)
         self.minimap.hide()
-        self.horizontalScrollBar().valueChanged.connect(lambda _: self.minimap.update())
-        self.verticalScrollBar().valueChanged.connect(lambda _: self.minimap.update())
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.valueChanged.connect(lambda _: self.minimap.update())
+            bar.actionTriggered.connect(self.hold_view)
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self.minimap.move(self.viewport().width() - self.minimap.width() - 8,
                           self.viewport().height() - self.minimap.height() - 8)
+        if self.keep_fitted:
+            self._fit()
+
+    def hold_view(self, *_: Any) -> None:
+        """The user moved the view: from now on only the user moves it."""
+        self.keep_fitted = False
+
+    def node_origin(self, center: QPointF | None = None) -> tuple[float, float]:
+        """Where a node's top-left corner goes for it to be centred on ``center`` (by default the view's centre)."""
+        if center is None:
+            center = self.mapToScene(self.viewport().rect().center())
+        return center.x() - NODE_W / 2, center.y() - NODE_H / 2
 
     # ---- drawing from the document --------------------------------------------------------
     def sync(self, doc: NetworkDocument, describe: Any) -> None:
@@ -337,9 +362,25 @@ class Canvas(QGraphicsView):
                 scene.edges[key] = EdgeItem(key)
                 scene.addItem(scene.edges[key])
             scene.route(scene.edges[key])
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-400, -300, 400, 300))
+        self._span_scene()
         self.minimap.setVisible(len(doc) > 40)
         self.minimap.update()
+
+    def _span_scene(self, visible: QRectF | None = None) -> None:
+        """Let the scene cover the graph and a view's width and height around what is (or is about to be) on
+        screen, and keep the view where it is. Qt re-centres a view whose scene is smaller than the view, or
+        whose scroll position falls outside the scene, and such a scene comes and goes with its scroll bars."""
+        corner = self.mapToScene(0, 0)
+        if visible is None:
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        room = visible.adjusted(-visible.width(), -visible.height(), visible.width(), visible.height())
+        self.canvas_scene.setSceneRect(self._graph_rect().united(room))
+        shift = self.mapFromScene(corner)
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+
+    def _graph_rect(self) -> QRectF:
+        return self.canvas_scene.itemsBoundingRect().adjusted(-400, -300, 400, 300)
 
     def _scene_selection_changed(self) -> None:
         if shiboken6.isValid(self) and shiboken6.isValid(self.canvas_scene):  # not while being torn down
@@ -357,6 +398,7 @@ class Canvas(QGraphicsView):
             if item is not None:
                 item.setSelected(True)
                 if center:
+                    self.hold_view()
                     self.centerOn(item)
 
     def port_item(self, node_id: str, index: int, is_input: bool) -> PortItem | None:
@@ -366,34 +408,44 @@ class Canvas(QGraphicsView):
 
     # ---- zoom and pan ---------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self.hold_view()
         factor = 1.0015 ** event.angleDelta().y()
         zoom = self.transform().m11() * factor
         if 0.05 <= zoom <= 4:
+            self._span_scene()  # room to zoom out into
             self.scale(factor, factor)
             self.minimap.update()
 
     def fit(self) -> None:
+        """Show the whole graph, and keep it shown as the view is resized until the user moves it."""
+        self.keep_fitted = True
+        self._fit()
+
+    def _fit(self) -> None:
         """Show the whole graph; a big one is shown from its inputs at the smallest readable zoom."""
         rect = self.canvas_scene.itemsBoundingRect()
         if rect.isEmpty():
             return
-        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        zoom = self.transform().m11()
-        if zoom > 1.0 or zoom < 0.45:
-            self.resetTransform()
-            scale = min(1.0, max(zoom, 0.55))
-            self.scale(scale, scale)
-            if zoom < 0.45:
-                top = rect.top() + self.viewport().height() / (2 * scale) - 40
-                self.centerOn(rect.center().x(), top)
+        view = self.viewport().rect()
+        framed = rect.adjusted(-40, -40, 40, 40)
+        zoom, center = min(1.0, view.width() / framed.width(), view.height() / framed.height()), rect.center()
+        if zoom < 0.45:
+            zoom = 0.55
+            center = QPointF(center.x(), rect.top() + view.height() / (2 * zoom) - 40)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self._span_scene(QRectF(0, 0, view.width() / zoom, view.height() / zoom).translated(
+            center - QPointF(view.width() / zoom, view.height() / zoom) / 2))
+        self.centerOn(center)
 
     def reset_zoom(self) -> None:
+        self.hold_view()
         center = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(center)
 
     # ---- gestures -------------------------------------------------------------------------
     def mousePressEvent(self, event: Any) -> None:
+        self.hold_view()
         if event.button() == Qt.MouseButton.MiddleButton:
             self._panning = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -462,8 +514,10 @@ class Canvas(QGraphicsView):
 
     def dropEvent(self, event: Any) -> None:
         if event.mimeData().hasFormat(LAYER_MIME):
+            self.hold_view()
             layer_type = bytes(event.mimeData().data(LAYER_MIME)).decode()
-            self.dropped.emit(layer_type, self.mapToScene(event.position().toPoint()))
+            corner = self.node_origin(self.mapToScene(event.position().toPoint()))
+            self.dropped.emit(layer_type, QPointF(*corner))  # the node's top-left, for it to sit centred
             event.acceptProposedAction()
         else:
             event.ignore()

@@ -28,7 +28,7 @@ from designer.app.start_page import StartPage
 from designer.app.theme import action_icon, apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
 from designer.graph.grouping import group, ungroup
-from designer.graph.layout import auto_layout
+from designer.graph.layout import auto_layout, free_offset
 from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
             # first paint. A standard key brings every binding the platform has for it.
             standard = isinstance(shortcut, QKeySequence.StandardKey)
             action.setShortcuts(shortcut if standard else [QKeySequence(shortcut)])
-            action.triggered.connect(slot)
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())  # not paste(offset=checked)
             menus[menu].addAction(action)
             self.actions_by_name[text.replace("&", "").rstrip("…")] = action
         self.recent_menu = QtWidgets.QMenu("Open &Recent", self)
@@ -380,8 +380,7 @@ class MainWindow(QMainWindow):
         if catalog is None or layer_type not in catalog:
             return None
         if position is None:
-            center = self.canvas.mapToScene(self.canvas.viewport().rect().center())
-            position = (center.x() - 100, center.y() - 33)
+            position = self.canvas.node_origin()
         params = catalog[layer_type].defaults()
         node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position).id)
         if node_id:
@@ -499,10 +498,11 @@ class MainWindow(QMainWindow):
 
         def insert(doc: NetworkDocument) -> list[str]:
             ids = {}
+            shift = free_offset(doc, [node.position for node in part.nodes.values()], offset)
             for node in part.nodes.values():
                 x, y = node.position
                 ids[node.id] = doc.add_node(node.type, doc.unique_name(node.name), node.params,
-                                            position=(x + offset, y + offset), note=node.note,
+                                            position=(x + shift, y + shift), note=node.note,
                                             trainable=node.trainable, block=node.block, module=node.module,
                                             call=node.call).id
             for edge in part.edges:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from designer.app.canvas import LAYER_MIME
 from designer.app.theme import category_icon
 from designer.graph.document import Node
+from designer.layers.values import parse_param
 from designer.wording import plural
 
 # ---- palette ----------------------------------------------------------------------------------
@@ -108,27 +109,6 @@ class Palette(QWidget):
 # ---- inspector --------------------------------------------------------------------------------
 
 
-def parse_value(kind: str, text: str) -> Any:
-    """Text from a line editor as a parameter value; ValueError says what is expected."""
-    text = text.strip()
-    if text in ("", "None"):
-        return None
-    if kind in ("ints", "tuple"):
-        try:
-            values = [int(v) for v in text.strip("()[]").replace(" ", ",").split(",") if v]
-        except ValueError:
-            raise ValueError("expected whole numbers separated by commas, e.g. 3, 3") from None
-        return values[0] if kind == "ints" and len(values) == 1 else values
-    if kind == "str":
-        return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        if kind == "any":
-            return text
-        raise ValueError(f"not a valid {kind}") from None
-
-
 class Inspector(QScrollArea):
     """A form generated from the catalog's parameter schema for the selected node."""
 
@@ -142,13 +122,14 @@ class Inspector(QScrollArea):
         self.show_node(None, None)
 
     def show_node(self, node: Node | None, spec: Any, analysis: Any = None) -> None:
+        same = node is not None and self.node is not None and node.id == self.node.id
         self.node, self.editors = node, {}
         body = QWidget()
         form = QFormLayout(body)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         if node is None:
             form.addRow(QLabel("Select a layer to see and edit its parameters."))
-            self.setWidget(body)
+            self._show(body, same)
             return
         title = QLabel(f"<b>{node.type}</b>" + (f"<br><small>{spec.description}</small>" if spec else ""))
         title.setWordWrap(True)
@@ -163,7 +144,7 @@ class Inspector(QScrollArea):
         trainable.toggled.connect(lambda on: self.edited.emit(node.id, {"trainable": on}))
         form.addRow("", trainable)
         self.output, self.parameters = QLabel(), QLabel()
-        form.addRow("output", self.output)
+        form.addRow("output", self.output)  # always there, so the fields never move down
         form.addRow("parameters", self.parameters)
         self.show_analysis(analysis)
         if spec is None:
@@ -177,14 +158,26 @@ class Inspector(QScrollArea):
         note.editingFinished.connect(
             lambda: note.text() != node.note and self.edited.emit(node.id, {"note": note.text()}))
         form.addRow("note", note)
+        self._show(body, same)
+
+    def _show(self, body: QWidget, same_node: bool) -> None:
+        """Put ``body`` in place of the form shown, scrolled as it was when it shows the same node again (after
+        each analysis). The old form goes later: an edit committed as its field loses focus rebuilds the form
+        from inside that field's own focus-out handler."""
+        scrolled = self.verticalScrollBar().value()
+        old = self.takeWidget()
+        if old is not None:
+            old.deleteLater()
         self.setWidget(body)
+        if same_node:
+            self.verticalScrollBar().setValue(scrolled)
 
     def show_analysis(self, analysis: Any) -> None:
         """The node's analysed output and parameter count, updated in place: an edit is analysed while
         its editor keeps the focus, and rebuilding the form then would take the editor from the user."""
         done = analysis is not None and bool(analysis.outputs)
-        self.output.setText(analysis.shape_text() if done else "…")
-        self.parameters.setText(f"{analysis.params:,}" if done else "…")
+        self.output.setText(analysis.shape_text() if done else "—")  # unconnected, or not analysed yet
+        self.parameters.setText(f"{analysis.params:,}" if done else "—")
 
     def _commit(self, param: Any, value: Any) -> None:
         node = self.node
@@ -223,22 +216,40 @@ class Inspector(QScrollArea):
             text = "None" if value is None else (", ".join(map(str, value)) if param.kind in ("ints", "tuple")
                                                  and isinstance(value, list) else
                                                  value if isinstance(value, str) else json.dumps(value))
-            widget = QLineEdit(text)
-            widget.editingFinished.connect(lambda w=widget, p=param: self._line_edited(w, p))
+            line = QLineEdit(text)
+            line.setToolTip(param.doc or param.kind)
+            reason = QLabel(wordWrap=True, visible=False)  # why the text was refused, in red
+            reason.setStyleSheet("color: #d32f2f;")
+            line.editingFinished.connect(lambda w=line, r=reason, p=param: self._line_edited(w, r, p))
+            self.editors[param.name] = line
+            return _stacked(line, reason)
         widget.setToolTip(param.doc or param.kind)
         self.editors[param.name] = widget
         return widget
 
-    def _line_edited(self, widget: QLineEdit, param: Any) -> None:
+    def _line_edited(self, widget: QLineEdit, reason: QLabel, param: Any) -> None:
         try:
-            value = parse_value(param.kind, widget.text())
+            value = parse_param(param, widget.text())
         except ValueError as exc:
             widget.setStyleSheet("QLineEdit { border: 2px solid #d32f2f; }")
             widget.setToolTip(f"Not applied: {exc}")
+            reason.setText(f"Not applied: {exc}")
+            reason.show()
             return
         widget.setStyleSheet("")
         widget.setToolTip(param.doc or param.kind)
+        reason.hide()
         self._commit(param, value)
+
+
+def _stacked(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    for widget in widgets:
+        column.addWidget(widget)
+    return box
 
 
 # ---- analysis ---------------------------------------------------------------------------------

@@ -52,3 +52,13 @@ def auto_layout(doc: NetworkDocument, sweeps: int = 4) -> None:
     for node in nodes.values():
         if node.block is not None:
             auto_layout(node.block, sweeps)
+
+
+def free_offset(doc: NetworkDocument, positions: list[tuple[float, float]], step: float) -> float:
+    """The smallest multiple of ``step`` that moves nodes at ``positions`` onto no node of ``doc``: pasting
+    the same layers again lands beside the last copy instead of on top of it."""
+    taken = {(round(x), round(y)) for x, y in (n.position for n in doc.nodes.values())}
+    shift = step
+    while any((round(x + shift), round(y + shift)) in taken for x, y in positions):
+        shift += step
+    return shift

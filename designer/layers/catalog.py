@@ -177,6 +177,8 @@ def _doc(cls: type) -> str:
 def _spec(cls: type) -> LayerSpec:
     doc = _doc(cls)
     args = docstring_args(doc)
+    if cls.__name__ == INPUT_TYPE:  # InputLayer documents none of its arguments; keras.Input documents them all
+        args = {**args, **docstring_args(inspect.getdoc(keras.Input) or "")}
     params = []
     for p in inspect.signature(cls.__init__).parameters.values():
         if p.name in _SKIPPED_ARGS or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
