@@ -20,7 +20,8 @@ from designer.export.formats import FORMATS
 from designer.training.stores import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs")
+COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
+            "activations")
 
 
 class UsageError(Exception):
@@ -489,6 +490,91 @@ def _compare_text(runs: list[dict[str, Any]]) -> str:
 def _cell(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
+def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
+    """The model of PROJECT|RUN, its data (``--data`` or the project's setup) and the chosen samples' indices."""
+    _quiet_backend()
+    from designer.data.dataset import DataError
+    from designer.data.sources import load_setup
+    from designer.export.report import ExportError
+    from designer.export.source import open_source
+
+    try:
+        indices = [int(i) for i in args.samples.split(",") if i.strip()]
+    except ValueError:
+        raise UsageError(f"--samples {args.samples!r}: give sample indices like 0,1,2") from None
+    try:
+        source = open_source(args.source, args.tracking_uri)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    setup = {**source.data, **_data_override(args)}
+    if not setup.get("source"):
+        raise UsageError(f"{args.source} has no data setup; give --data builtin:NAME, images:FOLDER, npz:PATH "
+                         "or csv:PATH")
+    folder = Path(args.source).parent if args.source.endswith(".kdn") else Path(".")
+    try:
+        dataset = load_setup(setup, folder)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    wrong = [i for i in indices if not 0 <= i < len(dataset.x)]
+    if wrong or not indices:
+        raise UsageError(f"sample {wrong[0] if wrong else args.samples!r} is out of range: {dataset.name} has "
+                         f"{len(dataset.x)} samples (0–{len(dataset.x) - 1})")
+    return source.model, dataset, indices
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if (out.exists() and not out.is_dir()) or not out.parent.is_dir():
+        raise UsageError(f"{out}: give a folder (its parent must exist) for the maps and pictures")
+    model, dataset, indices = _inspected(args)
+    import numpy as np
+
+    from designer.inspection.common import InspectionError, is_image, outputs, predicted_classes, scores_of
+    from designer.inspection.explain import explain
+    from designer.inspection.overlay import save_overlay
+
+    x = np.asarray(dataset.x[indices])
+    baseline = 0.0 if is_image(x.shape[1:]) or x.dtype.kind != "f" else np.asarray(dataset.x).mean(axis=0)
+    try:
+        scores = outputs(model, x)
+        classes = predicted_classes(scores)
+        maps = explain(model, x, args.method, layer=args.layer, classes=classes, baseline=baseline)
+    except InspectionError as exc:
+        raise UsageError(str(exc)) from None
+    out.mkdir(exist_ok=True)
+    names = dataset.class_names
+    for index, sample, heat, chosen, probability in zip(indices, x, maps, classes, scores_of(scores, classes),
+                                                        strict=True):
+        stem = out / f"sample_{index}_{args.method}"
+        np.save(stem.with_suffix(".npy"), heat)
+        save_overlay(sample, heat, stem.with_suffix(".png"))
+        label = names[chosen] if chosen < len(names) else str(chosen)
+        record = {"sample": index, "class": label, "probability": float(probability),
+                  "map": str(stem.with_suffix(".npy")), "png": str(stem.with_suffix(".png"))}
+        print(json.dumps(record) if args.json else
+              f"sample {index}: {label} (p = {probability:.3f}) → {record['png']}", flush=True)
+    return EXIT_OK
+
+
+def cmd_activations(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix != ".npz" or not out.parent.is_dir():
+        raise UsageError(f"{out}: give a .npz file in an existing folder")
+    model, dataset, indices = _inspected(args)
+    import numpy as np
+
+    from designer.inspection.activations import activations
+    from designer.inspection.common import InspectionError
+
+    try:
+        values = activations(model, args.layer, np.asarray(dataset.x[indices]))
+    except InspectionError as exc:
+        raise UsageError(str(exc)) from None
+    arrays = {"activations": values[0]} if len(values) == 1 else {f"activations_{k}": v for k, v in enumerate(values)}
+    np.savez(out, samples=np.asarray(indices), **arrays)
+    print(f"wrote {out}: layer {args.layer}, " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    return EXIT_OK
+
 
 # ---- parsing ------------------------------------------------------------------------------
 class _Skipped:
@@ -582,6 +668,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--experiment", metavar="NAME", help="with list: only this MLflow experiment")
     p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking store (default: sqlite:///runs.db here)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, handler, text in (("explain", cmd_explain, "why the network chose its class: one map (.npy) and "
+                                  "one picture (.png) per sample"),
+                                ("activations", cmd_activations, "a layer's outputs on some samples, as .npz")):
+        p = command(name, handler, text)
+        p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
+        if name == "explain":
+            p.add_argument("--method", required=True, choices=["gradcam", "occlusion", "lime", "integrated-gradients"])
+        p.add_argument("--layer", required=name == "activations", metavar="NAME",
+                       help="the layer (for explain: gradcam's convolution, default the last one)")
+        p.add_argument("--samples", required=True, metavar="I,J,...", help="indices of samples in the data")
+        p.add_argument("-o", "--output", required=True, metavar="DIR" if name == "explain" else "FILE.npz")
+        p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, images:FOLDER, npz:PATH or csv:PATH "
+                       "(default: the project's data setup)")
+        p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
+        p.add_argument("--features", metavar="COL,COL", help="with csv:PATH, the input columns")
+        p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
+        if name == "explain":
+            p.add_argument("--json", action="store_true", help="one JSON object per sample")
     return parser
 
 

@@ -51,6 +51,13 @@ def load_source(source: str, folder: Path = Path("."), *, target: str | None = N
     raise DataError(f"unknown data source {source!r}: use builtin:NAME, images:FOLDER, npz:PATH or csv:PATH")
 
 
+def load_setup(setup: dict, folder: Path = Path(".")) -> Dataset:
+    """A project's data setup (``source``, ``target``, ``target_size``, ``classes``, ``features``) loaded."""
+    return load_source(str(setup.get("source", "")), folder, target=setup.get("target"),
+                       target_size=setup.get("target_size"), classes=setup.get("classes"),
+                       features=setup.get("features"))
+
+
 def only_classes(dataset: Dataset, classes: list[str]) -> Dataset:
     """The samples of ``classes`` alone, relabelled 0…n-1: a source task or a target task cut from one set."""
     missing = [c for c in classes if c not in dataset.class_names]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -27,6 +28,7 @@ class ExportSource:
     title: str
     notes: list[str] = field(default_factory=list)
     reference: reference.Reference | None = None  # the imported source model's outputs, while they apply
+    data: dict[str, Any] = field(default_factory=dict)  # the project's data setup (what explain reads)
 
 
 def open_source(source: str, tracking_uri: str | None = None) -> ExportSource:
@@ -61,9 +63,9 @@ def _from_project(path: Path) -> ExportSource:
     notes = [f"{name} has no saved weights; it keeps its initial values" for name in skipped]
     if not project.weights:
         notes.append("the project has no trained weights: the export carries the initial values")
-        return ExportSource(model, project.document, project.description, notes)
+        return ExportSource(model, project.document, project.description, notes, data=project.data)
     source, stale = reference.load(path.parent / project.weights, project.document, model)
-    return ExportSource(model, project.document, project.description, notes + stale, source)
+    return ExportSource(model, project.document, project.description, notes + stale, source, project.data)
 
 
 def _from_run_folder(folder: Path) -> ExportSource:
@@ -76,7 +78,8 @@ def _from_run_folder(folder: Path) -> ExportSource:
         model = keras.saving.load_model(checkpoint, compile=False, safe_mode=True)
     except (ProjectFileError, ValueError, OSError) as exc:
         raise ExportError(f"{folder}: the run's files do not load: {exc}", usage=True) from None
-    return ExportSource(model, project.document, project.description, [f"weights from the run's {checkpoint.name}"])
+    return ExportSource(model, project.document, project.description, [f"weights from the run's {checkpoint.name}"],
+                        data=project.data)
 
 
 def _from_run_id(run_id: str, tracking_uri: str) -> ExportSource:

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from designer.inspection.common import InspectionError, predicted_classes
+from designer.inspection.gradcam import grad_cam
+
 SAMPLES = 12
 PAIRS = 500
 
@@ -24,7 +27,7 @@ def evaluate(model: Any, inputs: Any, x: Any, y: np.ndarray, task: str, class_na
 def classifier_report(scores: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict[str, Any]:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    predicted = _predicted(scores)
+    predicted = predicted_classes(scores)
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
     return {"classes": class_names, "confusion_matrix": confusion_matrix(y, predicted, labels=labels).tolist(),
@@ -47,36 +50,14 @@ def sample_predictions(model: Any, x: Any, y: np.ndarray, scores: np.ndarray, cl
     if getattr(x, "ndim", 0) != 4 or x.shape[-1] not in (1, 3):
         return {}
     images = np.asarray(x[:SAMPLES], dtype="float32")
-    predicted = _predicted(scores[:SAMPLES])
+    predicted = predicted_classes(scores[:SAMPLES])
     samples = [{"image": image.round(3).tolist(), "true": class_names[int(t)], "predicted": class_names[int(p)],
                 "confidence": float(s.max() if s.shape[-1] > 1 else (s[0] if p else 1 - s[0]))}
                for image, t, p, s in zip(images, y[:SAMPLES], predicted, scores[:SAMPLES], strict=False)]
-    heat = grad_cam(model, images, predicted)
-    for sample, cam in zip(samples, heat if heat is not None else [], strict=False):
+    try:
+        heat = grad_cam(model, images, predicted)
+    except InspectionError:  # no convolution, several inputs, or a backend without gradients: no heat maps
+        heat = []
+    for sample, cam in zip(samples, heat, strict=False):
         sample["heatmap"] = cam.round(3).tolist()
     return {"samples": samples}
-
-
-def grad_cam(model: Any, images: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
-    """Grad-CAM over the last 2-D convolution (TensorFlow backend): each sample's map of how much
-    each place raised the score of its predicted class, scaled to [0, 1] at the image's size."""
-    import keras
-
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    if not convs or keras.backend.backend() != "tensorflow" or len(model.inputs) != 1:
-        return None
-    import tensorflow as tf
-
-    probe = keras.Model(model.inputs[0], [convs[-1].output, model.outputs[0]])  # one image input
-    with tf.GradientTape() as tape:
-        features, scores = probe(images, training=False)
-        chosen = tf.gather(scores, classes.astype("int32"), batch_dims=1) if scores.shape[-1] > 1 else scores[:, 0]
-    weights = tf.reduce_mean(tape.gradient(chosen, features), axis=(1, 2), keepdims=True)
-    cams = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1))[..., None]
-    cams = tf.image.resize(cams, images.shape[1:3]).numpy()[..., 0]
-    peak = cams.reshape(len(cams), -1).max(axis=1).reshape(-1, 1, 1)
-    return cams / np.maximum(peak, 1e-8)
-
-
-def _predicted(scores: np.ndarray) -> np.ndarray:
-    return scores.argmax(-1) if scores.shape[-1] > 1 else (scores[..., 0] > 0.5).astype(int)

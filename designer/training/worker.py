@@ -239,7 +239,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     import keras
 
     from designer.data.dataset import DataError, check_fit
-    from designer.data.sources import load_source
+    from designer.data.sources import load_setup
     from designer.keras_bridge.saving import model_with_weights
 
     keras.backend.clear_session()  # a reused worker starts each job from a clean slate
@@ -249,9 +249,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     queue.put({"event": "started", "backend": keras.backend.backend(), "device": device,
                "precision": keras.mixed_precision.global_policy().name, "versions": {"keras": keras.__version__}})
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
-    dataset = load_source(str(data_setup.get("source", "")), folder, target=data_setup.get("target"),
-                          target_size=data_setup.get("target_size"), classes=data_setup.get("classes"),
-                          features=data_setup.get("features"))
+    dataset = load_setup(data_setup, folder)
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")

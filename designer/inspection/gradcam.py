@@ -1,0 +1,86 @@
+"""Grad-CAM (Selvaraju et al., 2017): a convolutional layer's feature maps weighted by how much each
+channel raises the class score, kept where positive, at the input image's size."""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+
+from designer.inspection.common import (
+    BATCH,
+    InspectionError,
+    Progress,
+    Steps,
+    chosen_classes,
+    class_score,
+    find_layer,
+    is_image,
+    layer_output,
+    pre_softmax,
+    single_input,
+)
+from designer.inspection.gradients import gradient
+
+
+def grad_cam(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = None, *, layer: str | None = None,
+             progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+    """Maps (N, H, W) in [0, 1] for images ``x`` (N, H, W, C), over ``layer`` (default: the last
+    convolution) for ``classes`` (default: the predicted ones)."""
+    x = single_input(model, x)
+    if not is_image(x.shape[1:]):
+        raise InspectionError(f"Grad-CAM maps onto images; this model's input has shape {x.shape[1:]}: use "
+                              "occlusion, lime or integrated-gradients")
+    chosen = find_layer(model, layer) if layer else last_convolution(model)
+    features = layer_output(chosen)
+    if len(features.shape) != 4:
+        convs = ", ".join(c.name for c in convolutions(model)) or "none"
+        raise InspectionError(f"layer {chosen.name!r} outputs shape {tuple(features.shape)}; Grad-CAM needs a "
+                              f"convolutional layer with a 4-D output (convolutions here: {convs})")
+    classes = chosen_classes(model, x, classes)
+    body = keras.Model(model.inputs, features)
+    head = keras.Model([model.inputs[0], features], model.outputs[0])  # the rest of the network from there
+    steps = Steps(-(-len(x) // BATCH), progress, cancel)
+    maps = []
+    with pre_softmax(model):
+        for start in range(0, len(x), BATCH):
+            maps.append(_cam(body, head, x[start:start + BATCH], classes[start:start + BATCH]))
+            steps.advance()
+    return np.concatenate(maps)
+
+
+def _cam(body: keras.Model, head: keras.Model, x: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    batch = keras.ops.convert_to_tensor(x)
+    features = body(batch, training=False)
+    slopes = gradient(lambda f: keras.ops.sum(class_score(head([batch, f], training=False), classes)), features)
+    return _weighted(keras.ops.convert_to_numpy(features), slopes, x.shape[1:3])
+
+
+def _weighted(features: np.ndarray, slopes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    weights = slopes.mean(axis=(1, 2), keepdims=True)
+    cams = np.maximum((features * weights).sum(axis=-1), 0)[..., None]
+    cams = keras.ops.convert_to_numpy(keras.ops.image.resize(cams, size, interpolation="bilinear"))[..., 0]
+    peak = cams.reshape(len(cams), -1).max(axis=1).reshape(-1, 1, 1)
+    return (cams / np.maximum(peak, 1e-8)).astype("float32")
+
+
+def convolutions(model: keras.Model) -> list[keras.layers.Layer]:
+    """Layers with a 4-D output and a kernel: convolutions, and nested backbones that end in one."""
+    found = []
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue  # called in several places, or never
+        if len(shape) == 4 and any(w.path.endswith("kernel") for w in layer.weights):
+            found.append(layer)
+    return found
+
+
+def last_convolution(model: keras.Model) -> keras.layers.Layer:
+    convs = convolutions(model)
+    if not convs:
+        raise InspectionError(f"model {model.name!r} has no convolutional layer with a 4-D output, so there is no "
+                              "Grad-CAM; use occlusion, lime or integrated-gradients")
+    return convs[-1]
