@@ -84,7 +84,7 @@ def test_dropped_layers_land_centred_where_dropped_and_the_view_stays_put(qtbot,
     mouse(window, QEvent.Type.MouseButtonRelease, grab + QPoint(300, 200), False)
     settle(qtbot, window)
     assert near(centre_on_screen(window, node_id), grab + QPoint(300, 200))
-    assert window.undo.undoText() == "Move 1 layer(s)" and view_state(window) == seen
+    assert window.undo.undoText() == "Move 1 layer" and view_state(window) == seen
 
 
 def test_an_opened_project_is_fitted_to_the_view(qtbot, window):
