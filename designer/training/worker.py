@@ -15,6 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_module
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -118,6 +119,7 @@ def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = No
 
 # ---- inside the worker process ----------------------------------------------------------------
 def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queue: Any, stop_event: Any) -> None:
+    threading.Thread(target=_end_with_parent, daemon=True, name="parent-watch").start()
     os.environ["KERAS_BACKEND"] = backend
     if device == "cpu":  # before the framework starts: hidden GPUs are never initialised
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -152,6 +154,13 @@ def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queu
         _main(project, folder, overrides, queue, stop_event)
         if not placement["reuse"]:
             break
+
+
+def _end_with_parent() -> None:
+    """Exit once the process that started this worker is gone (killed with -9, its machine's sweep lost):
+    nobody reads the events any more, and a waiting worker would wait for its next job forever."""
+    mp.parent_process().join()
+    os._exit(1)
 
 
 def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
