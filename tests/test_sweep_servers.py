@@ -1,0 +1,203 @@
+"""Sweeps on several machines join one study: a real PostgreSQL server keeps the Optuna study and a real
+MLflow tracking server the runs, both on 127.0.0.1, and two ``netdesigner sweep`` processes share them.
+
+PostgreSQL's server comes from the system (Debian's ``postgresql`` package: ``.ci/run`` installs it). It
+refuses to run as root, so as root the server runs as the package's ``postgres`` user."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import ROOT
+from designer.experiments.definition import Experiment
+from designer.graph.document import NetworkDocument
+from designer.graph.project import Project, save_project
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(ready, what: str, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+
+
+def _exited(process: subprocess.Popen, what: str, log: Path) -> bool:
+    """Not ready yet (False), or fail the test with the server's log if it has died."""
+    if process.poll() is not None:
+        pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+    return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End a server and everything it started (it leads its own process group)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _postgres_program(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if found is None:
+        pytest.fail("PostgreSQL's server is not installed: apt-get install postgresql (as the README's test "
+                    "command does)")
+    return found
+
+
+@pytest.fixture
+def postgres():
+    """A fresh PostgreSQL server on a free loopback port; its URL for SQLAlchemy (psycopg2)."""
+    import psycopg2
+
+    folder = Path(tempfile.mkdtemp(prefix="netdesigner-pg-"))  # not pytest's tmp_path: the server's user must reach it
+    user = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+    if user:
+        shutil.chown(folder, **user)
+    log = folder / "server.log"
+    subprocess.run([_postgres_program("initdb"), "-D", str(folder / "data"), "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True, cwd=folder, **user)
+    port = _free_port()
+    with open(log, "wb") as out:
+        server = subprocess.Popen([_postgres_program("postgres"), "-D", str(folder / "data"), "-h", "127.0.0.1",
+                                   "-p", str(port), "-k", str(folder), "-c", "fsync=off"],
+                                  stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True, **user)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def ready() -> bool:
+        try:
+            psycopg2.connect(url, connect_timeout=2).close()
+            return True
+        except psycopg2.OperationalError:
+            return _exited(server, "postgres", log)
+
+    try:
+        _wait(ready, "PostgreSQL", log)
+        yield url
+    finally:
+        _stop(server)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """``mlflow server`` on a free loopback port, with its own run store and artifact folder."""
+    port, log = _free_port(), tmp_path / "mlflow.log"
+    # Job execution starts a pool of consumer processes this test has no use for (and 2 cores to share).
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                                   "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                   "--artifacts-destination", str(tmp_path / "artifacts")],
+                                  stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return _exited(server, "the mlflow server", log)
+
+    try:
+        _wait(ready, "the MLflow server", log)
+        yield uri
+    finally:
+        _stop(server)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely an unreaped zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, mlflow_server):
+    """Two sweeps share a 6-trial budget; one is killed (-9) with a trial in flight. The other sees that
+    trial's heartbeat go stale, runs its values again and ends with exactly 6 finished trials, each
+    recorded once in MLflow, and the lost run marked as such."""
+    doc = NetworkDocument("iris_mlp")
+    ids = [doc.add_node(t, n, p).id for t, n, p in (
+        ("InputLayer", "features", {"shape": [4]}), ("Dense", "hidden", {"units": 8, "activation": "relu"}),
+        ("Dense", "species", {"units": 3, "activation": "softmax"}))]
+    for a, b in itertools.pairwise(ids):
+        doc.connect(a, b)
+    experiment = Experiment(name="team", params={"hidden.units": "int:2:32", "training.learning_rate": "log:1e-3:1e-1"},
+                            strategy="random", trials=6, objective="val_accuracy", heartbeat_s=1)
+    project = Project(doc, data={"source": "builtin:iris"}, experiments={"team": experiment.to_dict()},
+                      training={"epochs": 2, "batch_size": 32, "jit_compile": False})
+    save_project(project, tmp_path / "iris.kdn")
+    command = [sys.executable, "-m", "designer", "sweep", str(tmp_path / "iris.kdn"), "--experiment", "team",
+               "--storage", postgres, "--tracking-uri", mlflow_server, "--json"]
+    machines = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+                for _ in range(2)]
+    doomed, survivor = machines
+    try:
+        for line in doomed.stdout:
+            lost = json.loads(line)
+            if lost["event"] == "trial_started":
+                os.kill(doomed.pid, signal.SIGKILL)  # the machine goes away with its trial in flight
+                break
+        else:
+            pytest.fail("the first sweep ended without starting a trial")
+        out, _ = survivor.communicate(timeout=240)
+    finally:
+        for process in machines:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    assert survivor.returncode == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    deadline = time.monotonic() + 20
+    while _alive(lost["pid"]) and time.monotonic() < deadline:  # its worker does not train on for nobody
+        time.sleep(0.2)
+    assert not _alive(lost["pid"])
+
+    study = optuna.load_study(study_name="iris_mlp/team", storage=postgres)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 6 and events[-1]["trials"]["complete"] == 6
+    assert study.trials[lost["trial"]].state.name == "FAIL"
+    [retry] = [t for t in study.trials if t.system_attrs.get("failed_trial") == lost["trial"]]
+    assert retry.state.name == "COMPLETE" and retry.params == study.trials[lost["trial"]].params
+    started = {e["trial"] for e in events if e["event"] == "trial_started"}
+    assert retry.number in started  # the survivor ran it
+    assert [(e["trial"], e["cause"]) for e in events if e["event"] == "trial_failed"] == [(lost["trial"], "lost")]
+
+    client = MlflowClient(mlflow_server)
+    runs = client.search_runs([client.get_experiment_by_name("iris_mlp/team").experiment_id])
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert sorted(r.info.run_id for r in finished) == sorted(t.user_attrs["run_id"] for t in complete)
+    assert sorted(int(r.data.tags["trial"]) for r in finished) == sorted(t.number for t in complete)
+    for trial in complete:
+        run = client.get_run(trial.user_attrs["run_id"])
+        assert run.data.metrics["val_accuracy"] == pytest.approx(trial.value)
+    [gone] = [r for r in runs if r.info.run_id == lost["run_id"]]
+    assert gone.info.status == "KILLED" and gone.data.tags["failure_cause"] == "lost"
+    assert len(runs) == 7
