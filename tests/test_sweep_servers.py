@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -26,8 +27,10 @@ from mlflow.tracking import MlflowClient
 
 from conftest import ROOT
 from designer.experiments.definition import Experiment
+from designer.experiments.study import open_study
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project, save_project
+from designer.training.records import RunRecorder
 
 
 def _free_port() -> int:
@@ -51,12 +54,12 @@ def _exited(process: subprocess.Popen, what: str, log: Path) -> bool:
     return False
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, how: signal.Signals) -> None:
     """End a server and everything it started (it leads its own process group)."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, how)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -100,7 +103,7 @@ def postgres():
         _wait(ready, "PostgreSQL", log)
         yield url
     finally:
-        _stop(server)
+        _stop(server, signal.SIGINT)  # PostgreSQL's fast shutdown: it does not wait for clients to leave
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -128,7 +131,7 @@ def mlflow_server(tmp_path):
         _wait(ready, "the MLflow server", log)
         yield uri
     finally:
-        _stop(server)
+        _stop(server, signal.SIGKILL)  # its store is thrown away with tmp_path
 
 
 def _alive(pid: int) -> bool:
@@ -152,7 +155,7 @@ def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, ml
     experiment = Experiment(name="team", params={"hidden.units": "int:2:32", "training.learning_rate": "log:1e-3:1e-1"},
                             strategy="random", trials=6, objective="val_accuracy", heartbeat_s=1)
     project = Project(doc, data={"source": "builtin:iris"}, experiments={"team": experiment.to_dict()},
-                      training={"epochs": 2, "batch_size": 32, "jit_compile": False})
+                      training={"epochs": 1, "batch_size": 32, "jit_compile": False})
     save_project(project, tmp_path / "iris.kdn")
     command = [sys.executable, "-m", "designer", "sweep", str(tmp_path / "iris.kdn"), "--experiment", "team",
                "--storage", postgres, "--tracking-uri", mlflow_server, "--json"]
@@ -201,3 +204,40 @@ def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, ml
     [gone] = [r for r in runs if r.info.run_id == lost["run_id"]]
     assert gone.info.status == "KILLED" and gone.data.tags["failure_cause"] == "lost"
     assert len(runs) == 7
+
+
+def test_sweeps_opening_a_new_database_together_all_join_one_study(postgres):
+    """Machines started at the same moment all create the new database's tables; PostgreSQL lets one
+    through and tells the others of a duplicate type. Every one of them must still open the study."""
+    experiment = Experiment(name="team", params={"hidden.units": "4,8"})
+    barrier, studies, errors = threading.Barrier(4), [], []
+
+    def machine() -> None:
+        barrier.wait()
+        try:
+            studies.append(open_study(experiment, "iris_mlp/team", postgres, epochs=1))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=machine) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({study._study_id for study in studies}) == 1
+
+
+def test_a_sweep_that_loses_the_race_to_create_the_mlflow_experiment_uses_the_winners(tmp_path, monkeypatch):
+    """Another machine creates the run records' experiment between this one's look-up and its create."""
+    uri = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = RunRecorder(uri, "iris_mlp/team", tmp_path)
+    look_up = MlflowClient.get_experiment_by_name
+    looked: list[str] = []
+
+    def too_early(self, name):  # the first look-up comes just before the other machine's create
+        looked.append(name)
+        return None if len(looked) == 1 else look_up(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", too_early)
+    assert RunRecorder(uri, "iris_mlp/team", tmp_path).experiment_id == first.experiment_id
