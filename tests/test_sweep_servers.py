@@ -27,7 +27,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import ROOT
 from designer.experiments.definition import Experiment
-from designer.experiments.study import open_study
+from designer.experiments.study import default_storage, open_study
+from designer.experiments.sweep import Sweep
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project, save_project
 from designer.training.records import RunRecorder
@@ -142,21 +143,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, mlflow_server):
-    """Two sweeps share a 6-trial budget; one is killed (-9) with a trial in flight. The other sees that
-    trial's heartbeat go stale, runs its values again and ends with exactly 6 finished trials, each
-    recorded once in MLflow, and the lost run marked as such."""
+def _iris(folder: Path, experiment: Experiment) -> Project:
+    """A tiny iris classifier with one experiment, saved so the command line can open it."""
     doc = NetworkDocument("iris_mlp")
     ids = [doc.add_node(t, n, p).id for t, n, p in (
         ("InputLayer", "features", {"shape": [4]}), ("Dense", "hidden", {"units": 8, "activation": "relu"}),
         ("Dense", "species", {"units": 3, "activation": "softmax"}))]
     for a, b in itertools.pairwise(ids):
         doc.connect(a, b)
-    experiment = Experiment(name="team", params={"hidden.units": "int:2:32", "training.learning_rate": "log:1e-3:1e-1"},
-                            strategy="random", trials=6, objective="val_accuracy", heartbeat_s=1)
-    project = Project(doc, data={"source": "builtin:iris"}, experiments={"team": experiment.to_dict()},
+    project = Project(doc, data={"source": "builtin:iris"}, experiments={experiment.name: experiment.to_dict()},
                       training={"epochs": 1, "batch_size": 32, "jit_compile": False})
-    save_project(project, tmp_path / "iris.kdn")
+    save_project(project, folder / "iris.kdn")
+    return project
+
+
+def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, mlflow_server):
+    """Two sweeps share a 6-trial budget; one is killed (-9) with a trial in flight. The other sees that
+    trial's heartbeat go stale, runs its values again and ends with exactly 6 finished trials, each
+    recorded once in MLflow, and the lost run marked as such."""
+    _iris(tmp_path, Experiment(name="team", params={"hidden.units": "int:2:32",
+                                                    "training.learning_rate": "log:1e-3:1e-1"},
+                               strategy="random", trials=6, objective="val_accuracy", heartbeat_s=1))
     command = [sys.executable, "-m", "designer", "sweep", str(tmp_path / "iris.kdn"), "--experiment", "team",
                "--storage", postgres, "--tracking-uri", mlflow_server, "--json"]
     machines = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
@@ -204,6 +211,29 @@ def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, ml
     [gone] = [r for r in runs if r.info.run_id == lost["run_id"]]
     assert gone.info.status == "KILLED" and gone.data.tags["failure_cause"] == "lost"
     assert len(runs) == 7
+
+
+def test_a_sweep_with_nothing_to_start_waits_for_another_machines_trial_and_runs_it_when_lost(tmp_path):
+    """Five trials done and the sixth running on a machine that then goes silent: a sweep started now has
+    nothing left to start, yet must not end with five. Once the trial's heartbeats stop, it runs its values."""
+    experiment = Experiment(name="team", params={"hidden.units": "2,4,6,8,10,12"}, strategy="grid",
+                            objective="val_accuracy", heartbeat_s=1)
+    project = _iris(tmp_path, experiment)
+    [units] = experiment.hyperparameters()
+    other = open_study(experiment, "iris_mlp/team", default_storage(tmp_path), epochs=1)  # the other machine
+    for _ in range(5):
+        trial = other.ask()
+        units.suggest(trial)
+        other.tell(trial, 0.5)
+    lost = other.ask()
+    lost_units = units.suggest(lost)
+    other._storage.record_heartbeat(lost._trial_id)  # then nothing more from it
+    events = list(Sweep(project, tmp_path, experiment).run())
+    assert [(e["trial"], e["cause"]) for e in events if e["event"] == "trial_failed"] == [(lost.number, "lost")]
+    assert [e["params"] for e in events if e["event"] == "trial_started"] == [{"hidden.units": lost_units}]
+    assert events[-1]["trials"]["complete"] == 6
+    study = optuna.load_study(study_name="iris_mlp/team", storage=default_storage(tmp_path))
+    assert sorted(t.params["hidden.units"] for t in study.trials if t.state.name == "COMPLETE") == [2, 4, 6, 8, 10, 12]
 
 
 def test_sweeps_opening_a_new_database_together_all_join_one_study(postgres):
