@@ -213,6 +213,7 @@ def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, ml
     assert len(runs) == 7
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # the other machine asks as the sweep does
 def test_a_sweep_with_nothing_to_start_waits_for_another_machines_trial_and_runs_it_when_lost(tmp_path):
     """Five trials done and the sixth running on a machine that then goes silent: a sweep started now has
     nothing left to start, yet must not end with five. Once the trial's heartbeats stop, it runs its values."""

@@ -143,7 +143,7 @@ class Experiment:
     pruner: str = "none"
     seed: int = 0
     description: str = ""
-    # A running trial tells the study it is alive this often; one silent for GRACE_BEATS of these (its sweep's
+    # A running trial tells the study it is alive this often; one silent for three of these (its sweep's
     # machine died) is run again by whichever sweep of the study notices. Every sweep of a study should agree.
     heartbeat_s: float = 10.0
 
