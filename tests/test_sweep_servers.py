@@ -10,6 +10,7 @@ import glob
 import itertools
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -80,9 +81,9 @@ def postgres():
     import psycopg2
 
     folder = Path(tempfile.mkdtemp(prefix="netdesigner-pg-"))  # not pytest's tmp_path: the server's user must reach it
-    user = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+    user = {"user": "postgres", "group": "postgres", "extra_groups": []} if os.geteuid() == 0 else {}
     if user:
-        shutil.chown(folder, **user)
+        shutil.chown(folder, "postgres", "postgres")
     log = folder / "server.log"
     subprocess.run([_postgres_program("initdb"), "-D", str(folder / "data"), "-U", "postgres", "-A", "trust",
                     "-E", "UTF8", "--no-sync"], check=True, capture_output=True, cwd=folder, **user)
@@ -135,6 +136,13 @@ def mlflow_server(tmp_path):
         _stop(server, signal.SIGKILL)  # its store is thrown away with tmp_path
 
 
+def _lines(index: int, process: subprocess.Popen, into: queue.Queue) -> None:
+    """Pass a process's output on, line by line, then "" at its end."""
+    for line in process.stdout:
+        into.put((index, line))
+    into.put((index, ""))
+
+
 def _alive(pid: int) -> bool:
     """Running, not merely an unreaped zombie."""
     try:
@@ -163,28 +171,38 @@ def test_two_sweeps_on_one_study_survive_a_killed_machine(tmp_path, postgres, ml
     recorded once in MLflow, and the lost run marked as such."""
     _iris(tmp_path, Experiment(name="team", params={"hidden.units": "int:2:32",
                                                     "training.learning_rate": "log:1e-3:1e-1"},
-                               strategy="random", trials=6, objective="val_accuracy", heartbeat_s=1))
+                               strategy="random", trials=6, objective="val_accuracy", heartbeat_s=2))
     command = [sys.executable, "-m", "designer", "sweep", str(tmp_path / "iris.kdn"), "--experiment", "team",
                "--storage", postgres, "--tracking-uri", mlflow_server, "--json"]
     machines = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
                 for _ in range(2)]
-    doomed, survivor = machines
+    lines: queue.Queue[tuple[int, str]] = queue.Queue()
+    for index, process in enumerate(machines):
+        threading.Thread(target=_lines, args=(index, process, lines), daemon=True).start()
+    events: list[list[dict]] = [[], []]
+    ended: set[int] = set()
+    lost, doomed = None, -1
     try:
-        for line in doomed.stdout:
-            lost = json.loads(line)
-            if lost["event"] == "trial_started":
-                os.kill(doomed.pid, signal.SIGKILL)  # the machine goes away with its trial in flight
-                break
-        else:
-            pytest.fail("the first sweep ended without starting a trial")
-        out, _ = survivor.communicate(timeout=240)
+        while 1 - doomed not in ended and len(ended) < 2:
+            index, line = lines.get(timeout=300)
+            if not line:
+                ended.add(index)
+                continue
+            event = json.loads(line)
+            events[index].append(event)
+            if lost is None and event["event"] == "trial_started":
+                lost, doomed = event, index
+                os.kill(machines[index].pid, signal.SIGKILL)  # the first machine with a trial in flight goes away
+        assert lost is not None, "neither sweep started a trial"
+        survivor = machines[1 - doomed]
+        survivor.wait(timeout=60)
     finally:
         for process in machines:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
     assert survivor.returncode == 0
-    events = [json.loads(line) for line in out.splitlines()]
+    events = events[1 - doomed]
     deadline = time.monotonic() + 20
     while _alive(lost["pid"]) and time.monotonic() < deadline:  # its worker does not train on for nobody
         time.sleep(0.2)
