@@ -255,6 +255,33 @@ def test_a_sweep_with_nothing_to_start_waits_for_another_machines_trial_and_runs
     assert sorted(t.params["hidden.units"] for t in study.trials if t.state.name == "COMPLETE") == [2, 4, 6, 8, 10, 12]
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_trial_asked_for_past_the_budget_by_a_racing_sweep_is_given_back(tmp_path, monkeypatch):
+    """Another machine takes the budget's last trial between this sweep's count and its ask: the trial this
+    sweep is handed (numbered after it) is given back unrun instead of running one trial too many."""
+    experiment = Experiment(name="team", params={"hidden.units": "2,4"}, strategy="grid", objective="val_accuracy")
+    project = _iris(tmp_path, experiment)
+    [units] = experiment.hyperparameters()
+    other = open_study(experiment, "iris_mlp/team", default_storage(tmp_path), epochs=1)
+    ask = optuna.Study.ask
+
+    def other_machine_first(self, *args, **kwargs):
+        if self is not other and len(other.trials) < 2:
+            trial = ask(other)
+            units.suggest(trial)
+            other.tell(trial, 0.5)
+        return ask(self, *args, **kwargs)
+
+    trial = other.ask()
+    units.suggest(trial)
+    other.tell(trial, 0.5)
+    monkeypatch.setattr(optuna.Study, "ask", other_machine_first)
+    events = list(Sweep(project, tmp_path, experiment).run())
+    assert not [e for e in events if e["event"] == "trial_started"]
+    study = optuna.load_study(study_name="iris_mlp/team", storage=default_storage(tmp_path))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+
+
 def test_sweeps_opening_a_new_database_together_all_join_one_study(postgres):
     """Machines started at the same moment all create the new database's tables; PostgreSQL lets one
     through and tells the others of a duplicate type. Every one of them must still open the study."""
