@@ -98,7 +98,6 @@ class Sweep:
         self.slots: list[_Slot] = []
         self.events: queue.Queue[tuple[_Slot, RunHandle, dict[str, Any]]] = queue.Queue()
         self.stopping = False
-        self.ended = threading.Event()  # ends the heartbeat thread
         self.lock = threading.Lock()  # cancel/kill/stop arrive from other threads (the window)
 
     # ---- control, from any thread ----------------------------------------------------------
@@ -145,7 +144,8 @@ class Sweep:
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
                "done_before": spent(study), "workers": workers, "threads_per_worker": self.threads,
                "objective": experiment.objective, "direction": "maximize" if experiment.maximize else "minimize"}
-        threading.Thread(target=self._beat, daemon=True, name="sweep-heartbeats").start()
+        self.ended = threading.Event()  # ends this run's heartbeat thread
+        threading.Thread(target=self._beat, args=(self.ended,), daemon=True, name="sweep-heartbeats").start()
         checked = time.monotonic()
         try:
             yield from map(self._lost, lost)
@@ -189,9 +189,9 @@ class Sweep:
         """Trials of other sweeps still run (this one has none): they end, or go silent and run again here."""
         return self._open(started) and running(self.study) > 0
 
-    def _beat(self) -> None:
+    def _beat(self, ended: threading.Event) -> None:
         """Tell the study every running trial of this sweep is alive, whatever the loop is busy with."""
-        while not self.ended.wait(self.experiment.heartbeat_s):
+        while not ended.wait(self.experiment.heartbeat_s):
             for trial in [slot.trial for slot in self.slots]:
                 if trial is not None:
                     try:
