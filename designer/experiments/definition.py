@@ -143,6 +143,9 @@ class Experiment:
     pruner: str = "none"
     seed: int = 0
     description: str = ""
+    # A running trial tells the study it is alive this often; one silent for three of these (its sweep's
+    # machine died) is run again by whichever sweep of the study notices. Every sweep of a study should agree.
+    heartbeat_s: float = 10.0
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Experiment:
@@ -170,6 +173,8 @@ class Experiment:
             ("timeout_s", self.timeout_s is None or (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0),
              "a positive number of seconds"),
             ("workers", isinstance(self.workers, int) and self.workers >= 1, "a whole number ≥ 1"),
+            ("heartbeat_s", isinstance(self.heartbeat_s, (int, float)) and self.heartbeat_s >= 1,
+             "a number of seconds ≥ 1"),
             ("direction", self.direction in (None, "minimize", "maximize"), "minimize or maximize"),
             ("objective", isinstance(self.objective, str) and bool(self.objective), "a metric name such as val_loss"),
             ("params", isinstance(self.params, dict) and bool(self.params),

@@ -3,12 +3,16 @@
 The study lives in an SQLite file beside the project by default (``sweeps.db``, apart from
 MLflow's ``runs.db``: both keep an ``alembic_version`` table), or in any database URL Optuna
 accepts, so that sweeps started on several machines join one study. Trials carry heartbeats:
-a trial whose process vanished is failed and queued again by the next sweep that opens the study.
+a trial whose process vanished is failed and its values queued again by whichever sweep of the
+study notices first, while it runs or when it opens the study.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,8 @@ import optuna
 from designer.experiments.definition import Experiment
 from designer.graph.serialize import DocumentFormatError
 
-HEARTBEAT_S, GRACE_S = 10, 30
+GRACE_BEATS = 3  # a running trial silent for this many heartbeats is lost: its process or machine is gone
+RETRIES = 3  # a lost trial's values run again at most this often: values that kill machines stop being tried
 
 
 class Grid(optuna.samplers.GridSampler):
@@ -44,9 +49,10 @@ def open_study(experiment: Experiment, name: str, storage_url: str, epochs: int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            storage = optuna.storages.RDBStorage(
-                storage_url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            storage = _storage(storage_url, experiment.heartbeat_s)
+        except ImportError:
+            raise DocumentFormatError("storage", f"cannot open {storage_url!r}: its database driver is not installed "
+                                      "(PostgreSQL: pip install 'keras-network-designer[postgres]')") from None
         except Exception as exc:  # a bad URL or an unreachable server: name it, not a SQLAlchemy trace
             raise DocumentFormatError("storage", f"cannot open {storage_url!r}: {str(exc).splitlines()[0]}") from None
         direction = "maximize" if experiment.maximize else "minimize"
@@ -56,8 +62,46 @@ def open_study(experiment: Experiment, name: str, storage_url: str, epochs: int)
             raise DocumentFormatError("objective", f"the stored study {name!r} was made to "
                                       f"{study.direction.name.lower()} its objective; this experiment would "
                                       f"{direction} {experiment.objective}: name a new experiment")
-        optuna.storages.fail_stale_trials(study)
     return study
+
+
+def _storage(url: str, heartbeat_s: float) -> Any:
+    """Optuna's database storage. Sweeps started together on a new database all create its tables at once,
+    and all but one fail (a duplicate table or type); they only have to try again to find the tables made."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in itertools.count():
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
+                                              grace_period=GRACE_BEATS * heartbeat_s,
+                                              heartbeat_stale_trial_callback=_LostTrials(max_retry=RETRIES))
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 + random.random())  # not in step with the others again
+
+
+class _LostTrials(optuna.storages.RetryHeartbeatStaleTrialCallback):
+    """Queues a lost trial's values again and keeps the trial, so the sweep can close its run record."""
+
+    def __init__(self, max_retry: int) -> None:
+        super().__init__(max_retry=max_retry)
+        self.found: list[Any] = []
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        super().__call__(study, trial)
+        self.found.append(trial)
+
+
+def lost_trials(study: Any) -> list[Any]:
+    """Fail the running trials whose heartbeats stopped, on any machine, queue their values again and
+    return them (each to the one sweep that failed it). They no longer count against the budget."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    callback = study._storage.get_heartbeat_stale_trial_callback()
+    found, callback.found = callback.found, []
+    return found
 
 
 def make_sampler(experiment: Experiment) -> Any:
@@ -97,14 +141,23 @@ def optuna_choice(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(list(value))
 
 
-def spent(study: Any) -> int:
+def spent(study: Any, before: int | None = None) -> int:
     """Trials that use up the budget, on every machine: finished ones, running ones, and failures with a
-    cause. A trial failed by an interruption has no cause; its retry is queued and runs instead."""
+    cause. A trial failed by an interruption has no cause; its retry is queued and runs instead.
+    ``before``: only those numbered lower, which were asked for first."""
     from optuna.trial import TrialState
 
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state in counted or (t.state == TrialState.FAIL and t.user_attrs.get("cause")))
+               if (before is None or t.number < before)
+               and (t.state in counted or (t.state == TrialState.FAIL and t.user_attrs.get("cause"))))
+
+
+def running(study: Any) -> int:
+    """Trials running now, on any machine."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def objective_value(event: dict[str, Any], metric: str) -> float | None:

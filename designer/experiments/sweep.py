@@ -5,6 +5,11 @@ sized to its share of the cores (and its own GPU when there are several). This p
 both stores (see the architecture guide): reader threads only pass worker events to the loop
 below, which records them, reports epochs to the pruner and asks Optuna for the next trial.
 
+Sweeps on several machines share one study (and budget): a thread here sends the running trials'
+heartbeats, the loop fails and queues again any trial whose heartbeats stopped (``trial_failed``,
+cause ``lost``), and a sweep with nothing left to start waits for other machines' running trials, which
+may yet be lost and need running here.
+
 ``Sweep.run()`` yields events: ``sweep_started``, ``trial_started``, ``trial_epoch``,
 ``trial_finished``, ``trial_failed``, ``trial_pruned`` and, last, ``summary``.
 """
@@ -21,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from designer.experiments.definition import Experiment, check_bindings
-from designer.experiments.study import default_storage, objective_value, open_study, spent, study_name
+from designer.experiments.study import (
+    default_storage,
+    lost_trials,
+    objective_value,
+    open_study,
+    running,
+    spent,
+    study_name,
+)
 from designer.experiments.trial import trial_project
 from designer.experiments.workers import placed_worker, placement, worker_count
 from designer.graph.project import Project, project_to_dict
@@ -34,6 +47,7 @@ _TICK_S = 1.0
 # Trials report their batches this often: the views plot epochs, and the one recording process
 # should not spend the cores the trials need on many trials' step metrics.
 TRIAL_BATCH_EVENTS_PER_SECOND = 2.0
+LOST = "its sweep stopped sending heartbeats (its process or machine is gone); its values run again as a new trial"
 
 
 @dataclass
@@ -122,23 +136,25 @@ class Sweep:
                 slot.handle.kill()
             raise
         self._say("opening the run store")  # MLflow's first run in a new store creates its tables
+        lost = lost_trials(study)  # left by a sweep that died since the study last ran
         yield {"event": "sweep_started", "experiment": experiment.name, "study": self.name, "storage": self.storage,
                "tracking_uri": self.tracking_uri, "strategy": experiment.strategy, "budget": budget,
                "done_before": spent(study), **self.workers, "threads_per_worker": self.slots[0].handle.threads,
                "objective": experiment.objective, "direction": "maximize" if experiment.maximize else "minimize"}
-        heartbeat = 0.0
+        self.ended = threading.Event()  # ends this run's heartbeat thread
+        threading.Thread(target=self._beat, args=(self.ended,), daemon=True, name="sweep-heartbeats").start()
+        checked = time.monotonic()
         try:
+            yield from map(self._lost, lost)
             while True:
                 for slot in self.slots:
                     if slot.trial is None and self._may_start(budget, started):
-                        yield self._start(slot)
-                if all(slot.trial is None for slot in self.slots):
+                        yield from self._start(slot, budget)
+                if all(slot.trial is None for slot in self.slots) and not self._others_running(started):
                     break
-                if time.monotonic() - heartbeat > 2:
-                    for slot in self.slots:
-                        if slot.trial is not None:
-                            study._storage.record_heartbeat(slot.trial._trial_id)
-                    heartbeat = time.monotonic()
+                if time.monotonic() - checked > experiment.heartbeat_s:
+                    yield from map(self._lost, lost_trials(study))
+                    checked = time.monotonic()
                 try:
                     slot, handle, event = self.events.get(timeout=_TICK_S)
                 except queue.Empty:
@@ -149,6 +165,7 @@ class Sweep:
             self._interrupt()
             raise
         finally:
+            self.ended.set()
             for slot in self.slots:
                 if self.keep_workers and slot.handle.idle:
                     self.kept.append(slot.handle)
@@ -173,17 +190,42 @@ class Sweep:
                 return handle
         return None
 
-    def _may_start(self, budget: int, started: float) -> bool:
+    def _open(self, started: float) -> bool:
+        """Neither stopped nor out of time."""
         timeout = self.experiment.timeout_s
-        return not self.stopping and (timeout is None or time.monotonic() - started < timeout) and \
-            spent(self.study) < budget
+        return not self.stopping and (timeout is None or time.monotonic() - started < timeout)
 
-    def _start(self, slot: _Slot) -> dict[str, Any]:
+    def _may_start(self, budget: int, started: float) -> bool:
+        return self._open(started) and spent(self.study) < budget
+
+    def _others_running(self, started: float) -> bool:
+        """Trials of other sweeps still run (this one has none): they end, or go silent and run again here."""
+        return self._open(started) and running(self.study) > 0
+
+    def _beat(self, ended: threading.Event) -> None:
+        """Tell the study every running trial of this sweep is alive, whatever the loop is busy with."""
+        while not ended.wait(self.experiment.heartbeat_s):
+            for trial in [slot.trial for slot in self.slots]:
+                if trial is not None:
+                    try:
+                        self.study._storage.record_heartbeat(trial._trial_id)
+                    except Exception:  # the store is gone for now: the loop meets it too and says so
+                        break
+
+    def _start(self, slot: _Slot, budget: int) -> Iterator[dict[str, Any]]:
+        """Ask for a trial and start it, or give it back if other sweeps took the budget's last trials
+        between our count and the ask (each counts the trials numbered before its own)."""
+        from optuna.trial import TrialState
+
         from designer.training.session import RecordedRun
 
         with warnings.catch_warnings():  # heartbeats are ours to send: Optuna expects only optimize() to
             warnings.simplefilter("ignore", UserWarning)
             trial = self.study.ask()
+        self.study._storage.record_heartbeat(trial._trial_id)  # a trial never heard from could never be lost
+        if spent(self.study, before=trial.number) >= budget:
+            self.study.tell(trial, state=TrialState.FAIL)  # without a cause: it never counts
+            return
         values = {h.key: h.suggest(trial) for h in self.experiment.hyperparameters()}
         if not slot.handle.idle:  # its process died with the last trial
             slot.handle.close()
@@ -199,16 +241,17 @@ class Sweep:
                                    tags={"experiment": self.experiment.name, "trial": str(trial.number)})
         except DocumentFormatError as exc:  # options or a network this trial's values make invalid: it fails alone
             self._tell_failed(slot, "options", str(exc))
-            return {"event": "trial_failed", "trial": trial.number, "params": shown, "cause": "options",
-                    "message": str(exc)}
+            yield {"event": "trial_failed", "trial": trial.number, "params": shown, "cause": "options",
+                   "message": str(exc)}
+            return
         if self.stage:
             self._say("first trials starting: loading their data")
         trial.set_user_attr("run_id", slot.run.run_id)
         trial.set_user_attr("epochs", slot.run.spec.epochs)
         handle = slot.run.handle  # the warm worker, or a new one when the trial changes backend or device
         threading.Thread(target=self._pump, args=(slot, handle), daemon=True, name=f"trial-{trial.number}").start()
-        return {"event": "trial_started", "trial": trial.number, "params": shown, "run_id": slot.run.run_id,
-                "worker": slot.index, "pid": handle.process.pid, "epochs": slot.run.spec.epochs}
+        yield {"event": "trial_started", "trial": trial.number, "params": shown, "run_id": slot.run.run_id,
+               "worker": slot.index, "pid": handle.process.pid, "epochs": slot.run.spec.epochs}
 
     def _pump(self, slot: _Slot, handle: RunHandle) -> None:
         for event in handle.events():
@@ -291,6 +334,24 @@ class Sweep:
 
     def _free(self, slot: _Slot) -> None:
         slot.trial = slot.run = slot.values = None
+
+    def _lost(self, trial: Any) -> dict[str, Any]:
+        """A trial whose sweep went silent: its run record, left running, ends as lost."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        run_id = trial.user_attrs.get("run_id")
+        if run_id:
+            client = MlflowClient(self.tracking_uri)
+            try:
+                if client.get_run(run_id).info.status == "RUNNING":
+                    for key, value in (("status", "failed"), ("failure_cause", "lost"), ("failure_message", LOST)):
+                        client.set_tag(run_id, key, value)
+                    client.set_terminated(run_id, "KILLED")
+            except MlflowException:  # recorded in another store than this sweep's
+                pass
+        return {"event": "trial_failed", "trial": trial.number, "params": trial.params, "cause": "lost",
+                "message": LOST, "run_id": run_id}
 
     def _interrupt(self) -> None:
         from optuna.trial import TrialState

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from designer.training.liveness import gone, process_tags
@@ -24,6 +25,9 @@ from designer.training.worker import BEST
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
+# Against a tracking server, MLflow prints a link to stdout for every run that ends, where `--json` promises
+# only JSON lines.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 FLUSH_METRICS, FLUSH_MS = 900, 1000  # MLflow takes up to 1,000 metrics in one log_batch
 
@@ -43,16 +47,28 @@ class RunRecorder:
     def __init__(self, tracking_uri: str, experiment: str, project_dir: Path) -> None:
         """``StoreError`` (within seconds) if the store cannot be used."""
         self.client = open_client(tracking_uri)
+        # Beside the project for the default local store; a server keeps its own artifact store.
+        local = tracking_uri == default_tracking_uri(project_dir)
         with store_access(tracking_uri):
-            found = self.client.get_experiment_by_name(experiment)
-            # Beside the project for the default local store; a server keeps its own artifact store.
-            local = tracking_uri == default_tracking_uri(project_dir)
-            self.experiment_id = found.experiment_id if found else self.client.create_experiment(
-                experiment, artifact_location=(project_dir / "mlruns").resolve().as_uri() if local else None)
+            self.experiment_id = self._experiment(experiment, (project_dir / "mlruns").resolve().as_uri() if local
+                                                  else None)
         self.run_id = ""
         self.step = 0
         self.pending: list[Metric] = []
         self.flushed_ms = 0
+
+    def _experiment(self, name: str, artifact_location: str | None) -> str:
+        """The experiment's id, made if new. Sweeps on several machines start together: all may find none,
+        and all but the first to create it are told it exists."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def start(self, params: dict[str, Any], tags: dict[str, str]) -> str:
         """A new run, tagged with this (the recording) process so a later reader can tell if it died."""
