@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from designer.experiments.definition import Experiment, check_bindings
-from designer.experiments.study import default_storage, objective_value, open_study, spent, study_name
+from designer.experiments.study import default_storage, objective_value, open_study, spent, study_access, study_name
 from designer.experiments.trial import trial_project
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import TrainingSpec, check_backend_installed
+from designer.training.store_errors import store_access
 from designer.training.stores import default_tracking_uri
 from designer.training.worker import RunHandle
 
@@ -147,6 +148,11 @@ class Sweep:
 
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
+        """The sweep's events; ``StoreError`` (one line, the store and the fix) if a store fails on the way."""
+        with study_access(self.storage):
+            yield from self._run()
+
+    def _run(self) -> Iterator[dict[str, Any]]:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
         workers, limit = worker_limit(min(experiment.workers, budget))
@@ -278,7 +284,8 @@ class Sweep:
         trial, ending = slot.trial, slot.ending
         base = {"trial": trial.number, "params": slot.values, "run_id": event.get("run_id")}
         if ending == "prune":
-            slot.run.recorder.client.set_tag(event["run_id"], "status", "pruned")
+            with store_access(self.tracking_uri):  # not to be taken for the study store's failure
+                slot.run.recorder.client.set_tag(event["run_id"], "status", "pruned")
             self.study.tell(trial, state=TrialState.PRUNED)
             self._free(slot)
             return {"event": "trial_pruned", **base, "epoch": slot.epochs_done, "objective": slot.last_value}
