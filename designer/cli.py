@@ -2,7 +2,8 @@
 
 Exit codes (the contract in the architecture guide): 0 success; 1 the work failed (graph
 errors, training failed, parity failed); 2 unusable input, with a one-line reason on
-stderr; 130 interrupted. Keras is imported only by the commands that need it.
+stderr; 130 interrupted (Ctrl+C); 143 terminated (SIGTERM to train or sweep, which stop as on
+Ctrl+C). Keras is imported only by the commands that need it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,42 @@ import argparse
 import difflib
 import errno
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from designer.export.formats import FORMATS
 from designer.training.stores import StoreError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
             "activations")
 
 
 class UsageError(Exception):
     """Unusable input: printed as one line on stderr, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager, a batch scheduler): a run stops as on Ctrl+C and is recorded as
+    stopped; the exit code, 143 (128 + 15, what a shell shows for a SIGTERM), tells the two apart."""
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """While training: SIGTERM raises ``Terminated`` where the run's loop takes Ctrl+C, instead of ending the
+    process with the run unrecorded."""
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -192,9 +214,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from designer.export.exporter import Options, export_model
     from designer.export.report import ExportError
     from designer.export.source import open_source
+    from designer.training.records import download_run
 
     try:
-        source = open_source(args.source, args.tracking_uri)
+        source = open_source(args.source, args.tracking_uri, download_run)
         options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
@@ -256,13 +279,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.get("cause") == "data":
         print(f"netdesigner: {result.get('message')}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.json:
+    if result.get("cause") == "disk":  # the message says it all: "disk full: free space in FOLDER"
+        print(f"netdesigner: {result.get('message')}", file=sys.stderr)
+    elif not args.json:
         print(f"netdesigner: training failed ({result.get('cause')}): {result.get('message')}", file=sys.stderr)
     return EXIT_FAILED
 
 
 def _stop(run: Any) -> None:
-    """Ctrl+C: the run ends after its batch and is recorded as stopped; a second Ctrl+C kills it."""
+    """Ctrl+C or SIGTERM: the run ends after its batch and is recorded as stopped; a second one kills it."""
     run.stop()
     try:
         for _ in run.events():
@@ -364,6 +389,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         for event in events:
             report.show(event)
+    except StoreError:  # said in one line by main, exit 2, as when the store fails at the start
+        raise
     except Exception as exc:  # a store gone away mid-sweep: one line that says so; the records kept so far stay
         print(f"netdesigner: the sweep stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -706,7 +733,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
             argv.insert(0, "gui")
         args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
-        return args.handler(args)
+        with _stop_on_sigterm() if args.command in ("train", "sweep") else nullcontext():
+            return args.handler(args)
     except (UsageError, StoreError) as exc:
         print(f"netdesigner: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -716,6 +744,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" writing {exc.filename}" if exc.filename else ""
         print(f"netdesigner: no space left on the device{where}; free some space and try again", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("netdesigner: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("netdesigner: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

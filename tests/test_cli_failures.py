@@ -3,6 +3,7 @@ run store that cannot be used, a full disk, a missing backend, too many workers,
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import json
@@ -13,7 +14,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+
+import pytest
 
 from conftest import ROOT, SAMPLES
 from designer.cli import main
@@ -44,32 +48,36 @@ def wait_for_batch(proc) -> None:
     raise AssertionError(proc.stderr.read())
 
 
-def test_a_killed_run_takes_its_worker_along_and_an_interrupted_one_is_stopped(tmp_path):
+def test_a_killed_run_takes_its_worker_along_and_an_interrupted_or_terminated_one_is_stopped(tmp_path):
     from designer.training.records import list_runs
 
-    killed_dir, interrupted_dir = tmp_path / "killed", tmp_path / "interrupted"
-    procs = [start_training(killed_dir), start_training(interrupted_dir)]  # both at once: one TF start-up's wait
-    store = {d: f"sqlite:///{d / 'runs.db'}" for d in (killed_dir, interrupted_dir)}
+    folders = killed_dir, interrupted_dir, terminated_dir = tmp_path / "killed", tmp_path / "int", tmp_path / "term"
+    procs = [start_training(d) for d in folders]  # all at once: one TF start-up's wait
+    store = {d: f"sqlite:///{d / 'runs.db'}" for d in folders}
     workers: list[int] = []
     try:
         for proc in procs:
             wait_for_batch(proc)
-        killed, interrupted = procs
-        workers = [int(list_runs(store[d])[0]["tags"]["worker_pid"]) for d in (killed_dir, interrupted_dir)]
+        killed, interrupted, terminated = procs
+        workers = [int(list_runs(store[d])[0]["tags"]["worker_pid"]) for d in folders]
         killed.kill()
         killed.communicate(timeout=30)  # an orphaned worker would hold the pipes open
         os.killpg(interrupted.pid, signal.SIGINT)  # Ctrl+C in a terminal
-        out, err = interrupted.communicate(timeout=120)
+        os.killpg(terminated.pid, signal.SIGTERM)  # a service manager or batch scheduler stopping the job
+        ended = {proc: proc.communicate(timeout=120) for proc in (interrupted, terminated)}
         deadline = time.monotonic() + 5
         while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(alive(pid) for pid in workers)
 
-        assert interrupted.returncode == 130
-        assert "Traceback" not in err and err.strip().endswith("netdesigner: interrupted"), err
-        assert json.loads(out.splitlines()[-1])["cause"] == "stopped"
-        [stopped] = list_runs(store[interrupted_dir])
-        assert stopped["status"] == "stopped"
+        for proc, code, said, folder in ((interrupted, 130, "interrupted", interrupted_dir),
+                                         (terminated, 143, "terminated", terminated_dir)):
+            out, err = ended[proc]
+            assert proc.returncode == code, err
+            assert "Traceback" not in err and err.strip().endswith(f"netdesigner: {said}"), err
+            assert json.loads(out.splitlines()[-1])["cause"] == "stopped"
+            [stopped] = list_runs(store[folder])
+            assert stopped["status"] == "stopped"
 
         [dead] = list_runs(store[killed_dir])  # reading the store settles the run nobody can finish
         assert dead["status"] == "failed" and "ended without recording a result" in dead["failure"]
@@ -167,6 +175,134 @@ def test_a_backend_that_is_not_installed_names_its_package(tmp_path, capsys, mon
     assert "the jax backend is not installed here: pip install jax" in one_line(capsys)
     assert time.monotonic() - started < 10
     assert not (tmp_path / "runs.db").exists()  # refused before any run was recorded
+
+
+def unanswered_port() -> tuple[socket.socket, int]:
+    """A server that takes connections and never answers (the kernel completes the handshake)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    return server, server.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def locked(path):
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, as far as SQLite can tell
+    try:
+        yield path
+    finally:
+        holder.close()
+
+
+# ---- the sweeps' study store, runs looked up by export, a full disk while training (#15, the rest) -----------
+def test_a_corrupt_locked_or_unreachable_study_store_is_one_line(tmp_path, capsys):
+    project = tmp_path / MLP.name
+    shutil.copy(MLP, project)
+    sweep = ["sweep", str(project), "--param", "hidden.units=4,8", "--epochs", "1"]
+    (tmp_path / "sweeps.db").write_bytes(os.urandom(4096))  # the default study store
+    assert main(sweep) == 2
+    assert f"{tmp_path / 'sweeps.db'} is not a readable study store (corrupt, or not an Optuna database); " \
+           "move it aside" in one_line(capsys)
+    with locked(tmp_path / "locked.db") as path:
+        started = time.monotonic()
+        assert main([*sweep, "--storage", f"sqlite:///{path}"]) == 2
+        assert "locked.db is locked by another process" in one_line(capsys)
+        assert time.monotonic() - started < 30
+    started = time.monotonic()
+    port = closed_port()
+    assert main([*sweep, "--storage", f"postgresql://me:secret@127.0.0.1:{port}/x"]) == 2
+    assert f"cannot reach the database server postgresql://me:***@127.0.0.1:{port}/x (connection refused); " \
+           "start it or give another --storage" in one_line(capsys)
+    assert time.monotonic() - started < 10
+
+
+def test_a_database_server_that_never_answers_is_given_up_within_seconds(tmp_path):
+    from designer.experiments.definition import Experiment
+    from designer.experiments.study import open_study
+    from designer.training.stores import StoreError
+
+    server, port = unanswered_port()
+    outcome: list[BaseException] = []
+    experiment = Experiment(name="e", params={"hidden.units": "4,8"})
+
+    def open_it():
+        try:
+            open_study(experiment, "p/e", f"postgresql+psycopg://me@127.0.0.1:{port}/x", 1)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with server:
+        started = time.monotonic()
+        opener = threading.Thread(target=open_it, daemon=True)  # without a timeout it would wait for ever
+        opener.start()
+        opener.join(30)
+    assert outcome and time.monotonic() - started < 15
+    assert isinstance(outcome[0], StoreError) and "does not answer" in str(outcome[0]), outcome[0]
+
+
+def test_export_and_runs_show_of_a_run_in_an_unusable_store_are_one_line(tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(os.urandom(4096))
+    port = closed_port()
+    with locked(tmp_path / "locked.db") as held:
+        for uri, said in ((f"sqlite:///{corrupt}", "is not a readable run store"),
+                          (f"sqlite:///{held}", "is locked by another process"),
+                          (f"http://127.0.0.1:{port}", f"cannot reach the tracking server http://127.0.0.1:{port}")):
+            for argv in (["export", "0123abcd", "--format", "keras", "-o", str(tmp_path / "m.keras")],
+                         ["runs", "show", "0123abcd"]):
+                started = time.monotonic()
+                assert main([*argv, "--tracking-uri", uri]) == 2, argv
+                assert said in one_line(capsys)
+                assert time.monotonic() - started < 30
+    assert not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full, whose writes fail with ENOSPC")
+def test_a_full_disk_in_the_worker_fails_the_run_naming_the_folder_to_clear(tmp_path, trainer):
+    from designer.graph.project import load_project, project_to_dict
+    from designer.training.worker import BEST, LAST, start_run
+
+    outputs = tmp_path / "scratch" / "run"  # as the run's scratch folder in the temporary folder
+    outputs.mkdir(parents=True)
+    for name in (BEST, LAST):
+        (outputs / name).symlink_to("/dev/full")  # the kernel's own "no space left on device"
+    run = start_run(project_to_dict(load_project(MLP)), tmp_path, trainer, training={"epochs": 1},
+                    output_dir=str(outputs))
+    last = list(run.events())[-1]
+    assert (last["event"], last["cause"]) == ("failed", "disk"), last
+    assert last["message"] == f"disk full: free space in {outputs.parent}"
+
+
+def full_disk_under(folder, monkeypatch) -> None:
+    """Copies into ``folder`` (where MLflow keeps a local run's files) fail as on a full disk."""
+    real = shutil.copy2
+
+    def copy2(src, dst, *args, **kwargs):
+        if str(dst).startswith(str(folder)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(src), None, str(dst))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copy2", copy2)
+
+
+def test_a_full_disk_for_the_runs_files_fails_the_run_in_one_line(tmp_path, capsys, monkeypatch):
+    from designer.training.records import list_runs
+
+    project = tmp_path / MLP.name
+    shutil.copy(MLP, project)
+    full_disk_under(tmp_path / "mlruns", monkeypatch)
+    assert main(["train", str(project), "--epochs", "1"]) == 1
+    assert one_line(capsys).startswith(f"netdesigner: disk full: free space in {tmp_path / 'mlruns'}")
+    [run] = list_runs(f"sqlite:///{tmp_path / 'runs.db'}")
+    assert (run["status"], run["tags"]["failure_cause"]) == ("failed", "disk")
 
 
 # ---- too many workers (item 8) ------------------------------------------------------------------

@@ -149,6 +149,18 @@ def test_a_nan_run_reports_failure_without_crashing(qtbot, window, tmp_path):
     window.add_layer("Dense")  # still editing
 
 
+def test_a_full_disk_under_the_runs_files_is_said_in_the_status_bar(qtbot, window, tmp_path, monkeypatch):
+    from test_cli_failures import full_disk_under
+
+    dock = open_copy(qtbot, window, tmp_path, epochs=1)
+    full_disk_under(tmp_path / "mlruns", monkeypatch)
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=120_000) as ended:
+        pass
+    assert ended.args[0]["cause"] == "disk", ended.args[0]
+    assert f"disk full: free space in {tmp_path / 'mlruns'}" in window.statusBar().currentMessage()
+
+
 def test_a_data_mismatch_blocks_training_with_the_fix(qtbot, window, tmp_path):
     dock = open_copy(qtbot, window, tmp_path)
     dock.data.source.setCurrentText("builtin:iris")

@@ -21,6 +21,7 @@ import optuna
 
 from designer.experiments.definition import Experiment
 from designer.graph.serialize import DocumentFormatError
+from designer.training.store_errors import PROBE_TIMEOUT_S, STUDIES, probe, shown, store_access
 
 GRACE_BEATS = 3  # a running trial silent for this many heartbeats is lost: its process or machine is gone
 RETRIES = 3  # a lost trial's values run again at most this often: values that kill machines stop being tried
@@ -43,18 +44,43 @@ def study_name(project: str, experiment: str) -> str:
     return f"{project}/{experiment}"
 
 
+def study_errors() -> tuple[type[Exception], ...]:
+    """What Optuna's storage raises when its database fails (corrupt, locked, full, a server gone)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError, optuna.exceptions.StorageInternalError
+
+
+def study_access(storage_url: str) -> Any:
+    """Study store failures as one-line ``StoreError``s that name the store and the fix."""
+    return store_access(storage_url, STUDIES, study_errors())
+
+
+def _timeout(storage_url: str) -> dict[str, Any]:
+    """A database server that takes the connection but never answers gives up within seconds (SQLAlchemy
+    and the drivers would wait on it forever)."""
+    server = storage_url.split(":", 1)[0].split("+")[0] in ("postgresql", "mysql")
+    return {"connect_args": {"connect_timeout": round(PROBE_TIMEOUT_S)}} if server else {}
+
+
 def open_study(experiment: Experiment, name: str, storage_url: str, epochs: int) -> Any:
-    """Create the study, or load it to go on; its direction must match the experiment's."""
+    """Create the study, or load it to go on; its direction must match the experiment's. ``StoreError``
+    within seconds if the store cannot be used."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
+    probe(storage_url, STUDIES)
+    with warnings.catch_warnings(), study_access(storage_url):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             storage = _storage(storage_url, experiment.heartbeat_s)
         except ImportError:
-            raise DocumentFormatError("storage", f"cannot open {storage_url!r}: its database driver is not installed "
-                                      "(PostgreSQL: pip install 'keras-network-designer[postgres]')") from None
-        except Exception as exc:  # a bad URL or an unreachable server: name it, not a SQLAlchemy trace
-            raise DocumentFormatError("storage", f"cannot open {storage_url!r}: {str(exc).splitlines()[0]}") from None
+            raise DocumentFormatError("storage", f"cannot open {shown(storage_url)!r}: its database driver is "
+                                      "not installed (PostgreSQL: pip install 'keras-network-designer[postgres]')"
+                                      ) from None
+        except study_errors():
+            raise  # the store's own failure: study_access names it
+        except Exception as exc:  # a schema of another Optuna, a bad URL: name it, not a trace
+            raise DocumentFormatError("storage", f"cannot open {shown(storage_url)!r}: "
+                                      f"{str(exc).splitlines()[0]}") from None
         direction = "maximize" if experiment.maximize else "minimize"
         study = optuna.create_study(storage=storage, study_name=name, direction=direction, load_if_exists=True,
                                     sampler=make_sampler(experiment), pruner=make_pruner(experiment, epochs))
@@ -72,7 +98,7 @@ def _storage(url: str, heartbeat_s: float) -> Any:
 
     for attempt in itertools.count():
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s, engine_kwargs=_timeout(url),
                                               grace_period=GRACE_BEATS * heartbeat_s,
                                               heartbeat_stale_trial_callback=_LostTrials(max_retry=RETRIES))
         except (IntegrityError, ProgrammingError):

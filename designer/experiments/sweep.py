@@ -33,6 +33,7 @@ from designer.experiments.study import (
     open_study,
     running,
     spent,
+    study_access,
     study_name,
 )
 from designer.experiments.trial import trial_project
@@ -40,6 +41,7 @@ from designer.experiments.workers import placed_worker, placement, worker_count
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import TrainingSpec, check_backend_installed
+from designer.training.store_errors import store_access
 from designer.training.stores import default_tracking_uri
 from designer.training.worker import RunHandle
 
@@ -115,6 +117,11 @@ class Sweep:
 
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
+        """The sweep's events; ``StoreError`` (one line, the store and the fix) if a store fails on the way."""
+        with study_access(self.storage):
+            yield from self._run()
+
+    def _run(self) -> Iterator[dict[str, Any]]:
         experiment = self.experiment
         budget, started = experiment.budget(), time.monotonic()
         self.count, limit = worker_count(experiment)
@@ -303,7 +310,8 @@ class Sweep:
         trial, ending = slot.trial, slot.ending
         base = {"trial": trial.number, "params": slot.values, "run_id": event.get("run_id")}
         if ending == "prune":
-            slot.run.recorder.client.set_tag(event["run_id"], "status", "pruned")
+            with store_access(self.tracking_uri):  # not to be taken for the study store's failure
+                slot.run.recorder.client.set_tag(event["run_id"], "status", "pruned")
             self.study.tell(trial, state=TrialState.PRUNED)
             self._free(slot)
             return {"event": "trial_pruned", **base, "epoch": slot.epochs_done, "objective": slot.last_value}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,13 @@ class ExportSource:
     data: dict[str, Any] = field(default_factory=dict)  # the project's data setup (what explain reads)
 
 
-def open_source(source: str, tracking_uri: str | None = None) -> ExportSource:
-    """``source`` is a project file (.kdn), a run's output folder, or a run id in the tracking store."""
+# (tracking URI, run id or prefix, folder) -> the folder holding the run's files; LookupError if no such run
+FetchRun = Callable[[str, str, Path], Path]
+
+
+def open_source(source: str, tracking_uri: str | None, fetch_run: FetchRun) -> ExportSource:
+    """``source`` is a project file (.kdn), a run's output folder, or a run in the tracking store, whose files
+    ``fetch_run`` copies out (the run store belongs to training, which export does not import)."""
     path = Path(source)
     if path.suffix == ".kdn":
         return _from_project(path)
@@ -40,7 +46,7 @@ def open_source(source: str, tracking_uri: str | None = None) -> ExportSource:
         return _from_run_folder(path)
     if path.exists() or "/" in source or "\\" in source:
         raise ExportError(f"{source}: not a project file (.kdn) or a run folder", usage=True)
-    return _from_run_id(source, tracking_uri or f"sqlite:///{Path('runs.db').resolve()}")
+    return _from_run_id(source, tracking_uri or f"sqlite:///{Path('runs.db').resolve()}", fetch_run)
 
 
 def _from_project(path: Path) -> ExportSource:
@@ -82,16 +88,13 @@ def _from_run_folder(folder: Path) -> ExportSource:
                         data=project.data)
 
 
-def _from_run_id(run_id: str, tracking_uri: str) -> ExportSource:
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
+def _from_run_id(run_id: str, tracking_uri: str, fetch_run: FetchRun) -> ExportSource:
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
         raise ExportError(f"{run_id}: not a project file (.kdn), a run folder, or a run in a tracking store "
                           f"(there is no {tracking_uri}; pass --tracking-uri)", usage=True)
     with tempfile.TemporaryDirectory(prefix="netdesigner-export-") as scratch:
         try:
-            folder = mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=scratch)
-        except MlflowException as exc:
-            raise ExportError(f"run {run_id}: {exc.message}", usage=True) from None
-        return _from_run_folder(Path(folder))  # loads everything into memory before the files go
+            folder = fetch_run(tracking_uri, run_id, Path(scratch))
+        except LookupError as exc:
+            raise ExportError(str(exc), usage=True) from None
+        return _from_run_folder(folder)  # loads everything into memory before the files go

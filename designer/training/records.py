@@ -17,7 +17,9 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.file_utils import local_file_uri_to_path
 
+from designer.training.failures import disk_full
 from designer.training.liveness import gone, process_tags
 from designer.training.store_errors import open_client, store_access
 from designer.training.stores import default_tracking_uri
@@ -52,7 +54,7 @@ class RunRecorder:
         with store_access(tracking_uri):
             self.experiment_id = self._experiment(experiment, (project_dir / "mlruns").resolve().as_uri() if local
                                                   else None)
-        self.run_id = ""
+        self.run_id = self.artifact_folder = ""
         self.step = 0
         self.pending: list[Metric] = []
         self.flushed_ms = 0
@@ -74,6 +76,7 @@ class RunRecorder:
         """A new run, tagged with this (the recording) process so a later reader can tell if it died."""
         run = self.client.create_run(self.experiment_id, tags={**tags, **process_tags("recorder", os.getpid())})
         self.run_id = run.info.run_id
+        self.artifact_folder = local_file_uri_to_path(run.info.artifact_uri)  # where a local store copies files
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         return self.run_id
 
@@ -104,13 +107,21 @@ class RunRecorder:
         self.pending = []
         self.flushed_ms = now_ms
 
-    def finish(self, event: dict[str, Any], outputs: Path | None, now_ms: int) -> None:
+    def finish(self, event: dict[str, Any], outputs: Path | None, now_ms: int) -> dict[str, Any]:
+        """Record the run's end and its files; returns the terminal event as recorded: a run whose files do
+        not fit on the disk failed (cause ``disk``), whatever its worker said."""
         self.flush(now_ms)
+        if outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
+            try:
+                self.client.log_artifacts(self.run_id, str(outputs))
+            except OSError as exc:
+                full = disk_full(exc, Path(self.artifact_folder))
+                if full is None:
+                    raise
+                event = {**event, "event": "failed", "cause": "disk", "message": full}
         if event["event"] == "finished":
             self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now_ms, 0)
                                                         for k, v in event["metrics"].items()])
-        if outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
-            self.client.log_artifacts(self.run_id, str(outputs))
         cause = event.get("cause", "")
         self.client.set_tag(self.run_id, "status", "finished" if event["event"] == "finished"
                             else "stopped" if cause == "stopped" else "failed")
@@ -120,6 +131,7 @@ class RunRecorder:
         status = "FINISHED" if event["event"] == "finished" else ("KILLED" if cause in ("stopped", "killed")
                                                                     else "FAILED")
         self.client.set_terminated(self.run_id, status)
+        return event
 
 
 def list_runs(tracking_uri: str, experiment: str | None = None) -> list[dict[str, Any]]:
@@ -191,11 +203,16 @@ def epoch_history(tracking_uri: str, run_id: str) -> dict[str, list[tuple[int, f
             for name in names}
 
 
-def download_run(tracking_uri: str, run_id: str, folder: Path) -> Path:
-    """A run's recorded files (checkpoints, project snapshot, history) copied into ``folder``."""
+def download_run(tracking_uri: str, ref: str, folder: Path) -> Path:
+    """A run's recorded files (checkpoints, project snapshot, history) copied into ``folder``. The run is
+    looked up as ``runs show`` does (an id or a unique prefix): ``LookupError`` if none matches, ``StoreError``
+    within seconds if the store cannot be used."""
     import mlflow
 
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri, dst_path=str(folder)))
+    run_id = find_run(tracking_uri, ref)["run_id"]
+    with store_access(tracking_uri):
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=tracking_uri,
+                                                        dst_path=str(folder)))
 
 
 def download_trained_model(tracking_uri: str, run_id: str, folder: Path) -> Path:

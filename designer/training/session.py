@@ -64,15 +64,16 @@ class RecordedRun:
 
     def _fetch(self, run_id: str) -> Path:
         """The earlier run's files, kept apart from this run's outputs."""
-        from mlflow.exceptions import MlflowException
-
         folder = Path(tempfile.mkdtemp(prefix="netdesigner-resume-"))
         self.scratch.append(folder)
         try:
             files = download_run(self.tracking_uri, run_id, folder)
-        except MlflowException as exc:
+        except LookupError as exc:
             self._clean()
-            raise DocumentFormatError("resume", f"run {run_id}: {exc.message}") from None
+            raise DocumentFormatError("resume", str(exc)) from None
+        except BaseException:
+            self._clean()
+            raise
         if not (files / LAST).is_file():
             self._clean()
             raise DocumentFormatError("resume", f"run {run_id} has no {LAST} checkpoint to resume from")
@@ -96,7 +97,7 @@ class RecordedRun:
                 self.recorder.event(event, now_ms)
                 return event
             try:
-                self.recorder.finish(event, self.outputs, now_ms)
+                event = self.recorder.finish(event, self.outputs, now_ms)
             finally:
                 self._clean()
         event = self.result = {**event, "run_id": self.run_id}

@@ -5,7 +5,7 @@ versions), ``batch`` (epoch, step, steps, loss, metrics, learning rate, samples/
 (training and validation metrics), ``checkpoint`` (kind last/best, epoch, file), ``note`` (a
 warning or what the run did on its own, e.g. adapting a layer), ``finished`` (test metrics,
 evaluation, history, duration) or ``failed`` (cause: nan, oom, data, device, stopped, crash,
-killed; message; traceback). A crash, NaN or out-of-memory in the
+disk, killed; message; traceback). A crash, NaN or out-of-memory in the
 run cannot take the caller down, and the GPU memory is released when the process ends.
 """
 
@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from designer.training.failures import chain, disk_full
 
 TERMINAL = ("finished", "failed")
 # At most this many batch events a second (plenty for live curves); the environment variable of the
@@ -92,7 +94,8 @@ class RunHandle:
         self.stop_event.set()
 
     def kill(self) -> None:
-        self.process.terminate()
+        """Hard stop: SIGKILL, since a worker takes SIGTERM during a job as a request to stop gracefully."""
+        self.process.kill()
         self._reap()
 
     def close(self) -> None:
@@ -184,7 +187,11 @@ def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queu
     load_catalog()
     while (job := jobs.get()) is not None:  # one job, or a reusable worker's next one
         project, folder, overrides = job
+        # SIGTERM to the whole group (a service manager, a batch scheduler) stops the job as the parent's stop
+        # does, so that the run is recorded as stopped; between jobs it ends the process as ever.
+        signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
         _main(project, folder, overrides, queue, stop_event)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if not placement["reuse"]:
             break
 
@@ -203,7 +210,11 @@ def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue
         queue.put({"event": "failed", "cause": exc.cause, "message": str(exc)})
     except Exception as exc:
         cause, message = _cause(exc), str(exc).split("\n")[0][:500]
-        if cause == "oom":
+        # The run's files go to a scratch folder (``output_dir``) in the temporary folder: that is the one to clear.
+        full = disk_full(exc, Path(overrides["output_dir"]).parent if overrides.get("output_dir") else Path(folder))
+        if full:
+            cause, message = "disk", full
+        elif cause == "oom":
             message = f"out of memory: lower the batch size or make the network smaller ({message[:300]})"
         queue.put({"event": "failed", "cause": cause, "message": message, "traceback": traceback.format_exc()})
 
@@ -220,12 +231,8 @@ def _cause(exc: BaseException) -> str:
 
     if isinstance(exc, (DataError, DocumentFormatError)):  # unusable data or options: the message says which
         return "data"
-    chain: list[BaseException] = []
-    while exc is not None and exc not in chain:  # Keras wraps the framework's error in its own
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     if any(isinstance(e, MemoryError) or "ResourceExhausted" in type(e).__name__ or "out of memory" in str(e)
-           or "OOM when allocating" in str(e) for e in chain):
+           or "OOM when allocating" in str(e) for e in chain(exc)):
         return "oom"
     return "crash"
 
