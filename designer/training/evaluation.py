@@ -24,7 +24,7 @@ def evaluate(model: Any, inputs: Any, x: Any, y: np.ndarray, task: str, class_na
 def classifier_report(scores: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict[str, Any]:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    predicted = _predicted(scores)
+    predicted = predicted_classes(scores)
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
     return {"classes": class_names, "confusion_matrix": confusion_matrix(y, predicted, labels=labels).tolist(),
@@ -47,7 +47,7 @@ def sample_predictions(model: Any, x: Any, y: np.ndarray, scores: np.ndarray, cl
     if getattr(x, "ndim", 0) != 4 or x.shape[-1] not in (1, 3):
         return {}
     images = np.asarray(x[:SAMPLES], dtype="float32")
-    predicted = _predicted(scores[:SAMPLES])
+    predicted = predicted_classes(scores[:SAMPLES])
     samples = [{"image": image.round(3).tolist(), "true": class_names[int(t)], "predicted": class_names[int(p)],
                 "confidence": float(s.max() if s.shape[-1] > 1 else (s[0] if p else 1 - s[0]))}
                for image, t, p, s in zip(images, y[:SAMPLES], predicted, scores[:SAMPLES], strict=False)]
@@ -78,5 +78,6 @@ def grad_cam(model: Any, images: np.ndarray, classes: np.ndarray) -> np.ndarray 
     return cams / np.maximum(peak, 1e-8)
 
 
-def _predicted(scores: np.ndarray) -> np.ndarray:
+def predicted_classes(scores: np.ndarray) -> np.ndarray:
+    """Top-1 classes: the highest score, or a single sigmoid output above one half."""
     return scores.argmax(-1) if scores.shape[-1] > 1 else (scores[..., 0] > 0.5).astype(int)
