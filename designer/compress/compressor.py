@@ -16,8 +16,8 @@ import numpy as np
 
 from designer.compress import writers
 from designer.compress.measure import agreement, compressed_bytes, latency_ms, metrics, predict, size_bytes
-from designer.compress.methods import DEFAULT_EPOCHS, DEFAULT_SPARSITY, KIND, METHODS
-from designer.compress.report import DEFAULT_TOLERANCE, CompressReport
+from designer.compress.methods import DEFAULT_EPOCHS, DEFAULT_SPARSITY, DEFAULT_TOLERANCE, KIND, METHODS
+from designer.compress.report import CompressReport
 from designer.data.dataset import Dataset, check_fit
 from designer.export import keras_file, onnx_file, tflite_file
 from designer.export.exporter import check_target, export_model

@@ -9,3 +9,4 @@ KIND = {"dynamic": "tflite", "float16": "tflite", "int8": "tflite", "keras-int8"
 METHODS = tuple(KIND)
 DEFAULT_SPARSITY = 0.6
 DEFAULT_EPOCHS = 2
+DEFAULT_TOLERANCE = 2.0  # points of accuracy lost (or percent of mean absolute error gained) allowed

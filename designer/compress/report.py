@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DEFAULT_TOLERANCE = 2.0  # points of accuracy lost (or percent of mean absolute error gained) allowed
+from designer.compress.methods import DEFAULT_TOLERANCE
+
 MIN_AGREEMENT = 0.9  # the share of test samples whose top-1 class must match the float model's
 
 
