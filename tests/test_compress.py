@@ -92,6 +92,7 @@ def test_pruning_keeps_exact_zeros_and_shrinks_the_compressed_file(compressed):
     _, report, out = compressed("prune")
     assert report["loss_points"] <= 1.5
     assert report["compressed_bytes"] <= 0.75 * report["baseline_compressed_bytes"]
+    assert report["size_bytes"] <= 1.01 * report["baseline_bytes"]  # the same weights, no optimizer state
     reloaded = keras.saving.load_model(out, compile=False, safe_mode=True)
     for kernel in prune.prunable(reloaded):
         values = keras.ops.convert_to_numpy(kernel)

@@ -124,9 +124,10 @@ def pruned(job: Job, path: Path) -> list[str]:
 
 
 def copy(model: keras.Model) -> keras.Model:
-    """A fresh, uncompiled twin (no optimizer state in what it saves) holding the same weights. Stateful
-    preprocessing layers derive what ``call`` uses from their weights in ``finalize_state``, as loading does."""
-    twin = keras.models.clone_model(model)
+    """A fresh, uncompiled twin (no optimizer state in what it saves: ``clone_model`` compiles a clone of a
+    compiled model) holding the same weights. Stateful preprocessing layers derive what ``call`` uses from
+    their weights in ``finalize_state``, as loading does."""
+    twin = type(model).from_config(model.get_config())
     twin.set_weights(model.get_weights())
     for layer in twin._flatten_layers(include_self=False):
         if hasattr(layer, "finalize_state"):
