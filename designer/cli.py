@@ -19,12 +19,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from designer.compress.methods import DEFAULT_EPOCHS, DEFAULT_SPARSITY, DEFAULT_TOLERANCE, METHODS
 from designer.export.formats import FORMATS
 from designer.training.stores import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
-            "activations")
+            "activations", "compress")
 
 
 class UsageError(Exception):
@@ -229,6 +230,44 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     report.notes[:0] = source.notes
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    import os
+
+    if "keras" not in sys.modules:  # the converters need TensorFlow, as export does
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+    _quiet_backend()
+    from designer.compress.compressor import Settings, check_request, compress
+    from designer.data.dataset import DataError
+    from designer.data.sources import load_source
+    from designer.export.report import ExportError
+    from designer.export.source import open_source
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.spec import TrainingSpec
+
+    settings = Settings(args.sparsity, args.epochs, args.tolerance)
+    try:
+        check_request(args.method, Path(args.output), settings)
+        source = open_source(args.source, args.tracking_uri)
+        setup = {**source.data, **_data_override(args)}
+        if not setup.get("source"):
+            raise UsageError(f"{args.source} has no data setup to measure on; give --data builtin:NAME or npz:PATH")
+        spec = TrainingSpec.from_dict(source.project.training if source.project else {})
+        dataset = load_source(setup["source"], source.folder, target=setup.get("target"),
+                              target_size=setup.get("target_size"), classes=setup.get("classes"),
+                              features=setup.get("features"))
+        report = compress(source.model, args.method, Path(args.output), dataset, spec, settings)
+    except (DataError, DocumentFormatError) as exc:
+        raise UsageError(str(exc)) from None
+    except ExportError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from None
+        print(f"netdesigner: cannot compress: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    report.notes[:0] = source.notes
+    print(json.dumps(report.to_dict()) if args.json else report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -713,6 +752,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
         if name == "explain":
             p.add_argument("--json", action="store_true", help="one JSON object per sample")
+    p = command("compress", cmd_compress, "quantise or prune the model for deployment, measured against the "
+                "float artifact of the same kind on the test split")
+    p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--sparsity", type=float, metavar="S", help="with prune: the share of weights to zero "
+                   f"(default {DEFAULT_SPARSITY})")
+    p.add_argument("--epochs", type=int, metavar="N", help=f"with prune: fine-tuning epochs (default {DEFAULT_EPOCHS})")
+    p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, npz:PATH or csv:PATH to calibrate, fine-tune "
+                   "and measure on (default: the project's data setup)")
+    p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
+    p.add_argument("--features", metavar="COL,COL", help="with csv:PATH, the input columns")
+    p.add_argument("-o", "--output", required=True, metavar="PATH", help="FILE.tflite (dynamic, float16, int8), "
+                   "FILE.keras (keras-int8, prune) or FILE.onnx (onnx-int8)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="POINTS",
+                   help=f"accuracy points the artifact may lose on the test split (default {DEFAULT_TOLERANCE:g})")
+    p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON line, last")
     return parser
 
 

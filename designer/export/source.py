@@ -13,7 +13,7 @@ import keras
 from designer.export import reference
 from designer.export.report import ExportError
 from designer.graph.document import NetworkDocument
-from designer.graph.project import ProjectFileError, load_project
+from designer.graph.project import Project, ProjectFileError, load_project
 from designer.keras_bridge.build import BuildError
 from designer.keras_bridge.preprocessing import empty_vocabularies
 from designer.keras_bridge.saving import model_with_weights
@@ -29,7 +29,13 @@ class ExportSource:
     title: str
     notes: list[str] = field(default_factory=list)
     reference: reference.Reference | None = None  # the imported source model's outputs, while they apply
-    data: dict[str, Any] = field(default_factory=dict)  # the project's data setup (what explain reads)
+    project: Project | None = None  # its data and training setup, for work that needs the data (compress)
+    folder: Path = Path(".")  # where the project's relative data paths start
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The project's data setup (what explain and compress read); empty without a project."""
+        return self.project.data if self.project is not None else {}
 
 
 # (tracking URI, run id or prefix, folder) -> the folder holding the run's files; LookupError if no such run
@@ -69,9 +75,9 @@ def _from_project(path: Path) -> ExportSource:
     notes = [f"{name} has no saved weights; it keeps its initial values" for name in skipped]
     if not project.weights:
         notes.append("the project has no trained weights: the export carries the initial values")
-        return ExportSource(model, project.document, project.description, notes, data=project.data)
+        return ExportSource(model, project.document, project.description, notes, project=project, folder=path.parent)
     source, stale = reference.load(path.parent / project.weights, project.document, model)
-    return ExportSource(model, project.document, project.description, notes + stale, source, project.data)
+    return ExportSource(model, project.document, project.description, notes + stale, source, project, path.parent)
 
 
 def _from_run_folder(folder: Path) -> ExportSource:
@@ -85,7 +91,7 @@ def _from_run_folder(folder: Path) -> ExportSource:
     except (ProjectFileError, ValueError, OSError) as exc:
         raise ExportError(f"{folder}: the run's files do not load: {exc}", usage=True) from None
     return ExportSource(model, project.document, project.description, [f"weights from the run's {checkpoint.name}"],
-                        data=project.data)
+                        project=project, folder=folder)
 
 
 def _from_run_id(run_id: str, tracking_uri: str, fetch_run: FetchRun) -> ExportSource:

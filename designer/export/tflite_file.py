@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -19,23 +20,29 @@ from designer.export.probes import Loaded
 from designer.export.report import ExportError
 from designer.export.savedmodel import ENDPOINT, serving_archive
 
+# Sets a converter's options before it runs: the quantisation methods of ``designer.compress``.
+Configure = Callable[[tf.lite.TFLiteConverter], None]
 
-def _convert(model: keras.Model, batch: int | None, scratch: Path) -> bytes:
+
+def _convert(model: keras.Model, batch: int | None, scratch: Path, configure: Configure | None) -> bytes:
     saved = scratch / f"batch-{batch}"
     serving_archive(model, batch).write_out(str(saved), verbose=False)
-    return tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[ENDPOINT]).convert()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[ENDPOINT])
+    if configure is not None:
+        configure(converter)
+    return converter.convert()
 
 
-def write(model: keras.Model, path: Path) -> list[str]:
+def write(model: keras.Model, path: Path, configure: Configure | None = None) -> list[str]:
     notes = []
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         try:
-            flatbuffer = _convert(model, None, Path(scratch))
+            flatbuffer = _convert(model, None, Path(scratch), configure)
         except Exception as exc:  # the converter raises its own ConverterError with MLIR text
             if "TensorList" not in str(exc) and "static" not in str(exc):
                 raise ExportError(f"TFLite cannot convert this model: {_first_error(exc)}") from None
             try:
-                flatbuffer = _convert(model, 1, Path(scratch))
+                flatbuffer = _convert(model, 1, Path(scratch), configure)
             except Exception as again:
                 raise ExportError(f"TFLite cannot convert this model: {_first_error(again)}") from None
             notes.append("the batch size is fixed to 1 (recurrent layers need a static batch in TFLite); "

@@ -61,3 +61,4 @@ def sample_predictions(model: Any, x: Any, y: np.ndarray, scores: np.ndarray, cl
     for sample, cam in zip(samples, heat, strict=False):
         sample["heatmap"] = cam.round(3).tolist()
     return {"samples": samples}
+

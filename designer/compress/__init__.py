@@ -1,0 +1,1 @@
+"""Compress a trained model for deployment (quantisation, pruning) and measure what it costs and saves."""
