@@ -14,6 +14,7 @@ import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import keras
@@ -70,8 +71,9 @@ class Analysis:
     def total_params(self) -> int:
         return self.trainable_params + self.non_trainable_params
 
-    @property
+    @cached_property
     def cost(self) -> Cost:
+        """Totals of the document's own nodes; read once analysis is complete (the canvas asks per node)."""
         return sum((n.cost for n in self.top_level()), Cost())
 
     @property
