@@ -138,3 +138,12 @@ def test_cli_reports_cost(tmp_path, capsys):
     assert all(n["activation_bytes"] > 0 for n in data["nodes"])
     assert main(["analyze", str(path)]) == 0
     assert "Compute per sample: 12.8 KMACs (12,779 multiply-accumulates)" in capsys.readouterr().out
+
+
+def test_imported_self_attention_counts_the_same_tensor_as_query_and_value(analyzer):
+    x = keras.Input((5, 16))
+    model = keras.Model(x, keras.layers.MultiHeadAttention(2, 8, name="self_attention")(x, x))
+    doc = import_model(model, analyzer.catalog, layout=False)
+    analysis = analyzer.analyze(doc)
+    assert analysis.ok, analysis.diagnostics
+    assert macs_by_name(analysis, doc)["self_attention"] == 4 * 5 * 16 * 16 + 2 * 5 * 5 * (8 + 8)
