@@ -22,6 +22,7 @@ from typing import Any
 from designer.compress.methods import DEFAULT_EPOCHS, DEFAULT_SPARSITY, DEFAULT_TOLERANCE, METHODS
 from designer.export.formats import FORMATS
 from designer.training.stores import StoreError
+from designer.wording import macs_text, size_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
@@ -107,25 +108,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def format_summary(doc: Any, analysis: Any) -> str:
     """A table like ``model.summary()``, plus totals and the diagnostics pinned to nodes."""
-    rows = [("Name", "Type", "Output shape", "Params", "Inputs from")]
+    rows = [("Name", "Type", "Output shape", "Params", "MACs", "Inputs from")]
     for node in doc.nodes.values():
         result = analysis.nodes.get(node.id)
         shape = result.shape_text() if result and result.outputs else ("error" if result else "?")
         params = f"{result.params:,}" if result else "-"
+        macs = f"{result.cost.macs:,}" if result else "-"
         type_text = node.type + ("" if node.trainable else " (frozen)")
-        rows.append((node.name, type_text, shape, params,
+        rows.append((node.name, type_text, shape, params, macs,
                      ", ".join(doc.node(e.src).name for e in doc.in_edges(node.id))))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f'Model: "{doc.name}"']
     for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if c != 3 else cell.rjust(w)
+        lines.append("  ".join(cell.ljust(w) if c not in (3, 4) else cell.rjust(w)
                                for c, (cell, w) in enumerate(zip(row, widths, strict=False))).rstrip())
         if i == 0:
             lines.append("-" * len(lines[-1]))
     total = analysis.total_params
-    lines += ["", f"Total params: {total:,} ({_bytes(total * 4)})",
+    cost = analysis.cost
+    lines += ["", f"Total params: {total:,} ({size_text(cost.param_bytes)})",
               f"Trainable params: {analysis.trainable_params:,}",
-              f"Non-trainable params: {analysis.non_trainable_params:,}"]
+              f"Non-trainable params: {analysis.non_trainable_params:,}",
+              f"Compute per sample: {macs_text(cost.macs)} ({cost.macs:,} multiply-accumulates)",
+              f"Activations per sample: {size_text(cost.activation_bytes)}"]
     names = {path: node.name for path, node in doc.walk()}
     if analysis.diagnostics:
         lines.append("\nDiagnostics:")
@@ -135,14 +140,6 @@ def format_summary(doc: Any, analysis: Any) -> str:
     else:
         lines.append("\nNo problems found.")
     return "\n".join(lines)
-
-
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return ""
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from designer.app.theme import category_color
 from designer.graph.document import NetworkDocument, Node
 
 NODE_W, NODE_H, PORT_R = 200.0, 66.0, 6.0
+COST_COLOR = "#e64a19"  # the cost overlay's heat colour
 LAYER_MIME = "application/x-kdn-layer"
 
 
@@ -96,6 +97,7 @@ class NodeItem(QGraphicsItem):
         self.error: str | None = None
         self.frozen = False
         self.is_block = False
+        self.macs_share = 0.0  # of the whole network's multiply-accumulates, for the cost overlay
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
         self.setZValue(1)
@@ -127,6 +129,9 @@ class NodeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(QBrush(body))
         painter.drawRoundedRect(rect, 8, 8)
+        overlay = getattr(self.scene(), "cost_overlay", None)
+        if overlay is not None:
+            self._paint_cost(painter, overlay)
         header = QPainterPath()
         header.addRoundedRect(QRectF(0, 0, 8, NODE_H), 4, 4)
         painter.fillPath(header, self.color if not self.frozen else self.color.lighter(150))
@@ -155,6 +160,21 @@ class NodeItem(QGraphicsItem):
             painter.setFont(bold)
             painter.drawText(QRectF(NODE_W - 13, -5, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
 
+    def _paint_cost(self, painter: QPainter, heaviest: float) -> None:
+        """Tint and a bar in proportion to the node's share of compute (the heaviest node full), and the share."""
+        relative = self.macs_share / heaviest if heaviest else 0.0
+        heat = QColor(COST_COLOR)
+        heat.setAlphaF(0.45 * relative)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(heat)
+        painter.drawRoundedRect(QRectF(1, 1, NODE_W - 2, NODE_H - 2), 7, 7)
+        painter.fillRect(QRectF(8, NODE_H - 6, (NODE_W - 12) * relative, 4), QColor(COST_COLOR))
+        if self.macs_share:
+            painter.setPen(QColor(COST_COLOR).darker(130))
+            painter.setFont(node_fonts(painter.font())[0])
+            share = f"{self.macs_share:.0%}" if self.macs_share >= 0.005 else "<1%"
+            painter.drawText(QRectF(16, 42, NODE_W - 26, 18), Qt.AlignmentFlag.AlignRight, share)
+
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
             self.scene().node_moved(self)  # type: ignore[attr-defined]
@@ -182,6 +202,7 @@ class CanvasScene(QGraphicsScene):
         self.edges: dict[tuple[str, int, str, int], EdgeItem] = {}
         self.grid = QColor("#e3e7eb")
         self.colors = LIGHT
+        self.cost_overlay: float | None = None  # the largest node's share of compute while the overlay shows
         self.set_dark(False)
 
     def set_dark(self, dark: bool) -> None:
@@ -347,12 +368,15 @@ class Canvas(QGraphicsView):
                 info["title"], info["subtitle"], info["shape"], info["params"])
             item.color, item.error, item.frozen, item.is_block = (
                 category_color(info["category"]), info["error"], not node.trainable, node.is_block)
+            item.macs_share = info.get("macs_share", 0.0)
             item.setToolTip(info["error"] or info["tooltip"])
             item.set_ports(info["inputs"], info["outputs"])
             if item.pos() != QPointF(*node.position):
                 item.setPos(*node.position)
             item.update()
         self.positions = {n.id: n.position for n in doc.nodes.values()}
+        if scene.cost_overlay is not None:
+            self.show_cost(True)
         keys = {(e.src, e.src_port, e.dst, e.dst_port) for e in doc.edges}
         for key in list(scene.edges):
             if key not in keys:
@@ -365,6 +389,13 @@ class Canvas(QGraphicsView):
         self._span_scene()
         self.minimap.setVisible(len(doc) > 40)
         self.minimap.update()
+
+    def show_cost(self, on: bool) -> None:
+        """Colour each node by its share of the network's multiply-accumulates (View → Cost overlay)."""
+        scene = self.canvas_scene
+        scene.cost_overlay = max((i.macs_share for i in scene.nodes.values()), default=0.0) if on else None
+        for item in scene.nodes.values():
+            item.update()
 
     def _span_scene(self, visible: QRectF | None = None) -> None:
         """Let the scene cover the graph and a view's width and height around what is (or is about to be) on

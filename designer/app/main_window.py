@@ -32,7 +32,7 @@ from designer.graph.layout import auto_layout, free_offset
 from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
-from designer.wording import plural
+from designer.wording import macs_text, plural, size_text
 
 if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
     from PySide6.QtGui import QCloseEvent
@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
             ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
             ("view", "&Up one block", "Backspace", self.close_block, "up"),
             ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
+            ("view", "&Cost overlay", "Ctrl+Shift+M", self.toggle_cost_overlay, None),
             ("view", "&Experiment Manager", "Ctrl+E", self.show_experiments, "experiments"),
         ]
         menus = {name: self.menuBar().addMenu(f"&{name.title()}") for name in ("file", "edit", "view")}
@@ -247,6 +248,7 @@ class MainWindow(QMainWindow):
         menus["file"].insertMenu(self.actions_by_name["Import Keras model"], self.recent_menu)
         menus["file"].insertSeparator(self.actions_by_name["Quit"])
         menus["file"].aboutToShow.connect(self._file_menu_shown)
+        self.actions_by_name["Cost overlay"].setCheckable(True)
         redo, ctrl_shift_z = self.actions_by_name["Redo"], QKeySequence("Ctrl+Shift+Z")
         if ctrl_shift_z not in redo.shortcuts():  # Windows binds Redo to Ctrl+Y alone
             redo.setShortcuts([*redo.shortcuts(), ctrl_shift_z])
@@ -295,6 +297,7 @@ class MainWindow(QMainWindow):
             else node.type + (" (shared)" if node.share else ""),
             "shape": result.shape_text() if result and result.outputs else ("error" if errors else ""),
             "params": f"{result.params:,} params" if result and result.params else "",
+            "macs_share": result.cost.macs / total if result and (total := self.analysis.cost.macs) else 0.0,
             "category": category,
             "error": errors[0] if errors else None,
             "tooltip": spec.description if spec else node.type,
@@ -311,7 +314,8 @@ class MainWindow(QMainWindow):
         errors = sum(d.severity == "error" for d in analysis.diagnostics)
         warnings = len(analysis.diagnostics) - errors
         self.totals.setText(f"{plural(len(self.state.root), 'layer')} · {plural(analysis.total_params, 'parameter')} "
-                            f"({analysis.trainable_params:,} trainable) · {plural(errors, 'error')} · "
+                            f"({analysis.trainable_params:,} trainable) · {macs_text(analysis.cost.macs)} · "
+                            f"{size_text(analysis.cost.param_bytes)} · {plural(errors, 'error')} · "
                             f"{plural(warnings, 'warning')}")
         self._selection_changed(self.canvas.selected_ids())
 
@@ -812,6 +816,9 @@ class MainWindow(QMainWindow):
             if url.isLocalFile() and self.maybe_save():
                 self.open_path(Path(url.toLocalFile()))
                 break
+
+    def toggle_cost_overlay(self) -> None:
+        self.canvas.show_cost(self.actions_by_name["Cost overlay"].isChecked())
 
     def toggle_theme(self) -> None:
         self.dark = not self.dark

@@ -34,7 +34,7 @@ from designer.app.canvas import LAYER_MIME
 from designer.app.theme import category_icon
 from designer.graph.document import Node
 from designer.layers.values import parse_param
-from designer.wording import plural
+from designer.wording import macs_text, plural, size_text
 
 # ---- palette ----------------------------------------------------------------------------------
 
@@ -260,6 +260,14 @@ class _NumberItem(QTableWidgetItem):
         return (self.data(Qt.ItemDataRole.UserRole) or 0) < (other.data(Qt.ItemDataRole.UserRole) or 0)
 
 
+def _number(value: int | None) -> _NumberItem:
+    """A right-aligned count that sorts by value; blank when the node has no result."""
+    item = _NumberItem(f"{value:,}" if value is not None else "")
+    item.setData(Qt.ItemDataRole.UserRole, value or 0)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
 class AnalysisPanel(QSplitter):
     """Sortable table of every layer, and the list of errors and warnings; clicks select nodes."""
 
@@ -267,8 +275,10 @@ class AnalysisPanel(QSplitter):
 
     def __init__(self) -> None:
         super().__init__(Qt.Orientation.Horizontal)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Name", "Type", "Output shape", "Params"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Name", "Type", "Output shape", "Params", "MACs"])
+        self.table.horizontalHeaderItem(4).setToolTip("Multiply-accumulates per sample (dense, convolution, "
+                                                      "recurrent and attention products)")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # document order first
         self.table.setSortingEnabled(True)
@@ -293,10 +303,12 @@ class AnalysisPanel(QSplitter):
             name = QTableWidgetItem(node.name)
             name.setData(Qt.ItemDataRole.UserRole, node.id)
             shape = result.shape_text() if result and result.outputs else ("error" if result and result.error else "")
-            params = _NumberItem(f"{result.params:,}" if result else "")
-            params.setData(Qt.ItemDataRole.UserRole, result.params if result else 0)
-            params.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for col, item in enumerate((name, QTableWidgetItem(node.type), QTableWidgetItem(shape), params)):
+            params = _number(result.params if result else None)
+            macs = _number(result.cost.macs if result else None)
+            if result:
+                macs.setToolTip(f"{macs_text(result.cost.macs)} · weights {size_text(result.cost.param_bytes)} · "
+                                f"output {size_text(result.cost.activation_bytes)} per sample")
+            for col, item in enumerate((name, QTableWidgetItem(node.type), QTableWidgetItem(shape), params, macs)):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         self.problems.clear()

@@ -2,6 +2,7 @@
 
 Layers are created under ``keras.StatelessScope`` so their weights are declared but never
 allocated or initialised: a 100-million-parameter model analyses as fast as a small one.
+Each node also carries its cost (``cost.py``: MACs, parameter and activation bytes).
 Results are cached by what determines them (layer type, parameters, trainable flag and
 input shapes), so after an edit only the edited node and whatever its output shape
 changed are recomputed.
@@ -13,6 +14,7 @@ import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import keras
@@ -21,6 +23,7 @@ from designer.graph.document import NetworkDocument, Node
 from designer.graph.serialize import document_to_dict
 from designer.graph.validation import Diagnostic, validate
 from designer.keras_bridge.build import UnknownLayerType, error_text, invoke, make_layer
+from designer.keras_bridge.cost import Cost, layer_cost
 from designer.keras_bridge.internals import forget_deferred_variables
 from designer.layers.catalog import Catalog, load_catalog
 
@@ -35,6 +38,7 @@ class NodeAnalysis:
     non_trainable_params: int = 0
     error: str | None = None
     children: Analysis | None = None  # for blocks: the analysis of the inner graph
+    cost: Cost = field(default_factory=Cost)
 
     @property
     def params(self) -> int:
@@ -67,6 +71,11 @@ class Analysis:
     def total_params(self) -> int:
         return self.trainable_params + self.non_trainable_params
 
+    @cached_property
+    def cost(self) -> Cost:
+        """Totals of the document's own nodes; read once analysis is complete (the canvas asks per node)."""
+        return sum((n.cost for n in self.top_level()), Cost())
+
     @property
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
@@ -79,10 +88,14 @@ class Analysis:
                           "output_shape": [list(s) for s, _ in result.outputs] if len(result.outputs) > 1
                           else (list(result.outputs[0][0]) if result.outputs else None),
                           "params": result.params, "trainable": node.trainable,
+                          "macs": result.cost.macs, "param_bytes": result.cost.param_bytes,
+                          "activation_bytes": result.cost.activation_bytes,
                           "inputs": [doc.node(e.src).name for e in doc.in_edges(node.id)]})
         return {"nodes": nodes, "total_params": self.total_params,
                 "trainable_params": self.trainable_params,
                 "non_trainable_params": self.non_trainable_params,
+                "total_macs": self.cost.macs, "param_bytes": self.cost.param_bytes,
+                "activation_bytes": self.cost.activation_bytes,
                 "diagnostics": [d.to_dict() for d in self.diagnostics]}
 
 
@@ -122,8 +135,9 @@ class Analyzer:
             if len(inputs) != len(edges) or (not node.is_input and not edges):
                 continue  # an input is missing or failed: already reported there; no cascade
             analysis = self._node(doc.node(node.share) if node.share else node, node.call, inputs, result)
-            if node.share:  # the weights belong to the node that owns the layer
-                analysis = NodeAnalysis(analysis.outputs, 0, 0, analysis.error, analysis.children)
+            if node.share:  # the weights belong to the node that owns the layer; the compute is this call's
+                analysis = replace(analysis, trainable_params=0, non_trainable_params=0,
+                                   cost=replace(analysis.cost, param_bytes=0))
             path = prefix + node_id
             result.nodes[path] = analysis
             if analysis.children is not None:
@@ -165,13 +179,15 @@ class Analyzer:
                     outputs = invoke(layer, replace(node, call=call), symbolic, self.catalog)
                 counts = (_count(getattr(layer, "trainable_weights", [])),
                           _count(getattr(layer, "non_trainable_weights", [])))
+                specs = [_spec(t) for t in outputs]
+                cost = layer_cost(layer, inputs, specs)
         except UnknownLayerType as exc:
             return NodeAnalysis(error=str(exc))
         except Exception as exc:  # Keras's message is the diagnostic
             return NodeAnalysis(error=error_text(exc))
         finally:
             forget_deferred_variables()
-        return NodeAnalysis([_spec(t) for t in outputs], *counts)
+        return NodeAnalysis(specs, *counts, cost=cost)
 
     def _block(self, node: Node, inputs: list[TensorSpec], outer: Analysis) -> NodeAnalysis:
         """A block is analysed as its inner graph, its Input nodes fed the outer shapes."""
@@ -187,7 +203,7 @@ class Analyzer:
             return NodeAnalysis(error=f"inside block {node.name!r}: {first}", children=inner)
         specs = [inner.nodes[o.node].outputs[o.port] for o in node.block.effective_outputs()]
         trainable = inner.trainable_params if node.trainable else 0
-        return NodeAnalysis(specs, trainable, inner.total_params - trainable, children=inner)
+        return NodeAnalysis(specs, trainable, inner.total_params - trainable, children=inner, cost=inner.cost)
 
 
 def _spec(tensor: Any) -> TensorSpec:

@@ -25,3 +25,10 @@ def idf_weights(layer: Any) -> np.ndarray:
     """
     lookup = getattr(layer, "_lookup_layer", layer)
     return keras.ops.convert_to_numpy(lookup.idf_weights_const)
+
+
+def dtype_bits(dtype: Any) -> int:
+    """Bits per element of a Keras dtype name (``bfloat16`` → 16, ``int4`` → 4), which NumPy cannot tell."""
+    from keras.src.utils.dtype_utils import dtype_size
+
+    return int(dtype_size(keras.backend.standardize_dtype(dtype)))
