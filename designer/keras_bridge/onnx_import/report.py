@@ -75,7 +75,8 @@ class ImportReport:
         lines.append("layout:")
         for kind, tensors in (("input", self.inputs), ("output", self.outputs)):
             for t in tensors:
-                change = f"axes {tuple(t.axes)}, channels moved last" if t.changed else "unchanged"
+                change = "unchanged" if not t.changed else f"axes {tuple(t.axes)}" + (
+                    ", channels moved last" if t.axes == [0, *range(2, len(t.axes)), 1] else "")
                 lines.append(f"  {kind} {t.name}: ONNX {_shape(t.onnx_shape)} → Keras {_shape(t.keras_shape)} "
                              f"({change})")
         if self.permutes:
