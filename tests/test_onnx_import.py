@@ -227,6 +227,86 @@ def test_pytorch_style_networks_import_as_layers_and_match(build, tmp_path):
     assert json.loads(json.dumps(report.to_dict()))["parity"]["ok"] is True
 
 
+def test_erf_gelu_pattern_becomes_one_gelu_activation(tmp_path):
+    path = tmp_path / "block.onnx"
+    onnx.save(transformer_block(np.random.default_rng(0)), str(path))
+    model = import_onnx(path, check=False).model
+    gelus = [layer for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    assert [layer.name for layer in gelus] == ["gelu_Div"] and gelus[0].get_config()["activation"] == "gelu"
+    assert not any(op.name.startswith("gelu_Erf") for op in model.operations)
+
+
+def _single_op(rng: np.random.Generator, op: str, shape: tuple[int, ...], out_shape: tuple[int, ...],
+               weights: dict[str, np.ndarray] | None = None, extra: list[str] = (), opset: int = 13,
+               **attrs) -> onnx.ModelProto:
+    weights = weights or {}
+    inputs = ["x", *weights, *extra]
+    nodes = [helper.make_node(op, inputs, ["y"], f"my_{op.lower()}", **attrs)]
+    inits = [numpy_helper.from_array(v, k) for k, v in weights.items()]
+    return _model(nodes, [_float("x", *shape)], [_float("y", *out_shape)], inits, opset)
+
+
+def _gates(rng, blocks, units, features):
+    return {"W": rng.normal(0, 0.4, (1, blocks * units, features)).astype(np.float32),
+            "R": rng.normal(0, 0.4, (1, blocks * units, units)).astype(np.float32),
+            "B": rng.normal(0, 0.4, (1, 2 * blocks * units)).astype(np.float32)}
+
+
+SMALL_CASES = {
+    "gru_reset_after": (lambda rng: _single_op(rng, "GRU", (5, 2, 3), (5, 1, 2, 4), _gates(rng, 3, 4, 3),
+                                               hidden_size=4, linear_before_reset=1), "GRU"),
+    "gru_reset_before": (lambda rng: _single_op(rng, "GRU", (5, 2, 3), (5, 1, 2, 4), _gates(rng, 3, 4, 3),
+                                                hidden_size=4), "GRU"),
+    "simple_rnn": (lambda rng: _single_op(rng, "RNN", (5, 2, 3), (5, 1, 2, 4), _gates(rng, 1, 4, 3),
+                                          hidden_size=4), "SimpleRNN"),
+    "layer_norm_op": (lambda rng: _single_op(rng, "LayerNormalization", (2, 5, 6), (2, 5, 6),
+                                             {"g": rng.normal(1, .2, 6).astype(np.float32),
+                                              "b": rng.normal(0, .2, 6).astype(np.float32)}, opset=17),
+                      "LayerNormalization"),
+    "lrn": (lambda rng: _single_op(rng, "LRN", (2, 7, 5, 5), (2, 7, 5, 5), size=3, alpha=1e-2, beta=0.75,
+                                   bias=2.0), "Dense"),
+    "resize_nearest": (lambda rng: _single_op(rng, "Resize", (2, 3, 4, 5), (2, 3, 8, 10),
+                                              {"roi": np.zeros(0, np.float32),
+                                               "scales": np.array([1, 1, 2, 2], np.float32)},
+                                              mode="nearest", coordinate_transformation_mode="asymmetric",
+                                              nearest_mode="floor"), "UpSampling2D"),
+    "resize_bilinear": (lambda rng: _single_op(rng, "Resize", (2, 3, 4, 5), (2, 3, 6, 7),
+                                               {"roi": np.zeros(0, np.float32), "scales": np.zeros(0, np.float32),
+                                                "sizes": np.array([2, 3, 6, 7], np.int64)}, mode="linear"),
+                        "Resizing"),
+    "upsample_opset9": (lambda rng: _single_op(rng, "Upsample", (2, 3, 4, 4), (2, 3, 8, 12),
+                                               {"scales": np.array([1, 1, 2, 3], np.float32)}, opset=9),
+                        "UpSampling2D"),
+    "conv_same_stride": (lambda rng: _single_op(rng, "Conv", (2, 3, 9, 9), (2, 4, 5, 5),
+                                                {"w": rng.normal(0, .3, (4, 3, 3, 3)).astype(np.float32)},
+                                                pads=[1, 1, 1, 1], strides=[2, 2]), "Conv2D"),
+    "maxpool_ceil": (lambda rng: _single_op(rng, "MaxPool", (2, 3, 7, 7), (2, 3, 4, 4), kernel_shape=[2, 2],
+                                            strides=[2, 2], ceil_mode=1), "MaxPooling2D"),
+    "avgpool_padding_left_out": (lambda rng: _single_op(rng, "AveragePool", (2, 3, 6, 7), (2, 3, 4, 3),
+                                                        kernel_shape=[3, 3], strides=[2, 3], pads=[2, 1, 1, 1]),
+                                 "AveragePooling2D"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SMALL_CASES))
+def test_single_operators_match_onnxruntime(case, tmp_path):
+    build, keras_class = SMALL_CASES[case]
+    path = tmp_path / f"{case}.onnx"
+    onnx.save(build(np.random.default_rng(0)), str(path))
+    imported = import_onnx(path)
+    assert imported.report.parity.ok, imported.report.text()
+    assert keras_class in {type(layer).__name__ for layer in imported.model.layers}
+
+
+def test_the_input_can_keep_its_channels_first_layout(tmp_path):
+    path = tmp_path / "cnn.onnx"
+    onnx.save(bn_cnn(np.random.default_rng(0)), str(path))
+    imported = import_onnx(path, channels_last=False)
+    assert imported.model.input_shape == (None, 3, 8, 8)
+    assert imported.report.parity.ok and not imported.report.inputs[0].changed
+    assert type(imported.model.layers[1]).__name__ == "Permute"  # one transpose, at the input
+
+
 def test_flatten_after_convolution_keeps_pytorchs_order(tmp_path):
     """Channels last changes the order Flatten reads; a Permute restores PyTorch's (C, H, W)."""
     path = tmp_path / "cnn.onnx"

@@ -33,6 +33,7 @@ CHANNEL_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAverage
 # Ops that keep their input's layout: look through them for a channel op.
 _LAYOUT_NEUTRAL = {"Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Tanh", "Clip", "Add", "Sub", "Mul", "Div",
                    "Dropout", "Identity", "Cast", "Abs", "Neg", "Exp", "PRelu", "HardSigmoid", "HardSwish"}
+_RECURRENT = {"LSTM", "GRU", "RNN"}
 _RANDOM = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 
 
@@ -113,6 +114,11 @@ class Converter:
     def convert(self) -> tuple[keras.Model, list[str], list[str]]:
         """The model, and the names of its ONNX inputs and outputs in order."""
         inputs = self._make_inputs()
+        for proto in self.graph.node:  # first, so handlers that look ahead (GELU) see every constant
+            if proto.op_type == "Constant":
+                self.constants[proto.output[0]] = self._fold(self._wrap(proto))[0]
+                self.absorbed.add(id(proto))
+                self.folded += 1
         for proto in self.graph.node:
             if id(proto) in self.absorbed:
                 continue
@@ -153,23 +159,29 @@ class Converter:
             dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
             if not dims:
                 raise OnnxImportError(f"input {info.name!r} is a scalar; Keras inputs need a batch axis")
-            if not made and dims[0]:
-                self.batch = dims[0]
-            perm = (layout.channels_last(len(dims)) if self.channels_last and self._feeds_channel_op(info.name)
-                    else layout.identity(len(dims)))
+            perm = self._input_perm(info.name, len(dims))
+            if not made and dims[perm[0]]:
+                self.batch = dims[perm[0]]
             dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
             name = self._unique(valid_name(info.name))
             tensor = keras.Input(shape=tuple(dims[a] for a in perm[1:]), dtype=str(dtype), name=name)
             made[info.name] = self.values[info.name] = Value(tensor, perm)
         return made
 
-    def _feeds_channel_op(self, name: str) -> bool:
+    def _input_perm(self, name: str, rank: int) -> Perm:
+        """Channels last for an input that feeds convolutions; batch first for the (T, N, F)
+        sequence a recurrent layer reads; ONNX's own order otherwise."""
         for proto in self.consumers.get(name, []):
-            if proto.op_type in CHANNEL_OPS and proto.input[0] == name:
-                return True
-            if proto.op_type in _LAYOUT_NEUTRAL and any(self._feeds_channel_op(o) for o in proto.output):
-                return True
-        return False
+            if self.channels_last and proto.op_type in CHANNEL_OPS and proto.input[0] == name:
+                return layout.channels_last(rank)
+            if proto.op_type in _RECURRENT and proto.input[0] == name and rank == 3 and not any(
+                    a.name == "layout" and a.i == 1 for a in proto.attribute):
+                return (1, 0, 2)
+            if proto.op_type in _LAYOUT_NEUTRAL:
+                perms = {self._input_perm(o, rank) for o in proto.output} - {layout.identity(rank)}
+                if len(perms) == 1:
+                    return perms.pop()
+        return layout.identity(rank)
 
     def _wrap(self, proto: onnx.NodeProto) -> OnnxNode:
         attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute}

@@ -51,9 +51,12 @@ def _keras_same(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[i
     return True
 
 
-def _window(cv: Converter, node: OnnxNode, x: Value, kernel: Sequence[int]) -> tuple[Any, str, dict[str, Any]]:
+Window = tuple[Any, str, dict[str, Any], list[tuple[int, int]] | None]
+
+
+def _window(cv: Converter, node: OnnxNode, x: Value, kernel: Sequence[int]) -> Window:
     """The channels-last input (padded if Keras's own padding cannot match), Keras's ``padding``,
-    and strides/dilations, for a convolution or pooling over ``x``."""
+    strides, and the padding added by a layer here (None when Keras pads, or nothing does)."""
     n = len(kernel)
     strides = list(node.attr("strides", [1] * n))
     dilations = list(node.attr("dilations", [1] * n))
@@ -64,17 +67,27 @@ def _window(cv: Converter, node: OnnxNode, x: Value, kernel: Sequence[int]) -> t
     x = cv.arrange(x, channels_last(x.rank))
     options = {"strides": tuple(strides)}
     if not any(b or e for b, e in pads):
-        return x.tensor, "valid", options
+        return x.tensor, "valid", options, None
     if _keras_same(sizes, kernel, strides, dilations, pads):
-        return x.tensor, "same", options
+        return x.tensor, "same", options, None
     if node.op_type == "MaxPool":
         widths = [(0, 0), *pads, (0, 0)]
-        return cv.op(keras.ops.pad, x.tensor, widths, constant_values=_LOWEST, suffix="pad"), "valid", options
-    if node.op_type == "AveragePool" and not node.attr("count_include_pad", 0):
-        raise Unsupported("average pooling that leaves padding out of the mean needs padding Keras's 'same' "
-                          "cannot match")
+        padded = cv.op(keras.ops.pad, x.tensor, widths, constant_values=_LOWEST, suffix="pad")
+        return padded, "valid", options, pads
     padding = pads[0] if n == 1 else tuple(pads)
-    return cv.layer(_spatial_layer("ZeroPadding", n), x.tensor, "pad", padding=padding), "valid", options
+    return cv.layer(_spatial_layer("ZeroPadding", n), x.tensor, "pad", padding=padding), "valid", options, pads
+
+
+def _mean_correction(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                     pads: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Per output position, window size / real (unpadded) elements in it: turns the mean over a
+    zero-padded window into ONNX's mean that leaves the padding out."""
+    factor = np.ones(())
+    for size, k, s, (before, after) in zip(sizes, kernel, strides, pads, strict=True):
+        starts = np.arange((size + before + after - k) // s + 1) * s - before
+        counts = np.minimum(starts + k, size) - np.maximum(starts, 0)
+        factor = np.multiply.outer(factor, k / counts)
+    return factor[..., None].astype(np.float32)  # one value for every channel
 
 
 def _ceil_pad(size: int | None, k: int, s: int, d: int, pad: tuple[int, int]) -> tuple[int, int]:
@@ -97,7 +110,7 @@ def conv(cv: Converter, node: OnnxNode) -> list[Any]:
     spatial, kernel = w.ndim - 2, tuple(w.shape[2:])
     group, out_channels = node.attr("group", 1), w.shape[0]
     in_channels = w.shape[1] * group
-    tensor, padding, options = _window(cv, node, x, kernel)
+    tensor, padding, options, _ = _window(cv, node, x, kernel)
     dilations = tuple(node.attr("dilations", [1] * spatial))
     strides = options["strides"]
     subsample = any(s > 1 for s in strides) and any(d > 1 for d in dilations)
@@ -159,9 +172,12 @@ def pool(cv: Converter, node: OnnxNode) -> list[Any]:
         raise Unsupported("dilated pooling has no Keras layer")
     if len(node.outputs) > 1 and node.outputs[1]:
         raise Unsupported("the indices output of MaxPool has no Keras equivalent")
-    tensor, padding, options = _window(cv, node, x, kernel)
+    tensor, padding, options, pads = _window(cv, node, x, kernel)
     kind = "MaxPooling" if node.op_type == "MaxPool" else "AveragePooling"
     out = cv.layer(_spatial_layer(kind, len(kernel)), tensor, pool_size=kernel, padding=padding, **options)
+    if kind == "AveragePooling" and pads is not None and not node.attr("count_include_pad", 0):
+        factor = _mean_correction(cv.onnx_shape(x)[2:], kernel, options["strides"], pads)
+        out = cv.layer(keras.layers.Rescaling, out, "count", scale=factor.tolist())
     return [Value(out, channels_last(x.rank))]
 
 
@@ -290,3 +306,64 @@ def dropout(cv: Converter, node: OnnxNode) -> list[Any]:
     if len(node.inputs) > 1 and node.inputs[1]:
         ratio = float(cv.const(node.inputs[1]))
     return [Value(cv.layer(keras.layers.Dropout, x.tensor, rate=float(ratio)), x.perm)]
+
+
+_REPLICATING = {("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"), ("half_pixel", "round_prefer_ceil"),
+                ("pytorch_half_pixel", "round_prefer_floor"), ("pytorch_half_pixel", "round_prefer_ceil")}
+
+
+@handles("Resize", "Upsample")
+def resize(cv: Converter, node: OnnxNode) -> list[Any]:
+    x = cv.value(node.inputs[0])
+    dims = cv.onnx_shape(x)
+    scales = _resize_scales(cv, node, dims)
+    if scales[0] != 1 or scales[1] != 1 or node.attr("antialias", 0) or node.attr("axes") is not None:
+        raise Unsupported("resizing the batch or channel axis, or antialiasing")
+    mode = node.attr("mode", "nearest")
+    legacy = node.op_type == "Upsample" or cv.opset < 11
+    coords = "asymmetric" if legacy else node.attr("coordinate_transformation_mode", "half_pixel")
+    rounding = "floor" if legacy else node.attr("nearest_mode", "round_prefer_floor")
+    spatial, integral = len(dims) - 2, all(float(s).is_integer() for s in scales)
+    x = cv.arrange(x, channels_last(x.rank))
+    if mode == "nearest" and integral and (coords, rounding) in _REPLICATING:
+        size = tuple(int(s) for s in scales[2:])
+        options = {"interpolation": "nearest"} if spatial == 2 else {}
+        out = cv.layer(_spatial_layer("UpSampling", spatial), x.tensor, size=size[0] if spatial == 1 else size,
+                       **options)
+    elif mode == "linear" and spatial == 2 and coords in ("half_pixel", "pytorch_half_pixel"):
+        height, width = (round(d * s) for d, s in zip(dims[2:], scales[2:], strict=True))
+        out = cv.layer(keras.layers.Resizing, x.tensor, height=height, width=width, interpolation="bilinear")
+    else:
+        raise Unsupported(f"{mode} resizing with coordinate mode {coords!r} (Keras matches integer-scale nearest "
+                          "and half-pixel bilinear)")
+    return [Value(out, x.perm)]
+
+
+def _resize_scales(cv: Converter, node: OnnxNode, dims: Sequence[int | None]) -> list[float]:
+    if node.attr("scales") is not None:  # Upsample before opset 9
+        return list(node.attr("scales"))
+    names = node.inputs
+    if node.op_type == "Upsample" or cv.opset < 11:
+        return cv.const(names[1], "the scales").tolist()
+    if len(names) > 3 and names[3]:
+        sizes = cv.const(names[3], "the output sizes").tolist()
+        return [s / d for s, d in zip(sizes, dims, strict=True)]
+    return cv.const(names[2], "the scales").tolist()
+
+
+@handles("LRN")
+def local_response_norm(cv: Converter, node: OnnxNode) -> list[Any]:
+    """x / (bias + alpha/size · Σ x² over neighbouring channels)^beta, written with Keras's own pieces:
+    the channel-window sum is a Dense layer with a fixed 0/1 band matrix (not trainable)."""
+    x = cv.arrange(cv.value(node.inputs[0]), channels_last(cv.value(node.inputs[0]).rank))
+    size, channels = node.attr("size"), x.tensor.shape[-1]
+    low, high = (size - 1) // 2, (size - 1) - (size - 1) // 2
+    band = np.array([[1.0 if -low <= j - i <= high else 0.0 for j in range(channels)] for i in range(channels)],
+                    dtype=np.float32)  # band[i, j]: channel i counts towards output channel j
+    squared = cv.op(keras.ops.square, x.tensor, suffix="square")
+    summed = cv.layer(keras.layers.Dense, squared, "window", weights=[band], units=channels, use_bias=False,
+                      trainable=False)
+    base = cv.layer(keras.layers.Rescaling, summed, "scale", scale=node.attr("alpha", 1e-4) / size,
+                    offset=node.attr("bias", 1.0))
+    divisor = cv.op(keras.ops.power, base, node.attr("beta", 0.75), suffix="power")
+    return [Value(cv.op(keras.ops.divide, x.tensor, divisor), x.perm)]

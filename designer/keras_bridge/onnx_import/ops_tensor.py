@@ -135,6 +135,9 @@ def softmax(cv: Converter, node: OnnxNode) -> list[Any]:
 # ---- element-wise arithmetic ------------------------------------------------------------------
 @handles("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean")
 def elementwise(cv: Converter, node: OnnxNode) -> list[Any]:
+    gelu_out = _erf_gelu(cv, node) if node.op_type == "Div" else None
+    if gelu_out is not None:
+        return [gelu_out]
     names = [n for n in node.inputs if n]
     constants = [n for n in names if cv.is_const(n)]
     if not constants:
@@ -151,6 +154,38 @@ def elementwise(cv: Converter, node: OnnxNode) -> list[Any]:
         raise Unsupported("a constant operand that varies along the batch or has more axes than the tensor")
     scalar = float(keras_c.reshape(-1)[0]) if keras_c.size == 1 else None
     return _same(x, _with_constant(cv, node.op_type, x.tensor, keras_c, scalar, x_first))
+
+
+def _erf_gelu(cv: Converter, div: OnnxNode) -> Value | None:
+    """PyTorch's exact GELU, ``x * 0.5 * (1 + erf(x / sqrt(2)))`` written out as Div → Erf → Add →
+    Mul → Mul, as one ``Activation("gelu")``; None when the chain is not exactly that."""
+    def scalar(name: str) -> float | None:
+        c = cv.constants.get(name)
+        return float(c.reshape(-1)[0]) if c is not None and c.size == 1 else None
+
+    def other(proto: Any, name: str) -> str:
+        return proto.input[1] if proto.input[0] == name else proto.input[0]
+
+    x_name = div.inputs[0]
+    if x_name not in cv.values or not np.isclose(scalar(div.inputs[1]) or 0, np.sqrt(2)):
+        return None
+    chain, name = [], div.outputs[0]
+    for op in ("Erf", "Add", "Mul", "Mul"):
+        proto = cv.sole_consumer(name, op)
+        if proto is None:
+            return None
+        chain.append(proto)
+        name = proto.output[0]
+    erf, add, mul_x, mul_half = chain
+    if (scalar(other(add, erf.output[0])) != 1.0 or other(mul_x, add.output[0]) != x_name
+            or scalar(other(mul_half, mul_x.output[0])) != 0.5):
+        return None
+    x = cv.value(x_name)
+    result = Value(cv.layer(keras.layers.Activation, x.tensor, activation="gelu"), x.perm)
+    for proto in chain:
+        cv.absorb(proto)
+    cv.values[mul_half.output[0]] = result
+    return result
 
 
 def _with_constant(cv: Converter, op: str, x: Any, c: np.ndarray, scalar: float | None, x_first: bool) -> Any:
