@@ -316,6 +316,7 @@ def test_flatten_after_convolution_keeps_pytorchs_order(tmp_path):
     assert kinds.index("Permute") < kinds.index("Reshape") < kinds.index("Dense")
     assert imported.report.permutes == 1
     assert imported.report.mapping()["Shape"] == {"(constant: static shape)": 1}
+    assert imported.report.folded == 6  # 3 Constant, Gather, Unsqueeze, Concat: each evaluated once
 
 
 def test_names_come_from_the_onnx_nodes(tmp_path):

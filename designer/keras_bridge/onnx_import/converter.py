@@ -97,7 +97,7 @@ class Converter:
         for proto in self.graph.node:
             for name in proto.input:
                 self.consumers[name].append(proto)
-        self.absorbed: set[int] = set()
+        self.absorbed: set[tuple[str, ...]] = set()  # by outputs: protobuf wrappers have no stable id
         self.taken: set[str] = set()
         self.became: list[tuple[str, str, list[str]]] = []  # (node name, op type, Keras classes made)
         self.unsupported: list[tuple[str, str, str]] = []  # (node name, op type, reason)
@@ -117,10 +117,10 @@ class Converter:
         for proto in self.graph.node:  # first, so handlers that look ahead (GELU) see every constant
             if proto.op_type == "Constant":
                 self.constants[proto.output[0]] = self._fold(self._wrap(proto))[0]
-                self.absorbed.add(id(proto))
+                self.absorbed.add(tuple(proto.output))
                 self.folded += 1
         for proto in self.graph.node:
-            if id(proto) in self.absorbed:
+            if tuple(proto.output) in self.absorbed:
                 continue
             if any(n and n not in self.values and n not in self.constants for n in proto.input):
                 continue  # downstream of an unsupported node: that one is reported
@@ -262,7 +262,7 @@ class Converter:
 
     def absorb(self, proto: onnx.NodeProto) -> None:
         """Mark a following node as done by the current handler (a bias Add folded into Dense)."""
-        self.absorbed.add(id(proto))
+        self.absorbed.add(tuple(proto.output))
         self.became.append((self._wrap(proto).name, proto.op_type, ["(folded into the layer before)"]))
 
     def sole_consumer(self, name: str, op_type: str) -> onnx.NodeProto | None:
