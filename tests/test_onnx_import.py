@@ -319,6 +319,22 @@ def test_flatten_after_convolution_keeps_pytorchs_order(tmp_path):
     assert imported.report.folded == 6  # 3 Constant, Gather, Unsqueeze, Concat: each evaluated once
 
 
+def test_a_dynamic_batch_stays_dynamic(tmp_path):
+    """torch.onnx.export(..., dynamic_axes={"x": {0: "N"}}): the folded x.size(0) must not pin the batch."""
+    model = bn_cnn(np.random.default_rng(0))
+    for info in [*model.graph.input, *model.graph.output]:
+        info.type.tensor_type.shape.dim[0].dim_param = "N"
+    path = tmp_path / "dynamic.onnx"
+    onnx.save(model, str(path))
+    imported = import_onnx(path)
+    assert imported.report.inputs[0].onnx_shape == [None, 3, 8, 8]
+    import onnxruntime
+
+    x = np.random.default_rng(1).normal(size=(5, 3, 8, 8)).astype(np.float32)
+    expected = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(imported.predict([x])[0], expected, rtol=1e-4, atol=1e-5)
+
+
 def test_names_come_from_the_onnx_nodes(tmp_path):
     path = tmp_path / "ae.onnx"
     onnx.save(denoising_autoencoder(np.random.default_rng(0)), str(path))

@@ -64,9 +64,14 @@ def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True
 
 def _report(source: str, proto: onnx.ModelProto, cv: Converter, model: keras.Model, input_names: list[str],
             output_names: list[str]) -> ImportReport:
+    declared = {info.name: info.type.tensor_type.shape.dim for info in [*proto.graph.input, *proto.graph.output]}
+
     def layout_of(name: str) -> TensorLayout:
         value = cv.values[name]
-        return TensorLayout(name, list(cv.onnx_shape(value)), list(value.tensor.shape), list(value.perm))
+        dims = declared.get(name)  # None for a dynamic axis, as the file declares it
+        shape = ([d.dim_value if d.HasField("dim_value") else None for d in dims] if dims
+                 else list(cv.onnx_shape(value)))
+        return TensorLayout(name, shape, list(value.tensor.shape), list(value.perm))
 
     weights = sum(cv.constants[n].size for n in cv.read_constants if cv.constants[n].dtype.kind == "f")
     return ImportReport(

@@ -91,15 +91,14 @@ def _mean_correction(sizes: Sequence[int], kernel: Sequence[int], strides: Seque
 
 
 def _ceil_pad(size: int | None, k: int, s: int, d: int, pad: tuple[int, int]) -> tuple[int, int]:
-    """Extra end padding that makes floor division give ONNX's ceil_mode output size."""
+    """Extra end padding that makes Keras's floor division give ONNX's ceil_mode output size."""
     if size is None:
         raise Unsupported("ceil_mode needs a known input size")
     span = size + sum(pad) - (k - 1) * d - 1
-    extra = (math.ceil(span / s) * s - span) if math.ceil(span / s) * s - span < s else 0
-    # the last window must start inside the input or its left padding (ONNX's rule)
-    if extra and (math.ceil(span / s)) * s >= size + pad[0]:
-        extra = 0
-    return pad[0], pad[1] + extra
+    last_start = math.ceil(span / s) * s
+    if last_start >= size + pad[0]:  # ONNX drops a last window that would start in the end padding
+        return pad
+    return pad[0], pad[1] + last_start - span
 
 
 @handles("Conv")
