@@ -387,12 +387,14 @@ def test_damaged_file_is_refused_in_one_line(tmp_path):
         load_source(str(bad))
 
 
-def test_imported_model_becomes_a_document_that_builds(tmp_path):
-    path = tmp_path / "lstm.onnx"
-    onnx.save(lstm_classifier(np.random.default_rng(0)), str(path))
+@pytest.mark.parametrize("build", [lstm_classifier, transformer_block, denoising_autoencoder,
+                                   SMALL_CASES["lrn"][0], SMALL_CASES["avgpool_padding_left_out"][0]])
+def test_imported_model_becomes_a_document_that_builds(build, tmp_path):
+    """keras.ops calls, Rescaling constants and Permutes survive model → document → model."""
+    path = tmp_path / "net.onnx"
+    onnx.save(build(np.random.default_rng(0)), str(path))
     model = import_onnx(path, check=False).model
-    doc = import_model(model)
-    rebuilt = build_model(doc)
+    rebuilt = build_model(import_model(model))
     rebuilt.set_weights(model.get_weights())
-    x = np.random.default_rng(4).normal(size=(2, 5, 4)).astype(np.float32)
+    x = np.random.default_rng(4).normal(size=(2, *model.input_shape[1:])).astype(np.float32)
     np.testing.assert_allclose(rebuilt(x), model(x), rtol=1e-5, atol=1e-6)
