@@ -166,8 +166,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     from designer.keras_bridge.saving import save_with_weights
     from designer.keras_bridge.weights import collect_weights
 
+    report = None
     try:
-        model = load_source(args.source, args.weights)
+        if args.source.lower().endswith(".onnx"):
+            from designer.keras_bridge.onnx_import import import_onnx
+
+            imported = import_onnx(args.source)
+            model, report = imported.model, imported.report
+        else:
+            model = load_source(args.source, args.weights)
         doc = import_model(model)
     except ModelImportError as exc:
         raise UsageError(str(exc)) from None
@@ -175,6 +182,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     trained = not args.source.startswith("keras.applications:") or args.weights
     arrays = (collect_weights(model) | reference.record(model, doc)) if trained else None
     save_with_weights(project, out, arrays)
+    if args.json:
+        print(json.dumps({"project": str(out), "nodes": len(doc), "parameters": model.count_params(),
+                          **({"report": report.to_dict()} if report else {})}))
+        return EXIT_OK
+    if report is not None:
+        print(report.text())
     print(f"imported {model.name!r}: {len(doc)} nodes, {model.count_params():,} parameters → {out}"
           + (f" (+ weights {project.weights})" if trained else " (weights: fresh initialisation)"))
     return EXIT_OK
@@ -673,8 +686,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("import", cmd_import, "import a Keras model as a project")
-    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME")
+    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx")
     p.add_argument("-o", "--output", required=True, metavar="PROJECT", help="the project file to write (.kdn)")
+    p.add_argument("--json", action="store_true", help="print the result (and an ONNX import's report) as JSON")
     p.add_argument("--weights", metavar="FILE", help="for keras.applications: a local weights file to load")
     p = command("codegen", cmd_codegen, "write a Python script whose build_model() returns the model")
     p.add_argument("project", help="a project file (.kdn)")

@@ -51,6 +51,10 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
             return keras.saving.load_model(path, compile=False, safe_mode=True)
         if suffix in (".h5", ".hdf5"):
             return keras.saving.load_model(path, compile=False, safe_mode=True)
+        if suffix == ".onnx":  # converted to Keras layers; the report is import_onnx's to give
+            from designer.keras_bridge.onnx_import import import_onnx
+
+            return import_onnx(path, check=False).model
         if suffix == ".json":
             with open_regular_file(path) as fh:
                 config = _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "the file")

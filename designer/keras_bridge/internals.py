@@ -32,3 +32,9 @@ def dtype_bits(dtype: Any) -> int:
     from keras.src.utils.dtype_utils import dtype_size
 
     return int(dtype_size(keras.backend.standardize_dtype(dtype)))
+
+
+def rename_operation(tensor: object, name: str) -> None:
+    """Give the ``keras.ops`` call that made ``tensor`` a chosen name: the functions take none,
+    and the imported node should carry the name of the source's node."""
+    tensor._keras_history.operation.name = name  # type: ignore[attr-defined]

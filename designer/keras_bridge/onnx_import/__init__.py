@@ -1,0 +1,115 @@
+"""Import an ONNX network (a PyTorch export, a model-zoo file) as a functional Keras model made
+of ordinary layers with their weights, plus a report that checks it against onnxruntime.
+
+``import_model`` then turns the model into a document like any Keras model, so codegen,
+training and export need nothing ONNX-specific.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnx
+
+from designer.keras_bridge.onnx_import import ops_nn, ops_rnn, ops_tensor  # noqa: F401  (fill the handler table)
+from designer.keras_bridge.onnx_import.converter import Converter, OnnxImportError
+from designer.keras_bridge.onnx_import.layout import Perm, inverse
+from designer.keras_bridge.onnx_import.report import ImportReport, Parity, TensorLayout
+
+__all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx"]
+
+
+@dataclass
+class OnnxImport:
+    model: keras.Model
+    report: ImportReport
+    input_axes: list[Perm]
+    output_axes: list[Perm]
+
+    def predict(self, onnx_inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run the Keras model on inputs laid out as ONNX wants them; outputs in ONNX layout too."""
+        feeds = [np.asarray(x).transpose(axes) for x, axes in zip(onnx_inputs, self.input_axes, strict=True)]
+        outputs = self.model(feeds, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return [keras.ops.convert_to_numpy(y).transpose(inverse(axes))
+                for y, axes in zip(outputs, self.output_axes, strict=True)]
+
+
+def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True) -> OnnxImport:
+    """Convert the ONNX file at ``path``; ``check`` compares the result with onnxruntime."""
+    source = Path(path)
+    if not source.is_file():
+        raise OnnxImportError(f"{path}: no such file")
+    try:
+        proto = onnx.load(str(source))
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise OnnxImportError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    converter = Converter(proto, channels_last)
+    model, input_names, output_names = converter.convert()
+    values = converter.values
+    result = OnnxImport(model, _report(source.name, proto, converter, model, input_names, output_names),
+                        [values[n].perm for n in input_names], [values[n].perm for n in output_names])
+    if check:
+        try:
+            result.report.parity = parity(result, proto, converter.batch, converter.index_bounds)
+        except Exception as exc:  # onnxruntime's own refusal (e.g. an opset it dropped) is the news
+            result.report.notes.append(f"no parity check: onnxruntime could not run the source "
+                                       f"({str(exc).splitlines()[0][:200]})")
+    return result
+
+
+def _report(source: str, proto: onnx.ModelProto, cv: Converter, model: keras.Model, input_names: list[str],
+            output_names: list[str]) -> ImportReport:
+    declared = {info.name: info.type.tensor_type.shape.dim for info in [*proto.graph.input, *proto.graph.output]}
+
+    def layout_of(name: str) -> TensorLayout:
+        value = cv.values[name]
+        dims = declared.get(name)  # None for a dynamic axis, as the file declares it
+        shape = ([d.dim_value if d.HasField("dim_value") else None for d in dims] if dims
+                 else list(cv.onnx_shape(value)))
+        return TensorLayout(name, shape, list(value.tensor.shape), list(value.perm))
+
+    weights = sum(cv.constants[n].size for n in cv.read_constants if cv.constants[n].dtype.kind == "f")
+    return ImportReport(
+        source=source, producer=f"{proto.producer_name} {proto.producer_version}".strip(), opset=cv.opset,
+        operators=cv.operator_counts(), became=cv.became, folded=cv.folded,
+        inputs=[layout_of(n) for n in input_names], outputs=[layout_of(n) for n in output_names],
+        permutes=cv.permutes, parameters_onnx=int(weights), parameters_keras=int(model.count_params()))
+
+
+def probe_inputs(proto: onnx.ModelProto, batch: int, bounds: dict[str, int]) -> dict[str, np.ndarray]:
+    """Random inputs of the shapes and types the graph declares (indices within an embedding's size)."""
+    rng = np.random.default_rng(0)
+    initializers = {t.name for t in proto.graph.initializer}
+    feeds = {}
+    for info in proto.graph.input:
+        if info.name in initializers:
+            continue
+        tensor_type = info.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else (batch if i == 0 else 1)
+                for i, d in enumerate(tensor_type.shape.dim)]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        if np.issubdtype(dtype, np.integer):
+            feeds[info.name] = rng.integers(0, bounds.get(info.name, 2), dims).astype(dtype)
+        else:
+            feeds[info.name] = rng.standard_normal(dims).astype(dtype)
+    return feeds
+
+
+def parity(imported: OnnxImport, proto: onnx.ModelProto, batch: int, bounds: dict[str, int]) -> Parity:
+    import onnxruntime
+
+    feeds = probe_inputs(proto, batch, bounds)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # its warnings about old opsets are not the user's business
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    expected = session.run(None, feeds)
+    actual = imported.predict(list(feeds.values()))
+    max_abs = max(float(np.max(np.abs(a - e), initial=0.0)) for a, e in zip(actual, expected, strict=True))
+    scale = max(float(np.max(np.abs(e), initial=0.0)) for e in expected)
+    shapes = ", ".join(str(tuple(x.shape)) for x in feeds.values())
+    return Parity(max_abs, max_abs / scale if scale else max_abs, f"random input {shapes}")

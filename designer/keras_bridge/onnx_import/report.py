@@ -1,0 +1,95 @@
+"""What an ONNX import did, for people (``text()``) and for programs (``to_dict()``)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PARITY_TOLERANCE = 1e-4  # relative to the largest reference output
+
+
+@dataclass
+class Parity:
+    """The imported model against onnxruntime on one probe input."""
+
+    max_abs: float
+    max_rel: float
+    probe: str
+
+    @property
+    def ok(self) -> bool:
+        return self.max_rel <= PARITY_TOLERANCE
+
+
+@dataclass
+class TensorLayout:
+    name: str
+    onnx_shape: list[int | None]
+    keras_shape: list[int | None]
+    axes: list[int]  # Keras axis i holds ONNX axis axes[i]
+
+    @property
+    def changed(self) -> bool:
+        return self.axes != sorted(self.axes)
+
+
+@dataclass
+class ImportReport:
+    source: str
+    producer: str
+    opset: int
+    operators: dict[str, int]
+    became: list[tuple[str, str, list[str]]]  # (node, op type, what it became)
+    folded: int
+    inputs: list[TensorLayout]
+    outputs: list[TensorLayout]
+    permutes: int
+    parameters_onnx: int
+    parameters_keras: int
+    parity: Parity | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def mapping(self) -> dict[str, dict[str, int]]:
+        """Per operator type, how often it became each Keras class (``Conv → {Conv2D: 26}``)."""
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for _node, op, made in self.became:
+            counts[op].update(made)
+        return {op: dict(c) for op, c in counts.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["became"] = [{"node": n, "op": op, "keras": made} for n, op, made in self.became]
+        data["mapping"] = self.mapping()
+        data["layout_changed"] = any(t.changed for t in self.inputs + self.outputs)
+        if self.parity is not None:
+            data["parity"]["ok"] = self.parity.ok
+        return data
+
+    def text(self) -> str:
+        lines = [f"ONNX import of {self.source} (producer {self.producer or 'unknown'}, opset {self.opset})",
+                 "operators: " + ", ".join(f"{op} ×{n}" for op, n in self.operators.items()),
+                 f"constant-folded nodes: {self.folded}", "became:"]
+        for op, made in self.mapping().items():
+            lines.append(f"  {op:<20} → " + ", ".join(f"{k} ×{n}" for k, n in made.items()))
+        lines.append("layout:")
+        for kind, tensors in (("input", self.inputs), ("output", self.outputs)):
+            for t in tensors:
+                change = "unchanged" if not t.changed else f"axes {tuple(t.axes)}" + (
+                    ", channels moved last" if t.axes == [0, *range(2, len(t.axes)), 1] else "")
+                lines.append(f"  {kind} {t.name}: ONNX {_shape(t.onnx_shape)} → Keras {_shape(t.keras_shape)} "
+                             f"({change})")
+        if self.permutes:
+            lines.append(f"  {self.permutes} Permute layer(s) keep ONNX's element order (e.g. before Flatten)")
+        lines.append(f"parameters: {self.parameters_onnx:,} in ONNX → {self.parameters_keras:,} in Keras")
+        lines += [f"note: {n}" for n in self.notes]
+        if self.parity is not None:
+            p = self.parity
+            verdict = "OK" if p.ok else f"MISMATCH: ABOVE {PARITY_TOLERANCE:g} RELATIVE — DO NOT TRUST THIS IMPORT"
+            lines.append(f"parity vs onnxruntime ({p.probe}): max abs {p.max_abs:.3g}, "
+                         f"max rel {p.max_rel:.3g} — {verdict}")
+        return "\n".join(lines)
+
+
+def _shape(dims: list[int | None]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
