@@ -255,12 +255,13 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from designer.export.report import ExportError
     from designer.export.source import open_source
     from designer.graph.serialize import DocumentFormatError
+    from designer.training.records import download_run
     from designer.training.spec import TrainingSpec
 
     settings = Settings(args.sparsity, args.epochs, args.tolerance)
     try:
         check_request(args.method, Path(args.output), settings)
-        source = open_source(args.source, args.tracking_uri)
+        source = open_source(args.source, args.tracking_uri, download_run)
         setup = {**source.data, **_data_override(args)}
         if not setup.get("source"):
             raise UsageError(f"{args.source} has no data setup to measure on; give --data builtin:NAME or npz:PATH")
@@ -578,15 +579,17 @@ def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
         indices = [int(i) for i in args.samples.split(",") if i.strip()]
     except ValueError:
         raise UsageError(f"--samples {args.samples!r}: give sample indices like 0,1,2") from None
+    from designer.training.records import download_run
+
     try:
-        source = open_source(args.source, args.tracking_uri)
+        source = open_source(args.source, args.tracking_uri, download_run)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     setup = {**source.data, **_data_override(args)}
     if not setup.get("source"):
         raise UsageError(f"{args.source} has no data setup; give --data builtin:NAME, images:FOLDER, npz:PATH "
                          "or csv:PATH")
-    folder = Path(args.source).parent if args.source.endswith(".kdn") else Path(".")
+    folder = source.folder
     try:
         dataset = load_setup(setup, folder)
     except DataError as exc:
