@@ -69,3 +69,16 @@ def record_variant(tracking_uri: str, parent_run_id: str, report: CompressReport
             raise
         client.set_terminated(run_id, "FINISHED" if report.ok else "FAILED")
     return run_id
+
+
+def list_variants(tracking_uri: str, parent_run_id: str) -> list[dict[str, Any]]:
+    """The variants recorded for a run, oldest first: run id, method, params, metrics, status and why one
+    failed; ``StoreError`` in one line if the store cannot be used."""
+    client = open_client(tracking_uri)
+    with store_access(tracking_uri):
+        experiment = client.get_run(parent_run_id).info.experiment_id
+        runs = client.search_runs([experiment], filter_string=f"tags.{PARENT} = '{parent_run_id}'",
+                                  order_by=["attributes.start_time ASC"], max_results=1000)
+    return [{"run_id": r.info.run_id, "method": r.data.params.get("method", "?"), "params": dict(r.data.params),
+             "metrics": dict(r.data.metrics), "status": r.data.tags.get("status", r.info.status.lower()),
+             "failure": r.data.tags.get("failure_message", "")} for r in runs]
