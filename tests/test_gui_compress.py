@@ -34,10 +34,10 @@ def test_a_run_is_compressed_from_its_results_and_its_variant_listed_and_plotted
     assert [page.table.item(0, j).text().split()[0] for j in (0, 2)] == ["dynamic", "accuracy"]
     assert page.table.item(0, 4).text() == "within tolerance"
     [spot] = page.plot.variants.points()
-    assert spot.pos().x() == pytest.approx(size / 1e6) and spot.pos().y() == variant["metrics"]["test_accuracy"]
+    assert spot.pos().x() == size and spot.pos().y() == pytest.approx(variant["metrics"]["test_accuracy"])
     [baseline] = page.plot.baselines.points()
-    assert baseline.pos().x() == pytest.approx(variant["metrics"]["baseline_bytes"] / 1e6)
-    assert [label.toPlainText() for label in page.plot.labels] == ["dynamic", "float .tflite"]
+    assert baseline.pos().x() == variant["metrics"]["baseline_bytes"] and baseline.symbol() == "star"
+    assert [label.text for _, label in page.plot.legend.items] == ["dynamic", "float .tflite"]
     dock.runs.refresh()  # the variant is a run in the store, listed on its parent's page, not as a training run
     qtbot.waitUntil(lambda: not dock.runs.loading, timeout=30_000)
     assert [run["run_id"] for run in dock.runs.runs] == [page.run_id]
