@@ -255,13 +255,19 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from designer.export.report import ExportError
     from designer.export.source import open_source
     from designer.graph.serialize import DocumentFormatError
-    from designer.training.records import download_run
+    from designer.training.records import download_run, find_run
     from designer.training.spec import TrainingSpec
 
     settings = Settings(args.sparsity, args.epochs, args.tolerance)
+    parent: dict[str, str] = {}  # the run compressed, when it comes from the store: its variant is recorded there
+
+    def fetch_run(uri: str, ref: str, folder: Path) -> Path:
+        parent.update(uri=uri, run_id=find_run(uri, ref)["run_id"])
+        return download_run(uri, parent["run_id"], folder)
+
     try:
         check_request(args.method, Path(args.output), settings)
-        source = open_source(args.source, args.tracking_uri, download_run)
+        source = open_source(args.source, args.tracking_uri, fetch_run)
         setup = {**source.data, **_data_override(args)}
         if not setup.get("source"):
             raise UsageError(f"{args.source} has no data setup to measure on; give --data builtin:NAME or npz:PATH")
@@ -278,6 +284,14 @@ def cmd_compress(args: argparse.Namespace) -> int:
         print(f"netdesigner: cannot compress: {exc}", file=sys.stderr)
         return EXIT_FAILED
     report.notes[:0] = source.notes
+    if parent:
+        from designer.compress.record import record_variant
+
+        try:
+            record_variant(parent["uri"], parent["run_id"], report, settings.params(args.method))
+        except StoreError as exc:
+            raise StoreError(f"the variant was measured{' and written' if report.ok else ''} but not recorded: "
+                             f"{exc}") from None
     print(json.dumps(report.to_dict()) if args.json else report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -574,6 +588,7 @@ def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
     from designer.data.sources import load_setup
     from designer.export.report import ExportError
     from designer.export.source import open_source
+    from designer.training.records import download_run
 
     try:
         indices = [int(i) for i in args.samples.split(",") if i.strip()]

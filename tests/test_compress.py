@@ -10,16 +10,20 @@ import functools
 import io
 import json
 import os
+from pathlib import Path
 
 import keras
+import mlflow
 import numpy as np
 import pytest
 from keras import layers
+from mlflow.tracking import MlflowClient
 
+from conftest import SAMPLES
 from designer.cli import main
 from designer.compress import prune, writers
-from designer.compress.compressor import LOADERS, compress
-from designer.compress.methods import KIND, METHODS
+from designer.compress.compressor import LOADERS, Settings, compress
+from designer.compress.methods import DEFAULT_EPOCHS, DEFAULT_TOLERANCE, KIND, METHODS
 from designer.data.sources import load_source
 from designer.export.formats import SUFFIX
 from designer.export.report import ExportError
@@ -167,3 +171,76 @@ def test_a_copy_keeps_adapted_normalization_in_use():
     model = keras.Model(inputs, layers.Dense(1, name="out")(norm(inputs)))
     x = np.ones((3, 2), "float32")
     assert np.allclose(writers.copy(model).predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory):
+    """A run of the tabular sample recorded in a store of its own: (store, run id, folder)."""
+    folder = tmp_path_factory.mktemp("wine_run")
+    project = folder / "mlp.kdn"
+    project.write_text((SAMPLES / "tabular_mlp.kdn").read_text())
+    uri = f"sqlite:///{folder / 'runs.db'}"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["train", str(project), "--epochs", "20", "--tracking-uri", uri, "--json"]) == 0
+    return uri, json.loads(printed.getvalue().strip().splitlines()[-1])["run_id"], folder
+
+
+def compress_run(wine_run, out, *extra):
+    uri, run_id, _ = wine_run
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["compress", run_id[:8], "--tracking-uri", uri, "-o", str(out), "--json", *extra])
+    return code, json.loads(printed.getvalue().strip().splitlines()[-1])
+
+
+def test_a_variant_of_a_run_is_a_run_linked_to_it_with_its_artifact(wine_run):
+    uri, parent, folder = wine_run
+    out = folder / "dynamic.tflite"
+    code, report = compress_run(wine_run, out, "--method", "dynamic")
+    assert code == 0 and report["parent_run_id"] == parent
+    client = MlflowClient(uri)
+    variant = client.get_run(report["run_id"])
+    assert variant.info.experiment_id == client.get_run(parent).info.experiment_id
+    assert variant.data.tags["parent_run_id"] == variant.data.tags["mlflow.parentRunId"] == parent
+    assert variant.info.status == "FINISHED" and variant.data.tags["status"] == "finished"
+    assert variant.data.params == {"method": "dynamic", "tolerance": "2.0"}
+    assert variant.data.metrics["size_bytes"] == out.stat().st_size == report["size_bytes"]
+    assert variant.data.metrics["test_accuracy"] == report["metrics"]["accuracy"]
+    assert variant.data.metrics["baseline_test_accuracy"] == report["baseline_metrics"]["accuracy"]
+    assert variant.data.metrics["latency_ms_batch1"] == report["latency_ms"]["1"]
+    assert {a.path for a in client.list_artifacts(variant.info.run_id)} == {"dynamic.tflite", "compress_report.json"}
+    kept = mlflow.artifacts.download_artifacts(run_id=variant.info.run_id, artifact_path="dynamic.tflite",
+                                               tracking_uri=uri, dst_path=str(folder / "kept"))
+    assert Path(kept).read_bytes() == out.read_bytes()
+
+
+def test_a_variant_outside_the_tolerance_is_recorded_failed_without_artifact(wine_run, monkeypatch):
+    real = writers.write
+
+    def scrambled(method, job, path):  # the fault: the weights reversed before conversion
+        model = writers.copy(job.model)
+        model.set_weights([-w for w in model.get_weights()])
+        return real(method, dataclasses.replace(job, model=model), path)
+
+    monkeypatch.setattr(writers, "write", scrambled)
+    uri, _, folder = wine_run
+    code, report = compress_run(wine_run, folder / "broken.tflite", "--method", "dynamic")
+    assert code == 1 and not report["ok"] and not (folder / "broken.tflite").exists()
+    variant = MlflowClient(uri).get_run(report["run_id"])
+    assert variant.info.status == "FAILED" and "outside the tolerance" in variant.data.tags["failure_message"]
+    assert variant.data.params["method"] == "dynamic"
+    assert [a.path for a in MlflowClient(uri).list_artifacts(variant.info.run_id)] == ["compress_report.json"]
+
+
+def test_a_pruned_variant_records_its_sparsity_and_epochs_defaults_filled_in():
+    assert Settings(sparsity=0.3).params("prune") == {"method": "prune", "sparsity": 0.3, "epochs": DEFAULT_EPOCHS,
+                                                      "tolerance": DEFAULT_TOLERANCE}
+    assert Settings().params("int8") == {"method": "int8", "tolerance": DEFAULT_TOLERANCE}
+
+
+def test_activations_of_a_run_come_from_the_store(wine_run, tmp_path):
+    uri, parent, _ = wine_run
+    assert main(["activations", parent, "--tracking-uri", uri, "--layer", "hidden", "--samples", "0,1",
+                 "-o", str(tmp_path / "hidden.npz")]) == 0
+    assert np.load(tmp_path / "hidden.npz")["activations"].shape == (2, 32)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Qt, QTimer
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -98,6 +98,8 @@ class PredictedVsTrue(pg.PlotWidget):
 
 
 class ResultsView(QWidget):
+    compress_requested = Signal()  # Compress…: the dock shows its Compress page for this run
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.summary = QLabel()
@@ -111,6 +113,9 @@ class ResultsView(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Export the run's best model; the artifact is reloaded and compared with Keras")
         self.export_button.clicked.connect(self.export_dialog)
+        self.compress_button = QPushButton("Compress…")
+        self.compress_button.setToolTip("Quantise or prune the run's model, measured against the float model")
+        self.compress_button.clicked.connect(self.compress_requested)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(90)
@@ -124,6 +129,7 @@ class ResultsView(QWidget):
         row.addWidget(self.summary, 1)
         row.addWidget(self.format)
         row.addWidget(self.export_button)
+        row.addWidget(self.compress_button)
         self.samples = SamplePredictions()
         self.pairs = PredictedVsTrue()
         split = QSplitter()
@@ -144,6 +150,7 @@ class ResultsView(QWidget):
         """No run shown (a new window, another project): nothing of another run stays, nor can be exported."""
         self.run_id = self.tracking_uri = ""
         self.export_button.setEnabled(False)
+        self.compress_button.setEnabled(False)
         self.summary.setText("Results appear here when a run finishes.")
         self.report.hide()
         for view in (self.matrix, self.per_class, self.samples, self.pairs):
@@ -152,6 +159,7 @@ class ResultsView(QWidget):
     def show_result(self, event: dict[str, Any], tracking_uri: str) -> None:
         self.run_id, self.tracking_uri = event.get("run_id", ""), tracking_uri
         self.export_button.setEnabled(bool(self.run_id) and event["event"] == "finished")
+        self.compress_button.setEnabled(self.export_button.isEnabled())
         if event["event"] != "finished":
             self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
             return

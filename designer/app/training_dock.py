@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.compression.page import CompressPage
 from designer.app.monitor import TrainingMonitor, plot_defaults
 from designer.app.results import ResultsView
 from designer.app.training_runs import TrainingController
+from designer.compress.record import PARENT
 from designer.data.builtin import BUILTIN
 from designer.wording import plural
 
@@ -347,7 +349,8 @@ class RunsList(QWidget):
             return
         self.loading = False
         self.note.setText(runs if isinstance(runs, str) else self.HINT)
-        self.runs = [] if isinstance(runs, str) else runs  # type: ignore[assignment]
+        # compressed variants are listed on their parent's Compress page, not as training runs
+        self.runs = [] if isinstance(runs, str) else [r for r in runs if PARENT not in r["tags"]]  # type: ignore[union-attr]
         self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.runs))
@@ -416,8 +419,9 @@ class TrainingDock(QTabWidget):
         self.monitor = TrainingMonitor()
         self.results = ResultsView()
         self.runs = RunsList()
+        self.compress = CompressPage()
         for widget, title in ((setup, "Data"), (self.monitor, "Monitor"), (self.results, "Results"),
-                              (self.runs, "Runs")):
+                              (self.compress, "Compress"), (self.runs, "Runs")):
             self.addTab(widget, title)
         self.controller = TrainingController(self)
         self.controller.events.connect(self.monitor.add_events)
@@ -427,6 +431,7 @@ class TrainingDock(QTabWidget):
         self.monitor.kill_requested.connect(self.controller.kill)
         self.runs.overlay.connect(self.monitor.overlay)
         self.runs.opened.connect(self._reopen)
+        self.results.compress_requested.connect(lambda: self.setCurrentWidget(self.compress))
         self.train_button.clicked.connect(self.train)
         self.options_button.clicked.connect(self.edit_options)
         self.data.changed.connect(lambda data: on_setup(data, self.data.splits()))
@@ -438,7 +443,8 @@ class TrainingDock(QTabWidget):
         self.monitor.reset(running=False)
         self.monitor.overlay([])
         self.results.reset()
-        self.results.folder = folder
+        self.results.folder = self.compress.folder = folder
+        self.compress.show_run("", "")
         self.data.load_project(project.data, project.training, folder)
         self.runs.set_store(tracking_uri, project.name)
 
@@ -467,8 +473,14 @@ class TrainingDock(QTabWidget):
         self.setCurrentWidget(self.monitor)
         self.controller.start(project, folder, self.runs.tracking_uri or None)
 
+    def _show_result(self, event: dict[str, Any], tracking_uri: str) -> None:
+        """On the Results page, and on the Compress page when the run finished (a failed run has no model)."""
+        self.results.show_result(event, tracking_uri)
+        self.compress.show_run(self.results.run_id if self.results.compress_button.isEnabled() else "",
+                               tracking_uri)
+
     def _reopen(self, event: dict[str, Any]) -> None:
-        self.results.show_result(event, self.runs.tracking_uri)
+        self._show_result(event, self.runs.tracking_uri)
         self.setCurrentWidget(self.results)
 
     def release_run(self, ask: Any) -> bool:
@@ -489,7 +501,7 @@ class TrainingDock(QTabWidget):
     def _ended(self, event: dict[str, Any]) -> None:
         self.controller.prepare()  # the next run starts warm
         self.train_button.setEnabled(True)
-        self.results.show_result(event, self.controller.tracking_uri)
+        self._show_result(event, self.controller.tracking_uri)
         self.runs.refresh()
         ok = event["event"] == "finished"
         if ok:

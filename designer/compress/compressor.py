@@ -10,6 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -33,6 +34,11 @@ class Settings:
     sparsity: float | None = None  # prune only; DEFAULT_SPARSITY when not given
     epochs: int | None = None  # prune's fine-tune; DEFAULT_EPOCHS when not given
     tolerance: float = DEFAULT_TOLERANCE
+
+    def params(self, method: str) -> dict[str, Any]:
+        """What a variant was made with, as its run records it: pruning's settings with defaults filled in."""
+        pruning = {"sparsity": self.sparsity or DEFAULT_SPARSITY, "epochs": self.epochs or DEFAULT_EPOCHS}
+        return {"method": method, **(pruning if method == "prune" else {}), "tolerance": self.tolerance}
 
 
 def check_request(method: str, path: Path, settings: Settings) -> None:

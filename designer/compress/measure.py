@@ -50,11 +50,11 @@ def predict(loaded: Loaded, x: np.ndarray) -> np.ndarray:
                            for i in range(0, len(x), PREDICT_BATCH)])
 
 
-def latency_ms(loaded: Loaded, x: np.ndarray) -> dict[str, float]:
+def latency_ms(loaded: Loaded, x: np.ndarray, batches: tuple[int, ...] = LATENCY_BATCHES) -> dict[str, float]:
     """Median wall time of one call, per batch size, in milliseconds."""
     names, run = loaded
     timings = {}
-    for batch in LATENCY_BATCHES:
+    for batch in batches:
         feeds = {names[0]: np.resize(x, (batch, *x.shape[1:])).astype(x.dtype)}
         run(feeds)
         runs = []

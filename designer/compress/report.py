@@ -30,6 +30,8 @@ class CompressReport:
     tolerance: float = DEFAULT_TOLERANCE
     convert_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    run_id: str = ""  # the variant's run in the tracking store, when it was made from a run
+    parent_run_id: str = ""
 
     @property
     def loss_points(self) -> float:
@@ -63,4 +65,6 @@ class CompressReport:
                                             for b, ms in self.latency_ms.items()),
                  f"  params     {self.params:,}, non-zero {self.nonzero_params:,}",
                  f"  compressed in {self.convert_s:.1f} s"]
+        if self.run_id:
+            lines.append(f"  recorded as run {self.run_id}, a variant of run {self.parent_run_id}")
         return "\n".join(lines + [f"  note: {n}" for n in self.notes])
