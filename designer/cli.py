@@ -594,8 +594,6 @@ def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
         indices = [int(i) for i in args.samples.split(",") if i.strip()]
     except ValueError:
         raise UsageError(f"--samples {args.samples!r}: give sample indices like 0,1,2") from None
-    from designer.training.records import download_run
-
     try:
         source = open_source(args.source, args.tracking_uri, download_run)
     except ExportError as exc:
