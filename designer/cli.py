@@ -64,6 +64,14 @@ def _quiet_backend() -> None:
     import_keras_quietly()
 
 
+def _open_source(args: argparse.Namespace) -> Any:
+    """PROJECT|RUN as export, compress and explain all take it; a run id is fetched from the store."""
+    from designer.export.source import open_source
+    from designer.training.records import download_run
+
+    return open_source(args.source, args.tracking_uri, download_run)
+
+
 def _load(path: str) -> Any:
     from designer.graph.project import ProjectFileError, load_project
 
@@ -224,11 +232,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     _quiet_backend()
     from designer.export.exporter import Options, export_model
     from designer.export.report import ExportError
-    from designer.export.source import open_source
-    from designer.training.records import download_run
 
     try:
-        source = open_source(args.source, args.tracking_uri, download_run)
+        source = _open_source(args)
         options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
@@ -253,14 +259,13 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from designer.data.dataset import DataError
     from designer.data.sources import load_source
     from designer.export.report import ExportError
-    from designer.export.source import open_source
     from designer.graph.serialize import DocumentFormatError
     from designer.training.spec import TrainingSpec
 
     settings = Settings(args.sparsity, args.epochs, args.tolerance)
     try:
         check_request(args.method, Path(args.output), settings)
-        source = open_source(args.source, args.tracking_uri)
+        source = _open_source(args)
         setup = {**source.data, **_data_override(args)}
         if not setup.get("source"):
             raise UsageError(f"{args.source} has no data setup to measure on; give --data builtin:NAME or npz:PATH")
@@ -572,14 +577,13 @@ def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
     from designer.data.dataset import DataError
     from designer.data.sources import load_setup
     from designer.export.report import ExportError
-    from designer.export.source import open_source
 
     try:
         indices = [int(i) for i in args.samples.split(",") if i.strip()]
     except ValueError:
         raise UsageError(f"--samples {args.samples!r}: give sample indices like 0,1,2") from None
     try:
-        source = open_source(args.source, args.tracking_uri)
+        source = _open_source(args)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     setup = {**source.data, **_data_override(args)}
@@ -608,13 +612,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from designer.inspection.common import InspectionError, is_image, outputs, predicted_classes, scores_of
     from designer.inspection.explain import explain
     from designer.inspection.overlay import save_overlay
+    from designer.inspection.stream import progress_printer
 
     x = np.asarray(dataset.x[indices])
     baseline = 0.0 if is_image(x.shape[1:]) or x.dtype.kind != "f" else np.asarray(dataset.x).mean(axis=0)
     try:
         scores = outputs(model, x)
         classes = predicted_classes(scores)
-        maps = explain(model, x, args.method, layer=args.layer, classes=classes, baseline=baseline)
+        maps = explain(model, x, args.method, layer=args.layer, classes=classes, baseline=baseline,
+                       progress=progress_printer() if args.json else None)
     except InspectionError as exc:
         raise UsageError(str(exc)) from None
     out.mkdir(exist_ok=True)
