@@ -466,13 +466,26 @@ class TrainingDock(QTabWidget):
         self.setCurrentWidget(self.monitor)
         self.controller.start(project, folder, self.runs.tracking_uri or None)
 
+    def _explain_data(self) -> None:
+        """The Explain page offers the data setup's test samples and the network's 2-D convolutions."""
+        dataset = self.data.dataset
+        if dataset is None:
+            return
+        project, _ = self.project_getter()
+        splits = self.data.splits()
+        test = dataset.split_indices(splits["validation_split"], splits["test_split"], splits["seed"])[2]
+        convolutions = [node.name for node in project.document.nodes.values() if "Conv2D" in node.type]
+        self.results.explain.set_data(dataset, test, convolutions)
+
     def _reopen(self, event: dict[str, Any]) -> None:
+        self._explain_data()
         self.results.show_result(event, self.runs.tracking_uri)
         self.setCurrentWidget(self.results)
 
     def _ended(self, event: dict[str, Any]) -> None:
         self.controller.prepare()  # the next run starts warm
         self.train_button.setEnabled(True)
+        self._explain_data()
         self.results.show_result(event, self.controller.tracking_uri)
         self.runs.refresh()
         ok = event["event"] == "finished"
