@@ -30,7 +30,8 @@ def test_previews_are_the_layers_outputs_and_an_edit_recomputes_only_what_follow
     sample = digits().x[5]
     previewer = Previewer(catalog)
     first = previewer.refresh(doc, sample)
-    assert set(first) == {ids[name] for name in ("conv1", "conv2", "flat", "digit")}
+    assert set(first) == {ids[name] for name in ("image", "conv1", "conv2", "flat", "digit")}
+    np.testing.assert_array_equal(first[ids["image"]].values, sample)  # the input shows the sample
     # The same numbers as one functional model made of the previewer's own layers.
     layers = {name: previewer.layers[ids[name]][1] for name in ("conv1", "conv2", "flat", "digit")}
     inputs = keras.Input((8, 8, 1))
@@ -65,7 +66,7 @@ def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):
     doc, ids = small_cnn()
     doc.node(ids["conv2"]).params["kernel_size"] = 30  # larger than its 6×6 input
     previews = Previewer(catalog).refresh(doc, digits().x[0])
-    assert set(previews) == {ids["conv1"]}
+    assert set(previews) == {ids["image"], ids["conv1"]}
 
 
 def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot, window, tmp_path):  # noqa: F811

@@ -146,7 +146,7 @@ class Inspector(QScrollArea):
         self.output, self.parameters = QLabel(), QLabel()
         form.addRow("output", self.output)  # always there, so the fields never move down
         form.addRow("parameters", self.parameters)
-        self.statistics = QLabel("—")
+        self.statistics = QLabel("—", wordWrap=True)
         self.statistics.setToolTip("The output on the layer-preview sample (View ▸ Layer previews): a share of "
                                    "zeros near 100% after a ReLU means dead units")
         form.addRow("statistics", self.statistics)

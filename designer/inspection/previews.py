@@ -40,11 +40,14 @@ def statistics(values: np.ndarray) -> dict[str, float]:
 
 
 def picture(values: np.ndarray, limit: int | None = None) -> np.ndarray:
-    """An output as an RGB picture: feature maps (H, W, C) as a grid of channels (the first ``limit``),
-    a sequence (T, F) as a heat map, anything else flattened into bars."""
+    """An output as an RGB picture: feature maps (H, W, C) as a grid of channels (for a thumbnail the first
+    ``limit``, each thinned to about 16 pixels a side), a sequence (T, F) as a heat map, anything else as bars."""
     values = np.asarray(values, dtype="float32")
+    if values.ndim == 3 and limit is not None:  # a thumbnail: at most ~16 pixels a side per channel
+        step = max(1, values.shape[0] // 16)
+        return _heat(_grid(values[::step, ::step, :limit]))
     if values.ndim == 3:
-        return _heat(_grid(values if limit is None else values[..., :limit]))
+        return _heat(_grid(values))
     if values.ndim == 2:
         return _heat(_unit(values.T))  # features down, time across
     return _bars(values.reshape(-1))
@@ -81,8 +84,11 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
+HEAT = colours(np.linspace(0, 1, 256)).clip(0, 255).astype("uint8")  # looked up: a fifth of a refresh before
+
+
 def _heat(unit: np.ndarray) -> np.ndarray:
-    return colours(unit).clip(0, 255).astype("uint8")
+    return HEAT[(unit * 255).astype("uint8")]
 
 
 class Previewer:
@@ -95,6 +101,7 @@ class Previewer:
         self.results: dict[str, tuple[tuple[Any, ...], list[Any], Preview]] = {}
         self.sample: np.ndarray | None = None
         self.batch: Any = None
+        self.shown: Preview | None = None
 
     def refresh(self, doc: NetworkDocument, sample: np.ndarray) -> dict[str, Preview]:
         """Previews of every node the sample reaches (one input's network; other inputs' branches have none).
@@ -103,6 +110,7 @@ class Previewer:
             self.results.clear()
             self.sample = np.array(sample)
             self.batch = keras.ops.convert_to_tensor(self.sample[None])  # one tensor: outputs are keyed by it
+            self.shown = Preview(self.sample)  # the input node shows the sample itself
         inputs = doc.input_nodes()
         if not inputs:
             return {}
@@ -129,7 +137,7 @@ class Previewer:
             fresh[node_id] = cached
         self.results = fresh
         self.layers = {k: v for k, v in self.layers.items() if k in fresh}
-        return {node_id: result[2] for node_id, result in fresh.items()}
+        return {inputs[0].id: self.shown, **{node_id: result[2] for node_id, result in fresh.items()}}
 
     def _layer(self, node_id: str, settings: str, node: Any) -> Any:
         """The node's layer, kept while its settings and input shapes stay (and with it its weights)."""
