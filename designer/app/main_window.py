@@ -617,6 +617,7 @@ class MainWindow(QMainWindow):
                                                  self.change_experiments, self.open_trial,
                                                  lambda: self.background.catalog)
             self.project_changed.connect(self.experiments.load_project)
+            self.experiments.result.explain.data_source = self.training.explain_data  # the same data setup
         self.experiments.show()
         self.experiments.raise_()
         return self.experiments

@@ -415,6 +415,7 @@ class TrainingDock(QTabWidget):
         column.addLayout(buttons)
         self.monitor = TrainingMonitor()
         self.results = ResultsView()
+        self.results.explain.data_source = self.explain_data
         self.runs = RunsList()
         for widget, title in ((setup, "Data"), (self.monitor, "Monitor"), (self.results, "Results"),
                               (self.runs, "Runs")):
@@ -466,26 +467,24 @@ class TrainingDock(QTabWidget):
         self.setCurrentWidget(self.monitor)
         self.controller.start(project, folder, self.runs.tracking_uri or None)
 
-    def _explain_data(self) -> None:
-        """The Explain page offers the data setup's test samples and the network's 2-D convolutions."""
+    def explain_data(self) -> tuple[Any, Any, list[str]] | None:
+        """What the Explain pages offer: the data setup, its test samples' indices and the network's 2-D
+        convolutions (for Grad-CAM); None while the data loads."""
         dataset = self.data.dataset
         if dataset is None:
-            return
+            return None
         project, _ = self.project_getter()
         splits = self.data.splits()
         test = dataset.split_indices(splits["validation_split"], splits["test_split"], splits["seed"])[2]
-        convolutions = [node.name for node in project.document.nodes.values() if "Conv2D" in node.type]
-        self.results.explain.set_data(dataset, test, convolutions)
+        return dataset, test, [node.name for node in project.document.nodes.values() if "Conv2D" in node.type]
 
     def _reopen(self, event: dict[str, Any]) -> None:
-        self._explain_data()
         self.results.show_result(event, self.runs.tracking_uri)
         self.setCurrentWidget(self.results)
 
     def _ended(self, event: dict[str, Any]) -> None:
         self.controller.prepare()  # the next run starts warm
         self.train_button.setEnabled(True)
-        self._explain_data()
         self.results.show_result(event, self.controller.tracking_uri)
         self.runs.refresh()
         ok = event["event"] == "finished"

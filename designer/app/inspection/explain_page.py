@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ class ExplainPage(QWidget):
         layout.addWidget(self.samples)
         layout.addLayout(right, 1)
         self.dataset: Any = None
+        # (data, test indices, convolutions) from the data setup, asked for when a run is shown
+        self.data_source: Callable[[], tuple[Any, Any, list[str]] | None] = lambda: None
         self.run: tuple[str, str] | None = None  # tracking URI, run id
         self.folder = Path(".")  # the project's folder: its data paths are relative to it
         self.process: QProcess | None = None
@@ -121,6 +124,9 @@ class ExplainPage(QWidget):
         self.cancel()
         self._clean()
         self.run = run
+        offered = self.data_source() if run is not None else None
+        if offered is not None:
+            self.set_data(*offered)
         self.maps.clear()
         self.progress.setValue(0)
         self.explain_button.setEnabled(run is not None)
