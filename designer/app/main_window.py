@@ -375,6 +375,10 @@ class MainWindow(QMainWindow):
             catalog = self.background.catalog
             spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
             self.inspector.show_node(node, spec, result)
+        self._show_statistics(node)
+
+    def _show_statistics(self, node: Node | None) -> None:
+        """The selected node's output statistics on the preview sample, in Properties."""
         from designer.app.inspection.layer_previews import statistics_text
 
         preview = self.previews.previews.get(node.id) if node and not self.state.view else None
@@ -866,7 +870,7 @@ class MainWindow(QMainWindow):
         images = self.previews.images() if not self.state.view else {}
         for node_id, item in self.canvas.canvas_scene.nodes.items():
             item.set_preview(images.get(node_id))
-        self._selection_changed(self.canvas.selected_ids())
+        self._show_statistics(self.inspector.node)  # in place: the form may hold an editor in use
 
     def _open_preview(self, node_id: str) -> None:
         from designer.app.inspection.layer_previews import ChannelsDialog
