@@ -17,7 +17,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
 import numpy as np
 
 from designer.graph.document import NetworkDocument
@@ -63,8 +62,8 @@ def main() -> None:
         for key, node in (("near_input", convs[1]), ("middle", convs[len(convs) // 2])):
             doc.node(node).params["filters"] = 8 + (r % 2) * 4 + (key == "middle")
             figures[key].append(timed(lambda: previewer.refresh(doc, sample)))
+    for _ in range(args.repeats):  # the same network built whole and run, as a refresh without reuse would
         figures["rebuild"].append(timed(lambda: build_model(doc, catalog).predict(sample[None], verbose=0)))
-        keras.backend.clear_session()
     medians = {key: statistics.median(values) for key, values in figures.items()}
     print(f"{args.layers}-layer CNN, median of {args.repeats} edits (worker side)")
     print(f"  first refresh (every layer made)     {first:8.1f} ms")
