@@ -64,14 +64,6 @@ def _quiet_backend() -> None:
     import_keras_quietly()
 
 
-def _open_source(args: argparse.Namespace) -> Any:
-    """PROJECT|RUN as export, compress and explain all take it; a run id is fetched from the store."""
-    from designer.export.source import open_source
-    from designer.training.records import download_run
-
-    return open_source(args.source, args.tracking_uri, download_run)
-
-
 def _load(path: str) -> Any:
     from designer.graph.project import ProjectFileError, load_project
 
@@ -232,9 +224,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     _quiet_backend()
     from designer.export.exporter import Options, export_model
     from designer.export.report import ExportError
+    from designer.export.source import open_source
+    from designer.training.records import download_run
 
     try:
-        source = _open_source(args)
+        source = open_source(args.source, args.tracking_uri, download_run)
         options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
@@ -259,13 +253,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from designer.data.dataset import DataError
     from designer.data.sources import load_source
     from designer.export.report import ExportError
+    from designer.export.source import open_source
     from designer.graph.serialize import DocumentFormatError
+    from designer.training.records import download_run
     from designer.training.spec import TrainingSpec
 
     settings = Settings(args.sparsity, args.epochs, args.tolerance)
     try:
         check_request(args.method, Path(args.output), settings)
-        source = _open_source(args)
+        source = open_source(args.source, args.tracking_uri, download_run)
         setup = {**source.data, **_data_override(args)}
         if not setup.get("source"):
             raise UsageError(f"{args.source} has no data setup to measure on; give --data builtin:NAME or npz:PATH")
@@ -577,20 +573,23 @@ def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
     from designer.data.dataset import DataError
     from designer.data.sources import load_setup
     from designer.export.report import ExportError
+    from designer.export.source import open_source
 
     try:
         indices = [int(i) for i in args.samples.split(",") if i.strip()]
     except ValueError:
         raise UsageError(f"--samples {args.samples!r}: give sample indices like 0,1,2") from None
+    from designer.training.records import download_run
+
     try:
-        source = _open_source(args)
+        source = open_source(args.source, args.tracking_uri, download_run)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     setup = {**source.data, **_data_override(args)}
     if not setup.get("source"):
         raise UsageError(f"{args.source} has no data setup; give --data builtin:NAME, images:FOLDER, npz:PATH "
                          "or csv:PATH")
-    folder = Path(args.source).parent if args.source.endswith(".kdn") else Path(".")
+    folder = source.folder
     try:
         dataset = load_setup(setup, folder)
     except DataError as exc:

@@ -233,7 +233,9 @@ def test_a_sweep_runs_from_the_window(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not window.controller.running, timeout=120_000)
     assert "best: trial" in window.status.text()
     assert {e["pid"] for e in events if e["event"] == "trial_started"} <= warm  # no cold start
-    assert any(s.startswith("creating the study") for s in stages) and stages[-1] == ""
+    # the window polls the stage, so which of the quick ones it catches depends on the machine's speed
+    said = ("taking the warm workers", "creating the study", "opening the run store", "first trials starting")
+    assert any(s.startswith(said) for s in stages) and stages[-1] == ""
     assert {handle.process.pid for handle in window.controller.warm} == warm  # kept warm for the next sweep
     rows = window.table.trials.rows
     assert [r["status"] for r in rows] == ["finished", "finished"] and all(r["parameters"] for r in rows)

@@ -161,6 +161,17 @@ def test_a_full_disk_under_the_runs_files_is_said_in_the_status_bar(qtbot, windo
     assert f"disk full: free space in {tmp_path / 'mlruns'}" in window.statusBar().currentMessage()
 
 
+def test_a_damaged_run_store_is_said_as_such_not_as_a_crash(qtbot, window, tmp_path):
+    dock = open_copy(qtbot, window, tmp_path, epochs=1)
+    (tmp_path / "runs.db").write_bytes(b"not a database" * 100)
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=120_000) as ended:
+        pass
+    assert ended.args[0]["cause"] == "store", ended.args[0]
+    message = window.statusBar().currentMessage()
+    assert "runs.db" in message and "StoreError" not in message and dock.train_button.isEnabled()
+
+
 def test_a_data_mismatch_blocks_training_with_the_fix(qtbot, window, tmp_path):
     dock = open_copy(qtbot, window, tmp_path)
     dock.data.source.setCurrentText("builtin:iris")
@@ -364,3 +375,23 @@ def test_the_window_starts_a_warm_worker_once_open_and_the_training_tab_takes_it
         if win.warm is not None:
             win.warm.kill()
         background.stop()
+
+
+def test_another_project_during_a_run_asks_and_the_run_stays_out_of_its_views(qtbot, window, tmp_path):
+    """The run is stopped, and what it still sends after the switch (its last batches, its stopped event)
+    shows nowhere: before, those events drew the old run's curves over the new project's empty monitor."""
+    dock = open_copy(qtbot, window, tmp_path, epochs=500, batch_size=4)
+    dock.train_button.click()
+    qtbot.waitUntil(lambda: ("loss", "loss") in dock.monitor.curves, timeout=120_000)
+    asked = []
+    window.ask = lambda title, text: asked.append(title) or False
+    window.new_project()
+    assert asked == ["Training in progress"] and dock.controller.running  # refused: nothing changes
+    assert dock.monitor.curves
+    window.ask = lambda title, text: True
+    with qtbot.waitSignal(window.project_changed):
+        window.new_project()
+    qtbot.waitUntil(lambda: not dock.controller.running, timeout=60_000)
+    qtbot.wait(200)
+    assert not dock.monitor.curves and not dock.results.run_id and dock.train_button.isEnabled()
+    assert "Stopped" not in dock.monitor.status.text()

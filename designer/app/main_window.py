@@ -762,7 +762,10 @@ class MainWindow(QMainWindow):
             self._training.results.export_dialog()
 
     def maybe_save(self) -> bool:
-        """True when it is fine to drop the current document (saved, discarded, or nothing new)."""
+        """True when it is fine to drop the current document (saved, discarded, or nothing new; no run of it
+        training, or the user agreed to stop it)."""
+        if self._training is not None and not self._training.release_run(self.ask):
+            return False
         if self.undo.isClean():
             return True
         button = QtWidgets.QMessageBox.StandardButton

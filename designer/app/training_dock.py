@@ -423,6 +423,7 @@ class TrainingDock(QTabWidget):
         self.controller = TrainingController(self)
         self.controller.events.connect(self.monitor.add_events)
         self.controller.ended.connect(self._ended)
+        self.controller.released.connect(self._released)
         self.monitor.stop_requested.connect(self.controller.stop)
         self.monitor.kill_requested.connect(self.controller.kill)
         self.runs.overlay.connect(self.monitor.overlay)
@@ -481,6 +482,21 @@ class TrainingDock(QTabWidget):
     def _reopen(self, event: dict[str, Any]) -> None:
         self.results.show_result(event, self.runs.tracking_uri)
         self.setCurrentWidget(self.results)
+
+    def release_run(self, ask: Any) -> bool:
+        """Before another project replaces this one: True when no run is training, or the user agreed to stop
+        it (the best checkpoint is kept and the run recorded as stopped); its last events then go nowhere."""
+        if not self.controller.running:
+            return True
+        if not ask("Training in progress", "A run of this network is still training. Stop it and go on? "
+                   "Its best checkpoint is kept and the run is recorded as stopped."):
+            return False
+        self.controller.detach()
+        return True
+
+    def _released(self) -> None:
+        self.controller.prepare()
+        self.train_button.setEnabled(True)
 
     def _ended(self, event: dict[str, Any]) -> None:
         self.controller.prepare()  # the next run starts warm

@@ -11,11 +11,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from designer.graph.project import Project
+from designer.training.stores import StoreError
 
 
 class TrainingController(QObject):
     events = Signal(list)  # a batch of worker events, in order
     ended = Signal(dict)  # the terminal event, with run_id
+    released = Signal()  # a detached run (its project no longer shown) has ended
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 50) -> None:
         super().__init__(parent)
@@ -23,6 +25,7 @@ class TrainingController(QObject):
         self.run: Any = None
         self.tracking_uri = ""
         self.active = False  # from start until the terminal event is delivered (the process may linger)
+        self.detached = False  # the window shows another project: this run's events go nowhere
         self.warm: Any = None
         self.timer = QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self._deliver)
@@ -43,7 +46,7 @@ class TrainingController(QObject):
         if self.running:
             raise RuntimeError("a run is in progress")
         self.pending.clear()
-        self.active = True
+        self.active, self.detached = True, False
         warm, self.warm = self.warm, None
         threading.Thread(target=self._pump, args=(project, folder, tracking_uri, training, warm),
                          daemon=True, name="training-run").start()
@@ -58,23 +61,37 @@ class TrainingController(QObject):
             self.tracking_uri = self.run.tracking_uri
             for event in self.run.events():
                 self.pending.append(event)
-        except Exception as exc:  # a broken store or option must end the run in the window, not crash it
+        except StoreError as exc:  # its message names the store, the problem and the fix
+            self.pending.append({"event": "failed", "cause": "store", "message": str(exc)})
+        except Exception as exc:  # a broken option must end the run in the window, not crash it
             self.pending.append({"event": "failed", "cause": "crash", "message": f"{type(exc).__name__}: {exc}"})
 
     def _deliver(self) -> None:
         batch = []
         while self.pending:
             batch.append(self.pending.popleft())
-        if batch:
+        if not batch:
+            return
+        if not self.detached:
             self.events.emit(batch)
-            if batch[-1]["event"] in ("finished", "failed"):
-                self.timer.stop()
-                self.active = False
+        if batch[-1]["event"] in ("finished", "failed"):
+            self.timer.stop()
+            self.active = False
+            if self.detached:
+                self.detached = False
+                self.released.emit()
+            else:
                 self.ended.emit(batch[-1])
 
     def stop(self) -> None:
         if self.run is not None:
             self.run.stop()
+
+    def detach(self) -> None:
+        """Stop the run for a window that moves on to another project: it ends after its batch, recorded as
+        stopped, and nothing more of it reaches the views, which show the other project by then."""
+        self.stop()
+        self.detached = True
 
     def kill(self) -> None:
         if self.run is not None:

@@ -34,7 +34,7 @@ class ModelImportError(ValueError):
 
 # ---- sources ------------------------------------------------------------------------------
 def load_source(source: str, weights: str | None = None) -> keras.Model:
-    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json`` or ``keras.applications:NAME`` safely."""
+    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json``, ``FILE.onnx`` or ``keras.applications:NAME`` safely."""
     if source.startswith("keras.applications:"):
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
@@ -42,6 +42,10 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
         raise ModelImportError(f"{source}: no such file" if not path.exists() else
                                f"{source}: not a regular file; give a saved model file")
     suffix = path.suffix.lower()
+    if suffix == ".onnx":  # converted to Keras layers; its errors name the file, the report is import_onnx's
+        from designer.keras_bridge.onnx_import import import_onnx
+
+        return import_onnx(path, check=False).model
     try:
         if suffix == ".keras":
             if not zipfile.is_zipfile(path):
@@ -51,10 +55,6 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
             return keras.saving.load_model(path, compile=False, safe_mode=True)
         if suffix in (".h5", ".hdf5"):
             return keras.saving.load_model(path, compile=False, safe_mode=True)
-        if suffix == ".onnx":  # converted to Keras layers; the report is import_onnx's to give
-            from designer.keras_bridge.onnx_import import import_onnx
-
-            return import_onnx(path, check=False).model
         if suffix == ".json":
             with open_regular_file(path) as fh:
                 config = _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "the file")
@@ -66,8 +66,8 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
         raise ModelImportError(f"{source}: the file is damaged or truncated ({exc})") from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ModelImportError(f"{source}: {_explain(exc)}") from None
-    raise ModelImportError(f"{source}: unknown kind of file; give a .keras, .h5 or .json model, "
-                       "or keras.applications:NAME")
+    raise ModelImportError(f"{source}: unknown kind of file; give a .keras, .h5, .json or .onnx model, "
+                           "or keras.applications:NAME")
 
 
 def _archive_config(path: Path) -> Any:

@@ -28,10 +28,12 @@ def idf_weights(layer: Any) -> np.ndarray:
 
 
 def dtype_bits(dtype: Any) -> int:
-    """Bits per element of a Keras dtype name (``bfloat16`` → 16, ``int4`` → 4), which NumPy cannot tell."""
+    """Bits per element of a Keras dtype name (``bfloat16`` → 16, ``int4`` → 4), which NumPy cannot tell;
+    0 for strings, whose size is each element's own (a text model's input)."""
     from keras.src.utils.dtype_utils import dtype_size
 
-    return int(dtype_size(keras.backend.standardize_dtype(dtype)))
+    standard = keras.backend.standardize_dtype(dtype)
+    return 0 if standard == "string" else int(dtype_size(standard))
 
 
 def rename_operation(tensor: object, name: str) -> None:
