@@ -30,12 +30,14 @@ def test_explain_page_explains_chosen_test_samples_in_a_worker_process_and_cance
         page.samples.item(row).setSelected(True)
     page.method.setCurrentText("Integrated gradients")
     assert not page.layer.isEnabled()  # a layer is Grad-CAM's choice only
+    shown: list[int] = []
+    page.progress.valueChanged.connect(shown.append)
     process = page.start()
     assert process is not None and page.cancel_button.isEnabled() and not page.explain_button.isEnabled()
     assert "--samples" in process.arguments() and f"{offered[0]},{offered[2]}" in process.arguments()
     qtbot.waitUntil(lambda: page.process is None, timeout=120_000)
     assert "2 sample(s) explained" in page.status.text(), page.status.text()
-    assert page.progress.value() == 100
+    assert page.progress.value() == 100 and any(0 < v < 100 for v in shown)  # the worker's progress lines
     bars = [item for plot in page.maps.ci.items if hasattr(plot, "items")
             for item in plot.items if type(item).__name__ == "BarGraphItem"]
     assert len(bars) == 2
