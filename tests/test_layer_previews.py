@@ -13,7 +13,10 @@ from conftest import chain
 from designer.app.inspection.layer_previews import ChannelsDialog
 from designer.data.builtin import digits
 from designer.graph.document import NetworkDocument
+from designer.inspection.activations import activations
 from designer.inspection.previews import GRID, Previewer, picture, statistics
+from designer.keras_bridge.build import build_model
+from designer.keras_bridge.weights import collect_weights
 
 
 def small_cnn() -> tuple[NetworkDocument, dict[str, str]]:
@@ -60,6 +63,26 @@ def test_previews_are_the_layers_outputs_and_an_edit_recomputes_only_what_follow
     third = previewer.refresh(doc, sample)
     assert all(third[k] is second[k] for k in second)
     assert previewer.refresh(doc, digits().x[6])[ids["conv1"]] is not third[ids["conv1"]]  # another sample
+
+
+def test_previews_use_the_projects_weights_where_they_fit(catalog):
+    """Trained weights, as a project keeps them: every preview is what the trained model computes."""
+    doc, ids = small_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))
+    previews = previewer.refresh(doc, data.x[7])
+    for name in ("conv1", "conv2", "digit"):
+        expected = activations(model, name, data.x[7:8])[0][0]
+        np.testing.assert_allclose(previews[ids[name]].values, expected, rtol=1e-4, atol=1e-5)
+    doc.node(ids["conv2"]).params["filters"] = 12  # no longer fits: fresh weights there and after
+    edited = previewer.refresh(doc, data.x[7])
+    np.testing.assert_allclose(edited[ids["conv1"]].values, previews[ids["conv1"]].values)
+    assert edited[ids["conv2"]].values.shape == (4, 4, 12)
 
 
 def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):

@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         self.analysis = None
         self._show_start(False)
         self.actions_by_name["Layer previews"].setChecked(False)
-        self.previews.reset()  # the last sample was of the last project's data
+        self.previews.reset(path.parent / project.weights if path is not None and project.weights else None)
         self._changed()
         self.canvas.fit()
         self.project_changed.emit()

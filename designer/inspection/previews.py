@@ -17,6 +17,7 @@ import numpy as np
 from designer.graph.document import NetworkDocument
 from designer.inspection.overlay import colours
 from designer.keras_bridge.build import invoke, make_layer
+from designer.keras_bridge.weights import load_layer
 
 GRID = 16  # channels on a canvas thumbnail; the dialog shows them all
 BARS = 48  # bars on a vector's thumbnail (longer vectors are averaged into this many)
@@ -102,6 +103,7 @@ class Previewer:
         self.sample: np.ndarray | None = None
         self.batch: Any = None
         self.shown: Preview | None = None
+        self.weights: dict[str, np.ndarray] = {}
 
     def refresh(self, doc: NetworkDocument, sample: np.ndarray) -> dict[str, Preview]:
         """Previews of every node the sample reaches (one input's network; other inputs' branches have none).
@@ -129,7 +131,7 @@ class Previewer:
             cached = self.results.get(node_id)
             if cached is None or cached[0] != sources:
                 try:
-                    outputs = invoke(self._layer(node_id, settings, node), node, arguments, self.catalog)
+                    outputs = self._outputs(node_id, settings, node, arguments)
                 except Exception:  # a node Keras refuses: the analysis already says why
                     continue
                 cached = (sources, outputs, Preview(keras.ops.convert_to_numpy(outputs[0])[0]))
@@ -139,10 +141,21 @@ class Previewer:
         self.layers = {k: v for k, v in self.layers.items() if k in fresh}
         return {inputs[0].id: self.shown, **{node_id: result[2] for node_id, result in fresh.items()}}
 
-    def _layer(self, node_id: str, settings: str, node: Any) -> Any:
-        """The node's layer, kept while its settings and input shapes stay (and with it its weights)."""
+    def use_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        """The project's weights (keys ``LAYER|i``) for the layers made from now on; the ones made are remade."""
+        self.weights = arrays
+        self.layers.clear()
+        self.results.clear()
+
+    def _outputs(self, node_id: str, settings: str, node: Any, arguments: list[Any]) -> list[Any]:
+        """The node's outputs from its layer, which is kept while its settings and input shapes stay (and with it
+        its weights); a new layer is built by its first call, then takes the project's weights where they fit."""
         known = self.layers.get(node_id)
-        if known is None or known[0] != settings:
-            known = (settings, make_layer(node, self.catalog))
-            self.layers[node_id] = known
-        return known[1]
+        if known is not None and known[0] == settings:
+            return invoke(known[1], node, arguments, self.catalog)
+        layer = make_layer(node, self.catalog)
+        outputs = invoke(layer, node, arguments, self.catalog)
+        self.layers[node_id] = (settings, layer)
+        if layer.weights and load_layer(layer, node.name, self.weights):
+            outputs = invoke(layer, node, arguments, self.catalog)
+        return outputs

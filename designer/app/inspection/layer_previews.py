@@ -5,6 +5,7 @@ applied on the GUI thread; the newest document wins, as with the analysis."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,13 +33,21 @@ class _Worker(QObject):
         super().__init__()
         self.catalog = catalog
         self.previewer: Any = None
+        self.weights = ""
 
-    @Slot(int, str, object)
-    def refresh(self, generation: int, doc_json: str, sample: np.ndarray) -> None:
+    @Slot(int, str, object, str)
+    def refresh(self, generation: int, doc_json: str, sample: np.ndarray, weights: str) -> None:
         from designer.inspection.previews import Previewer
+        from designer.keras_bridge.weights import WeightsFileError, load_weights_file
 
         if self.previewer is None:
             self.previewer = Previewer(self.catalog)
+        if weights != self.weights:  # the project's weights file: read here, once, off the GUI thread
+            self.weights = weights
+            try:
+                self.previewer.use_weights(load_weights_file(Path(weights)) if weights else {})
+            except WeightsFileError:  # the window says so when it builds the model; previews start fresh
+                self.previewer.use_weights({})
         try:
             previews = self.previewer.refresh(document_from_dict(json.loads(doc_json)), sample)
         except Exception:  # a document the worker cannot read must not end its thread's loop
@@ -50,7 +59,7 @@ class LayerPreviews(QObject):
     """Requests previews for the newest document and sample while on; ``updated`` when they arrive."""
 
     updated = Signal()
-    _refresh = Signal(int, str, object)
+    _refresh = Signal(int, str, object, str)
 
     def __init__(self, background: Any, debounce_ms: int = 150) -> None:
         super().__init__()
@@ -60,15 +69,17 @@ class LayerPreviews(QObject):
         self.sample: np.ndarray | None = None
         self.doc: NetworkDocument | None = None
         self.previews: dict[str, Any] = {}
+        self.weights = ""  # the project's weights file, or "" for initial weights
         self.generation = 0
         self.busy = False
         self.dirty = False
         self.timer = QTimer(self, singleShot=True, interval=debounce_ms)
         self.timer.timeout.connect(self._send)
 
-    def reset(self) -> None:
-        """Off, with no sample: another project's data comes with another project."""
+    def reset(self, weights: Path | None) -> None:
+        """Off, with no sample and the project's ``weights`` file: another project's data and weights."""
         self.sample = None
+        self.weights = str(weights) if weights is not None else ""
         self.set_on(False)
 
     def set_on(self, on: bool) -> None:
@@ -104,7 +115,7 @@ class LayerPreviews(QObject):
             self.worker.done.connect(self._done)
         self.generation += 1
         self.busy, self.dirty = True, False
-        self._refresh.emit(self.generation, json.dumps(document_to_dict(self.doc)), self.sample)
+        self._refresh.emit(self.generation, json.dumps(document_to_dict(self.doc)), self.sample, self.weights)
 
     def _done(self, generation: int, previews: dict[str, Any]) -> None:
         self.busy = False
