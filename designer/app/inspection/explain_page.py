@@ -4,7 +4,6 @@ feature (tables, sequences). The GUI only starts, reads and cancels the process;
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -93,7 +92,8 @@ class ExplainPage(QWidget):
         self.run: tuple[str, str] | None = None  # tracking URI, run id
         self.folder = Path(".")  # the project's folder: its data paths are relative to it
         self.process: QProcess | None = None
-        self.scratch: Path | None = None  # the run's model and the maps, removed with the next run or reset
+        # The run's model and the maps: removed with the next run, a reset, or at exit at the latest.
+        self.scratch: tempfile.TemporaryDirectory[str] | None = None
         self.expected = 0
         self.records: list[dict[str, Any]] = []
         self.error = ""
@@ -145,15 +145,16 @@ class ExplainPage(QWidget):
             self.status.setText("Select one or more test samples on the left first.")
             return None
         self._clean()
-        self.scratch = Path(tempfile.mkdtemp(prefix="netdesigner-explain-"))
+        self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-explain-", ignore_cleanup_errors=True)
+        files = Path(self.scratch.name)
         try:
-            download_trained_model(*self.run, self.scratch / "run")
+            download_trained_model(*self.run, files / "run")
         except Exception as exc:  # a store gone or a run without a model: say so here
             self.status.setText(f"Cannot explain: {exc}")
             return None
         method = METHODS[self.method.currentText()]
-        arguments = ["-m", "designer", "explain", str(self.scratch / "run"), "--method", method, "--samples",
-                     ",".join(map(str, chosen)), "-o", str(self.scratch / "maps"), "--json"]
+        arguments = ["-m", "designer", "explain", str(files / "run"), "--method", method, "--samples",
+                     ",".join(map(str, chosen)), "-o", str(files / "maps"), "--json"]
         if method == "gradcam" and self.layer.currentText() not in ("", LAST_CONVOLUTION):
             arguments += ["--layer", self.layer.currentText()]
         self.expected, self.records, self.error = len(chosen), [], ""
@@ -236,5 +237,5 @@ class ExplainPage(QWidget):
 
     def _clean(self) -> None:
         if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.cleanup()
         self.scratch = None
