@@ -624,13 +624,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from designer.inspection.common import InspectionError, is_image, outputs, predicted_classes, scores_of
     from designer.inspection.explain import explain
     from designer.inspection.overlay import save_overlay
+    from designer.inspection.stream import progress_printer
 
     x = np.asarray(dataset.x[indices])
     baseline = 0.0 if is_image(x.shape[1:]) or x.dtype.kind != "f" else np.asarray(dataset.x).mean(axis=0)
     try:
         scores = outputs(model, x)
         classes = predicted_classes(scores)
-        maps = explain(model, x, args.method, layer=args.layer, classes=classes, baseline=baseline)
+        maps = explain(model, x, args.method, layer=args.layer, classes=classes, baseline=baseline,
+                       progress=progress_printer() if args.json else None)
     except InspectionError as exc:
         raise UsageError(str(exc)) from None
     out.mkdir(exist_ok=True)

@@ -8,6 +8,7 @@ import csv
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from mlflow.entities import Metric
@@ -15,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from designer.app.experiment_manager import ExperimentManager
+from designer.data.sources import load_source
 from designer.experiments.definition import Experiment
 from designer.experiments.results import pareto_front
 from designer.experiments.study import default_storage, study_name
@@ -237,10 +239,15 @@ def test_a_sweep_runs_from_the_window(qtbot, tmp_path):
     assert {handle.process.pid for handle in window.controller.warm} == warm  # kept warm for the next sweep
     rows = window.table.trials.rows
     assert [r["status"] for r in rows] == ["finished", "finished"] and all(r["parameters"] for r in rows)
+    iris = load_source(project.data["source"], tmp_path)
+    window.result.explain.data_source = lambda: (iris, np.arange(10), [])  # the window gives its data setup's
     window.table.selectRow(0)
     window.show_tab("Trial results")
     assert window.result.run_id == window.table.selected_trials()[0]["run_id"]
     assert window.result.matrix.isVisibleTo(window.result)  # the trial's confusion matrix
+    explain = window.result.explain  # the trial's run can be explained, on the data setup's test samples
+    assert explain.run == (window.result.tracking_uri, window.result.run_id) and explain.explain_button.isEnabled()
+    assert explain.samples.count() == 10 and explain.chosen() == [0, 1, 2, 3]
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 1.0 and window.controller.warm == []

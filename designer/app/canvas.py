@@ -16,6 +16,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
+    QImage,
     QPainter,
     QPainterPath,
     QPen,
@@ -37,6 +38,7 @@ from designer.app.theme import category_color
 from designer.graph.document import NetworkDocument, Node
 
 NODE_W, NODE_H, PORT_R = 200.0, 66.0, 6.0
+PREVIEW_SIDE = 60.0  # a layer preview's square beside its node
 COST_COLOR = "#e64a19"  # the cost overlay's heat colour
 LAYER_MIME = "application/x-kdn-layer"
 
@@ -98,12 +100,21 @@ class NodeItem(QGraphicsItem):
         self.frozen = False
         self.is_block = False
         self.macs_share = 0.0  # of the whole network's multiply-accumulates, for the cost overlay
+        self.preview: QImage | None = None  # the node's output on the preview sample, drawn at its right
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
         self.setZValue(1)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, NODE_W + 8, NODE_H + 8)
+        return QRectF(-4, -4, NODE_W + 8 + (PREVIEW_SIDE + 6 if self.preview is not None else 0), NODE_H + 8)
+
+    def set_preview(self, image: QImage | None) -> None:
+        self.prepareGeometryChange()
+        self.preview = image
+        self.update()
+
+    def preview_rect(self) -> QRectF:
+        return QRectF(NODE_W + 6, (NODE_H - PREVIEW_SIDE) / 2, PREVIEW_SIDE, PREVIEW_SIDE)
 
     def set_ports(self, inputs: list[str], outputs: int) -> None:
         if len(inputs) != len(self.inputs) or outputs != len(self.outputs):
@@ -132,6 +143,8 @@ class NodeItem(QGraphicsItem):
         overlay = getattr(self.scene(), "cost_overlay", None)
         if overlay is not None:
             self._paint_cost(painter, overlay)
+        if self.preview is not None:
+            painter.drawImage(self.preview_rect(), self.preview)
         header = QPainterPath()
         header.addRoundedRect(QRectF(0, 0, 8, NODE_H), 4, 4)
         painter.fillPath(header, self.color if not self.frozen else self.color.lighter(150))
@@ -309,6 +322,7 @@ class Canvas(QGraphicsView):
     moved = Signal(dict)  # node id → ((old x, y), (new x, y))
     dropped = Signal(str, QPointF)  # layer type, top-left corner of the new node
     open_block = Signal(str)
+    preview_opened = Signal(str)  # a node's preview double-clicked: show all its channels
     selection_changed = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -530,6 +544,10 @@ class Canvas(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event: Any) -> None:
         item = self.itemAt(event.position().toPoint())
+        if isinstance(item, NodeItem) and item.preview is not None and \
+                item.preview_rect().contains(item.mapFromScene(self.mapToScene(event.position().toPoint()))):
+            self.preview_opened.emit(item.node_id)
+            return
         if isinstance(item, NodeItem) and item.is_block:
             self.open_block.emit(item.node_id)
             return

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.totals = QLabel("")
         self.statusBar().addPermanentWidget(self.totals)
         self.editor_built = False  # canvas and docks are made when the start page is first left
+        self.preview_index = 0  # the data sample the layer previews show
         self.experiments: Any = None  # the Experiment Manager, made on first use
         self._training: TrainingDock | None = None
         self.warm_up, self.warm = warm_up, None  # the worker until the Training tab takes it
@@ -114,9 +115,13 @@ class MainWindow(QMainWindow):
     def _build_editor(self) -> None:
         """The canvas and the docks, made on first use so the start page shows at once."""
         from designer.app.canvas import Canvas
+        from designer.app.inspection.layer_previews import LayerPreviews
         from designer.app.panels import AnalysisPanel, Inspector, Palette
 
         self.canvas = Canvas()
+        self.previews = LayerPreviews(self.background)
+        self.previews.updated.connect(self._show_previews)
+        self.canvas.preview_opened.connect(self._open_preview)
         self.breadcrumb = QLabel()
         self.breadcrumb.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.breadcrumb.linkActivated.connect(self._breadcrumb_clicked)
@@ -218,6 +223,8 @@ class MainWindow(QMainWindow):
             ("view", "&Up one block", "Backspace", self.close_block, "up"),
             ("view", "&Dark theme", "Ctrl+Shift+D", self.toggle_theme, None),
             ("view", "&Cost overlay", "Ctrl+Shift+M", self.toggle_cost_overlay, None),
+            ("view", "Layer &previews", "Ctrl+Shift+P", self.toggle_previews, None),
+            ("view", "Preview &sample…", "Ctrl+Alt+P", self.choose_preview_sample, None),
             ("view", "&Experiment Manager", "Ctrl+E", self.show_experiments, "experiments"),
         ]
         menus = {name: self.menuBar().addMenu(f"&{name.title()}") for name in ("file", "edit", "view")}
@@ -249,6 +256,7 @@ class MainWindow(QMainWindow):
         menus["file"].insertSeparator(self.actions_by_name["Quit"])
         menus["file"].aboutToShow.connect(self._file_menu_shown)
         self.actions_by_name["Cost overlay"].setCheckable(True)
+        self.actions_by_name["Layer previews"].setCheckable(True)
         redo, ctrl_shift_z = self.actions_by_name["Redo"], QKeySequence("Ctrl+Shift+Z")
         if ctrl_shift_z not in redo.shortcuts():  # Windows binds Redo to Ctrl+Y alone
             redo.setShortcuts([*redo.shortcuts(), ctrl_shift_z])
@@ -261,6 +269,7 @@ class MainWindow(QMainWindow):
         self._update_breadcrumb()
         self._selection_changed(self.canvas.selected_ids())
         self.background.request(self.state.root)
+        self.previews.request(self.state.root)
         self._update_title()
 
     def _show_augmentations(self) -> None:
@@ -362,10 +371,18 @@ class MainWindow(QMainWindow):
         result = self.analysis.nodes.get(prefix + node.id) if node and self.analysis else None
         if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
             self.inspector.show_analysis(result)  # keep the editor the user is typing in; refresh the figures
-            return
-        catalog = self.background.catalog
-        spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
-        self.inspector.show_node(node, spec, result)
+        else:
+            catalog = self.background.catalog
+            spec = catalog.specs.get(node.type) if node and catalog and not node.module else None
+            self.inspector.show_node(node, spec, result)
+        self._show_statistics(node)
+
+    def _show_statistics(self, node: Node | None) -> None:
+        """The selected node's output statistics on the preview sample, in Properties."""
+        from designer.app.inspection.layer_previews import statistics_text
+
+        preview = self.previews.previews.get(node.id) if node and not self.state.view else None
+        self.inspector.show_statistics(statistics_text(preview.stats if preview else None))
 
     # ---- edits --------------------------------------------------------------------------------
     def edit(self, text: str, mutate: Callable[[NetworkDocument], Any]) -> Any:
@@ -565,6 +582,8 @@ class MainWindow(QMainWindow):
         self.undo.clear()
         self.analysis = None
         self._show_start(False)
+        self.actions_by_name["Layer previews"].setChecked(False)
+        self.previews.reset(path.parent / project.weights if path is not None and project.weights else None)
         self._changed()
         self.canvas.fit()
         self.project_changed.emit()
@@ -602,6 +621,7 @@ class MainWindow(QMainWindow):
                                                  self.change_experiments, self.open_trial,
                                                  lambda: self.background.catalog)
             self.project_changed.connect(self.experiments.load_project)
+            self.experiments.result.explain.data_source = self.training.explain_data  # the same data setup
         self.experiments.show()
         self.experiments.raise_()
         return self.experiments
@@ -819,6 +839,48 @@ class MainWindow(QMainWindow):
             if url.isLocalFile() and self.maybe_save():
                 self.open_path(Path(url.toLocalFile()))
                 break
+
+    def toggle_previews(self) -> None:
+        """Each node's output on a data sample, beside it; the first sample of the data until one is chosen."""
+        action = self.actions_by_name["Layer previews"]
+        if action.isChecked() and self.previews.sample is None and not self._preview_sample(0):
+            action.setChecked(False)
+            return
+        self.previews.request(self.state.root)
+        self.previews.set_on(action.isChecked())
+
+    def choose_preview_sample(self) -> None:
+        dataset = self.training.data.dataset
+        if dataset is None:
+            self.notify("Layer previews need data: choose a data source in the Training tab first.")
+            return
+        index, ok = QtWidgets.QInputDialog.getInt(self, "Preview sample", f"Sample (0–{len(dataset.x) - 1})",
+                                                  self.preview_index, 0, len(dataset.x) - 1)
+        if ok and self._preview_sample(index) and not self.actions_by_name["Layer previews"].isChecked():
+            self.actions_by_name["Layer previews"].trigger()
+
+    def _preview_sample(self, index: int) -> bool:
+        dataset = self.training.data.dataset
+        if dataset is None or not 0 <= index < len(dataset.x):
+            self.notify("Layer previews need data: choose a data source in the Training tab first.")
+            return False
+        self.preview_index = index
+        self.previews.set_sample(dataset.x[index])
+        return True
+
+    def _show_previews(self) -> None:
+        """Previews are of the whole network: inside a block the nodes show none."""
+        images = self.previews.images() if not self.state.view else {}
+        for node_id, item in self.canvas.canvas_scene.nodes.items():
+            item.set_preview(images.get(node_id))
+        self._show_statistics(self.inspector.node)  # in place: the form may hold an editor in use
+
+    def _open_preview(self, node_id: str) -> None:
+        from designer.app.inspection.layer_previews import ChannelsDialog
+
+        preview = self.previews.previews.get(node_id)
+        if preview is not None and node_id in self.state.doc:
+            ChannelsDialog(self.state.doc.node(node_id).name, preview, self).show()
 
     def toggle_cost_overlay(self) -> None:
         self.canvas.show_cost(self.actions_by_name["Cost overlay"].isChecked())

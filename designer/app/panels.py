@@ -146,6 +146,10 @@ class Inspector(QScrollArea):
         self.output, self.parameters = QLabel(), QLabel()
         form.addRow("output", self.output)  # always there, so the fields never move down
         form.addRow("parameters", self.parameters)
+        self.statistics = QLabel("—", wordWrap=True)
+        self.statistics.setToolTip("The output on the layer-preview sample (View ▸ Layer previews): a share of "
+                                   "zeros near 100% after a ReLU means dead units")
+        form.addRow("statistics", self.statistics)
         self.show_analysis(analysis)
         if spec is None:
             editor = QPlainTextEdit(json.dumps(node.params, indent=1))
@@ -178,6 +182,11 @@ class Inspector(QScrollArea):
         done = analysis is not None and bool(analysis.outputs)
         self.output.setText(analysis.shape_text() if done else "—")  # unconnected, or not analysed yet
         self.parameters.setText(f"{analysis.params:,}" if done else "—")
+
+    def show_statistics(self, text: str) -> None:
+        """The node's output statistics on the preview sample, in place like the analysis."""
+        if self.node is not None:
+            self.statistics.setText(text)
 
     def _commit(self, param: Any, value: Any) -> None:
         node = self.node

@@ -26,10 +26,12 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from designer.app.inspection.explain_page import ExplainPage
 from designer.export.formats import FORMATS, NAMES, SUFFIX, with_suffix
 
 
@@ -138,7 +140,12 @@ class ResultsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
-        layout.addWidget(split, 1)
+        self.explain = ExplainPage()
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(split, "Evaluation")
+        self.pages.addTab(self.explain, "Explain")
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.report)
         self.process: QProcess | None = None
@@ -153,6 +160,8 @@ class ResultsView(QWidget):
         self.compress_button.setEnabled(False)
         self.summary.setText("Results appear here when a run finishes.")
         self.report.hide()
+        self.explain.set_run(None)
+        self.pages.setCurrentIndex(0)
         for view in (self.matrix, self.per_class, self.samples, self.pairs):
             view.hide()
 
@@ -160,6 +169,8 @@ class ResultsView(QWidget):
         self.run_id, self.tracking_uri = event.get("run_id", ""), tracking_uri
         self.export_button.setEnabled(bool(self.run_id) and event["event"] == "finished")
         self.compress_button.setEnabled(self.export_button.isEnabled())
+        self.explain.folder = self.folder
+        self.explain.set_run((tracking_uri, self.run_id) if self.export_button.isEnabled() else None)
         if event["event"] != "finished":
             self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
             return

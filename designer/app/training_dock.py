@@ -418,6 +418,7 @@ class TrainingDock(QTabWidget):
         column.addLayout(buttons)
         self.monitor = TrainingMonitor()
         self.results = ResultsView()
+        self.results.explain.data_source = self.explain_data
         self.runs = RunsList()
         self.compress = CompressPage()
         for widget, title in ((setup, "Data"), (self.monitor, "Monitor"), (self.results, "Results"),
@@ -478,6 +479,17 @@ class TrainingDock(QTabWidget):
         self.results.show_result(event, tracking_uri)
         self.compress.show_run(self.results.run_id if self.results.compress_button.isEnabled() else "",
                                tracking_uri)
+
+    def explain_data(self) -> tuple[Any, Any, list[str]] | None:
+        """What the Explain pages offer: the data setup, its test samples' indices and the network's 2-D
+        convolutions (for Grad-CAM); None while the data loads."""
+        dataset = self.data.dataset
+        if dataset is None:
+            return None
+        project, _ = self.project_getter()
+        splits = self.data.splits()
+        test = dataset.split_indices(splits["validation_split"], splits["test_split"], splits["seed"])[2]
+        return dataset, test, [node.name for node in project.document.nodes.values() if "Conv2D" in node.type]
 
     def _reopen(self, event: dict[str, Any]) -> None:
         self._show_result(event, self.runs.tracking_uri)

@@ -70,6 +70,15 @@ class Dataset:
 
     def split(self, validation: float = 0.15, test: float = 0.15, seed: int = 0) -> Splits:
         """Seeded train/validation/test split, stratified by class for classification."""
+        train, val, tst = self.split_indices(validation, test, seed)
+        splits = Splits(*(Split(self.x[i], self.y[i]) for i in (train, val, tst)))
+        if self.validation is not None:
+            splits.validation = Split(*self.validation)
+        return splits
+
+    def split_indices(self, validation: float = 0.15, test: float = 0.15,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples (indices into ``x``) of each split: the Explain page picks test samples by index."""
         if not (0 <= validation < 1 and 0 <= test < 1 and validation + test < 1):
             raise DataError("validation and test fractions must each be in [0, 1) and leave some training data")
         rng = np.random.default_rng(seed)
@@ -85,10 +94,7 @@ class Dataset:
         if self.validation is not None:  # the given validation set replaces the carved-out one
             parts[0] += parts[1]
         train, val, tst = (np.sort(np.array(p, dtype=int)) for p in parts)
-        splits = Splits(*(Split(self.x[i], self.y[i]) for i in (train, val, tst)))
-        if self.validation is not None:
-            splits.validation = Split(*self.validation)
-        return splits
+        return train, val, tst
 
 
 def check_fit(dataset: Dataset, input_shapes: list[tuple[int | None, ...]],

@@ -23,7 +23,7 @@ def _over_image(sample: np.ndarray, heat: np.ndarray) -> Image.Image:
     image = _unit(sample.astype("float32"))
     image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
     strength = np.clip(heat / max(float(heat.max()), 1e-8), 0, 1)[..., None]  # the evidence for the class
-    blended = image * 255 * (1 - 0.6 * strength) + _colours(strength[..., 0]) * 0.6 * strength
+    blended = image * 255 * (1 - 0.6 * strength) + colours(strength[..., 0]) * 0.6 * strength
     scale = max(1, SIDE // max(heat.shape))
     picture = Image.fromarray(blended.clip(0, 255).astype("uint8"))
     return picture.resize((heat.shape[1] * scale, heat.shape[0] * scale), Image.Resampling.NEAREST)
@@ -44,7 +44,7 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
-def _colours(strength: np.ndarray) -> np.ndarray:
+def colours(strength: np.ndarray) -> np.ndarray:
     """A black–purple–red–yellow scale for strengths in [0, 1]."""
     position = strength * (len(HEAT) - 1)
     low = np.floor(position).astype(int).clip(0, len(HEAT) - 2)

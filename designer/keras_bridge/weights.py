@@ -50,18 +50,18 @@ def apply_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str
     A layer that derives what ``call`` uses from its variables (an adapted ``Normalization`` turns
     its mean and variance into constants) gets ``finalize_state()`` after loading, as Keras's own
     loaders do: otherwise it keeps computing with the values it was built with."""
-    skipped = []
-    for path, layer in layer_paths(model):
-        if not layer.weights:
-            continue
-        values = [arrays.get(f"{path}|{i}") for i in range(len(layer.weights))]
-        if any(v is None or v.shape != tuple(w.shape) for v, w in zip(values, layer.weights, strict=False)):
-            skipped.append(path)
-            continue
-        layer.set_weights(values)
-        if callable(getattr(layer, "finalize_state", None)):
-            layer.finalize_state()
-    return skipped
+    return [path for path, layer in layer_paths(model) if layer.weights and not load_layer(layer, path, arrays)]
+
+
+def load_layer(layer: Any, path: str, arrays: dict[str, np.ndarray]) -> bool:
+    """Load one built layer's weights from ``arrays`` (keys ``PATH|i``) if all are there with its shapes."""
+    values = [arrays.get(f"{path}|{i}") for i in range(len(layer.weights))]
+    if any(v is None or v.shape != tuple(w.shape) for v, w in zip(values, layer.weights, strict=False)):
+        return False
+    layer.set_weights(values)
+    if callable(getattr(layer, "finalize_state", None)):
+        layer.finalize_state()
+    return True
 
 
 def save_weights_file(arrays: dict[str, np.ndarray], path: Path) -> None:

@@ -1,0 +1,161 @@
+"""Layer previews on the canvas: each node's output on a chosen data sample, computed in the Keras worker
+thread with the network's current weights (``designer.inspection.previews``), debounced after edits and
+applied on the GUI thread; the newest document wins, as with the analysis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from designer.graph.document import NetworkDocument
+from designer.graph.serialize import document_from_dict, document_to_dict
+
+
+def to_image(rgb: np.ndarray) -> QImage:
+    """An RGB uint8 array as a QImage that owns its pixels."""
+    pixels = np.ascontiguousarray(rgb)
+    height, width, _ = pixels.shape
+    return QImage(pixels.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+
+
+class _Worker(QObject):
+    """Lives in the Keras worker thread; keeps the previewer (its layers, so their weights) between edits."""
+
+    done = Signal(int, object)
+
+    def __init__(self, catalog: Any) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self.previewer: Any = None
+        self.weights = ""
+
+    @Slot(int, str, object, str)
+    def refresh(self, generation: int, doc_json: str, sample: np.ndarray, weights: str) -> None:
+        from designer.inspection.previews import Previewer
+        from designer.keras_bridge.weights import WeightsFileError, load_weights_file
+
+        if self.previewer is None:
+            self.previewer = Previewer(self.catalog)
+        if weights != self.weights:  # the project's weights file: read here, once, off the GUI thread
+            self.weights = weights
+            try:
+                self.previewer.use_weights(load_weights_file(Path(weights)) if weights else {})
+            except WeightsFileError:  # the window says so when it builds the model; previews start fresh
+                self.previewer.use_weights({})
+        try:
+            previews = self.previewer.refresh(document_from_dict(json.loads(doc_json)), sample)
+        except Exception:  # a document the worker cannot read must not end its thread's loop
+            previews = {}
+        self.done.emit(generation, previews)
+
+
+class LayerPreviews(QObject):
+    """Requests previews for the newest document and sample while on; ``updated`` when they arrive."""
+
+    updated = Signal()
+    _refresh = Signal(int, str, object, str)
+
+    def __init__(self, background: Any, debounce_ms: int = 150) -> None:
+        super().__init__()
+        self.background = background
+        self.worker: _Worker | None = None  # made once Keras's catalog is there
+        self.on = False
+        self.sample: np.ndarray | None = None
+        self.doc: NetworkDocument | None = None
+        self.previews: dict[str, Any] = {}
+        self.weights = ""  # the project's weights file, or "" for initial weights
+        self.generation = 0
+        self.busy = False
+        self.dirty = False
+        self.timer = QTimer(self, singleShot=True, interval=debounce_ms)
+        self.timer.timeout.connect(self._send)
+
+    def reset(self, weights: Path | None) -> None:
+        """Off, with no sample and the project's ``weights`` file: another project's data and weights."""
+        self.sample = None
+        self.weights = str(weights) if weights is not None else ""
+        self.set_on(False)
+
+    def set_on(self, on: bool) -> None:
+        self.on = on
+        if not on:
+            self.previews = {}
+            self.updated.emit()
+        self._schedule()
+
+    def set_sample(self, sample: np.ndarray | None) -> None:
+        self.sample = None if sample is None else np.asarray(sample, dtype="float32")
+        self._schedule()
+
+    def request(self, doc: NetworkDocument) -> None:
+        """Preview ``doc`` soon; later edits restart the wait."""
+        self.doc = doc
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self.dirty = True
+        self.timer.start()
+
+    def _send(self) -> None:
+        if not (self.on and self.dirty) or self.sample is None or self.doc is None or self.busy:
+            return
+        if self.worker is None:
+            if self.background.catalog is None:
+                self.timer.start()  # Keras is still loading
+                return
+            self.worker = _Worker(self.background.catalog)
+            self.worker.moveToThread(self.background.thread)
+            self._refresh.connect(self.worker.refresh)
+            self.worker.done.connect(self._done)
+        self.generation += 1
+        self.busy, self.dirty = True, False
+        self._refresh.emit(self.generation, json.dumps(document_to_dict(self.doc)), self.sample, self.weights)
+
+    def _done(self, generation: int, previews: dict[str, Any]) -> None:
+        self.busy = False
+        if generation == self.generation and self.on:
+            self.previews = previews
+            self.updated.emit()
+        self._send()  # an edit that arrived meanwhile
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and not self.timer.isActive() and not (self.on and self.dirty)
+
+    def images(self) -> dict[str, QImage]:
+        return {node_id: to_image(preview.thumbnail) for node_id, preview in self.previews.items()}
+
+
+def statistics_text(stats: dict[str, float] | None) -> str:
+    if stats is None:
+        return "—"
+    return f"mean {stats['mean']:.3g} · std {stats['std']:.3g} · zeros {stats['zeros']:.0%}"
+
+
+class ChannelsDialog(QDialog):
+    """All of one node's output channels for the preview sample, enlarged."""
+
+    def __init__(self, name: str, preview: Any, parent: QWidget | None = None) -> None:
+        from designer.inspection.previews import picture
+
+        super().__init__(parent)
+        self.setWindowTitle(f"{name}: output on the preview sample")
+        values = preview.values
+        image = to_image(picture(values))
+        scale = max(1, 480 // max(image.width(), image.height(), 1))
+        self.picture = QLabel()
+        self.picture.setPixmap(QPixmap.fromImage(image).scaled(image.width() * scale, image.height() * scale,
+                                                               Qt.AspectRatioMode.KeepAspectRatio))
+        area = QScrollArea()
+        area.setWidget(self.picture)
+        layout = QVBoxLayout(self)
+        channels = f"{values.shape[-1]} channels, " if values.ndim == 3 else ""
+        layout.addWidget(QLabel(f"shape {values.shape}: {channels}{statistics_text(preview.stats)}"))
+        layout.addWidget(area, 1)
+        self.resize(560, 560)

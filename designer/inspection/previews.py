@@ -1,0 +1,161 @@
+"""Every layer's output on one data sample while the network is designed, for the canvas's previews.
+
+Layers are called eagerly, node by node, on the sample itself: no functional model is built. A node whose
+type, parameters and inputs an edit did not change keeps its layer (so its weights) and its output, so an
+edit costs the changed node and those downstream of it, not the whole network."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from designer.graph.document import NetworkDocument
+from designer.inspection.overlay import colours
+from designer.keras_bridge.build import invoke, make_layer
+from designer.keras_bridge.weights import load_layer
+
+GRID = 16  # channels on a canvas thumbnail; the dialog shows them all
+BARS = 48  # bars on a vector's thumbnail (longer vectors are averaged into this many)
+
+
+@dataclass
+class Preview:
+    values: np.ndarray  # the node's first output for the sample, without the batch axis
+    thumbnail: np.ndarray = field(init=False)  # RGB uint8
+    stats: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thumbnail = picture(self.values, GRID)
+        self.stats = statistics(self.values)
+
+
+def statistics(values: np.ndarray) -> dict[str, float]:
+    """Mean, spread and the share of exact zeros (dead ReLUs show as a share near 1)."""
+    flat = np.asarray(values, dtype="float64").reshape(-1)
+    return {"mean": float(flat.mean()), "std": float(flat.std()), "zeros": float(np.mean(flat == 0))}
+
+
+def picture(values: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """An output as an RGB picture: feature maps (H, W, C) as a grid of channels (for a thumbnail the first
+    ``limit``, each thinned to about 16 pixels a side), a sequence (T, F) as a heat map, anything else as bars."""
+    values = np.asarray(values, dtype="float32")
+    if values.ndim == 3 and limit is not None:  # a thumbnail: at most ~16 pixels a side per channel
+        step = max(1, values.shape[0] // 16)
+        return _heat(_grid(values[::step, ::step, :limit]))
+    if values.ndim == 3:
+        return _heat(_grid(values))
+    if values.ndim == 2:
+        return _heat(_unit(values.T))  # features down, time across
+    return _bars(values.reshape(-1))
+
+
+def _grid(maps: np.ndarray) -> np.ndarray:
+    """Channels side by side in a square grid, each scaled to its own range, one dark pixel between."""
+    height, width, count = maps.shape
+    columns = int(np.ceil(np.sqrt(count)))
+    rows = -(-count // columns)
+    grid = np.zeros((rows * (height + 1) - 1, columns * (width + 1) - 1), dtype="float32")
+    for k in range(count):
+        r, c = divmod(k, columns)
+        grid[r * (height + 1):r * (height + 1) + height, c * (width + 1):c * (width + 1) + width] = \
+            _unit(maps[..., k])
+    return grid
+
+
+def _bars(values: np.ndarray, height: int = 32) -> np.ndarray:
+    if len(values) > BARS:  # averaged into BARS bins
+        edges = np.linspace(0, len(values), BARS + 1).astype(int)
+        values = np.array([values[a:b].mean() for a, b in itertools.pairwise(edges)])
+    peak = max(float(np.abs(values).max()), 1e-8)
+    levels = np.arange(height, 0, -1)[:, None] / height  # top row first
+    filled = levels <= np.abs(values)[None, :] / peak
+    image = np.full((height, len(values), 3), 250, dtype="uint8")
+    image[filled & (values[None, :] >= 0)] = (198, 40, 40)
+    image[filled & (values[None, :] < 0)] = (21, 101, 192)
+    return image
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+HEAT = colours(np.linspace(0, 1, 256)).clip(0, 255).astype("uint8")  # looked up: a fifth of a refresh before
+
+
+def _heat(unit: np.ndarray) -> np.ndarray:
+    return HEAT[(unit * 255).astype("uint8")]
+
+
+class Previewer:
+    """Computes and caches each node's output on the current sample (see the module's docstring)."""
+
+    def __init__(self, catalog: Any) -> None:
+        self.catalog = catalog
+        self.layers: dict[str, tuple[str, Any]] = {}  # node id -> (its settings, its layer)
+        # node id -> (what its output was computed from, the outputs, its preview)
+        self.results: dict[str, tuple[tuple[Any, ...], list[Any], Preview]] = {}
+        self.sample: np.ndarray | None = None
+        self.batch: Any = None
+        self.shown: Preview | None = None
+        self.weights: dict[str, np.ndarray] = {}
+
+    def refresh(self, doc: NetworkDocument, sample: np.ndarray) -> dict[str, Preview]:
+        """Previews of every node the sample reaches (one input's network; other inputs' branches have none).
+        A node Keras refuses gets none, nor do those after it."""
+        if self.sample is None or self.sample.shape != sample.shape or not np.array_equal(self.sample, sample):
+            self.results.clear()
+            self.sample = np.array(sample)
+            self.batch = keras.ops.convert_to_tensor(self.sample[None])  # one tensor: outputs are keyed by it
+            self.shown = Preview(self.sample)  # the input node shows the sample itself
+        inputs = doc.input_nodes()
+        if not inputs:
+            return {}
+        computed: dict[str, list[Any]] = {inputs[0].id: [self.batch]}
+        fresh: dict[str, tuple[tuple[Any, ...], list[Any], Preview]] = {}
+        for node_id in doc.topological_order():
+            node = doc.node(node_id)
+            edges = doc.in_edges(node_id)
+            if node.is_input or node.block is not None or node.share or not edges or \
+                    any(e.src not in computed for e in edges):
+                continue  # blocks and shared layers are not previewed, nor what follows them
+            arguments = [computed[e.src][e.src_port] for e in edges]
+            settings = json.dumps([node.type, node.params, node.call, [tuple(a.shape) for a in arguments]],
+                                  sort_keys=True, default=str)
+            sources = (settings, tuple(id(a) for a in arguments))
+            cached = self.results.get(node_id)
+            if cached is None or cached[0] != sources:
+                try:
+                    outputs = self._outputs(node_id, settings, node, arguments)
+                except Exception:  # a node Keras refuses: the analysis already says why
+                    continue
+                cached = (sources, outputs, Preview(keras.ops.convert_to_numpy(outputs[0])[0]))
+            computed[node_id] = cached[1]
+            fresh[node_id] = cached
+        self.results = fresh
+        self.layers = {k: v for k, v in self.layers.items() if k in fresh}
+        return {inputs[0].id: self.shown, **{node_id: result[2] for node_id, result in fresh.items()}}
+
+    def use_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        """The project's weights (keys ``LAYER|i``) for the layers made from now on; the ones made are remade."""
+        self.weights = arrays
+        self.layers.clear()
+        self.results.clear()
+
+    def _outputs(self, node_id: str, settings: str, node: Any, arguments: list[Any]) -> list[Any]:
+        """The node's outputs from its layer, which is kept while its settings and input shapes stay (and with it
+        its weights); a new layer is built by its first call, then takes the project's weights where they fit."""
+        known = self.layers.get(node_id)
+        if known is not None and known[0] == settings:
+            return invoke(known[1], node, arguments, self.catalog)
+        layer = make_layer(node, self.catalog)
+        outputs = invoke(layer, node, arguments, self.catalog)
+        self.layers[node_id] = (settings, layer)
+        if layer.weights and load_layer(layer, node.name, self.weights):
+            outputs = invoke(layer, node, arguments, self.catalog)
+        return outputs

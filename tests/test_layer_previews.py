@@ -1,0 +1,118 @@
+"""Layer previews: each node's output on a data sample, reused across edits where nothing changed, and shown
+beside the nodes on the canvas, refreshed after an edit, with statistics and a dialog of all channels."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QLabel
+from test_gui_training import open_copy, window  # noqa: F401  (the fixture)
+
+from conftest import chain
+from designer.app.inspection.layer_previews import ChannelsDialog
+from designer.data.builtin import digits
+from designer.graph.document import NetworkDocument
+from designer.inspection.activations import activations
+from designer.inspection.previews import GRID, Previewer, picture, statistics
+from designer.keras_bridge.build import build_model
+from designer.keras_bridge.weights import collect_weights
+
+
+def small_cnn() -> tuple[NetworkDocument, dict[str, str]]:
+    doc = NetworkDocument("small_cnn")
+    image = doc.add_node("InputLayer", "image", {"shape": [8, 8, 1]})
+    chain(doc, image.id, ("Conv2D", "conv1", {"filters": 8, "kernel_size": 3, "activation": "relu"}),
+          ("Conv2D", "conv2", {"filters": 20, "kernel_size": 3, "activation": "relu"}),
+          ("Flatten", "flat", {}), ("Dense", "digit", {"units": 10, "activation": "softmax"}))
+    return doc, {n.name: n.id for n in doc.nodes.values()}
+
+
+def test_previews_are_the_layers_outputs_and_an_edit_recomputes_only_what_follows_it(catalog):
+    doc, ids = small_cnn()
+    sample = digits().x[5]
+    previewer = Previewer(catalog)
+    first = previewer.refresh(doc, sample)
+    assert set(first) == {ids[name] for name in ("image", "conv1", "conv2", "flat", "digit")}
+    np.testing.assert_array_equal(first[ids["image"]].values, sample)  # the input shows the sample
+    # The same numbers as one functional model made of the previewer's own layers.
+    layers = {name: previewer.layers[ids[name]][1] for name in ("conv1", "conv2", "flat", "digit")}
+    inputs = keras.Input((8, 8, 1))
+    tensors = {"conv1": layers["conv1"](inputs)}
+    tensors["conv2"] = layers["conv2"](tensors["conv1"])
+    tensors["digit"] = layers["digit"](layers["flat"](tensors["conv2"]))
+    model = keras.Model(inputs, [tensors["conv1"], tensors["conv2"], tensors["digit"]])
+    expected = model.predict(sample[None], verbose=0)
+    for name, values in zip(("conv1", "conv2", "digit"), expected, strict=True):
+        np.testing.assert_allclose(first[ids[name]].values, values[0], rtol=1e-5, atol=1e-6)
+    conv2 = first[ids["conv2"]]
+    assert conv2.thumbnail.dtype == np.uint8 and conv2.thumbnail.shape == (4 * 5 - 1, 4 * 5 - 1, 3)  # 16 of 20
+    assert picture(conv2.values).shape == (4 * 5 - 1, 5 * 5 - 1, 3) and GRID == 16  # the dialog shows all 20
+    assert first[ids["digit"]].thumbnail.shape == (32, 10, 3)  # one bar per class
+    assert conv2.stats == statistics(conv2.values)
+    assert conv2.stats["zeros"] == pytest.approx(np.mean(conv2.values == 0)) and 0 < conv2.stats["zeros"] < 1
+
+    doc.node(ids["conv2"]).params["filters"] = 12
+    second = previewer.refresh(doc, sample)
+    assert second[ids["conv1"]] is first[ids["conv1"]]  # upstream of the edit: not recomputed
+    assert second[ids["conv2"]].values.shape == (4, 4, 12)
+    assert not np.allclose(second[ids["digit"]].values, first[ids["digit"]].values)
+    assert previewer.layers[ids["digit"]][1] is not layers["digit"]  # its input shape changed: a new layer
+
+    doc.node(ids["digit"]).params["units"] = 10  # the same settings: nothing is rebuilt
+    third = previewer.refresh(doc, sample)
+    assert all(third[k] is second[k] for k in second)
+    assert previewer.refresh(doc, digits().x[6])[ids["conv1"]] is not third[ids["conv1"]]  # another sample
+
+
+def test_previews_use_the_projects_weights_where_they_fit(catalog):
+    """Trained weights, as a project keeps them: every preview is what the trained model computes."""
+    doc, ids = small_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))
+    previews = previewer.refresh(doc, data.x[7])
+    for name in ("conv1", "conv2", "digit"):
+        expected = activations(model, name, data.x[7:8])[0][0]
+        np.testing.assert_allclose(previews[ids[name]].values, expected, rtol=1e-4, atol=1e-5)
+    doc.node(ids["conv2"]).params["filters"] = 12  # no longer fits: fresh weights there and after
+    edited = previewer.refresh(doc, data.x[7])
+    np.testing.assert_allclose(edited[ids["conv1"]].values, previews[ids["conv1"]].values)
+    assert edited[ids["conv2"]].values.shape == (4, 4, 12)
+
+
+def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):
+    doc, ids = small_cnn()
+    doc.node(ids["conv2"]).params["kernel_size"] = 30  # larger than its 6×6 input
+    previews = Previewer(catalog).refresh(doc, digits().x[0])
+    assert set(previews) == {ids["image"], ids["conv1"]}
+
+
+def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot, window, tmp_path):  # noqa: F811
+    dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn")
+    previews = window.previews
+    window.actions_by_name["Layer previews"].trigger()
+    assert window.actions_by_name["Layer previews"].isChecked()
+    qtbot.waitUntil(lambda: bool(previews.previews) and previews.idle, timeout=60_000)
+    assert previews.worker.thread() is window.background.thread  # the Keras worker's, never the GUI's
+    doc = window.state.doc
+    convs = [n.id for n in doc.nodes.values() if n.type == "Conv2D"]
+    items = window.canvas.canvas_scene.nodes
+    assert convs and all(items[c].preview is not None for c in convs)
+    np.testing.assert_allclose(previews.sample, dock.data.dataset.x[0])
+    last = convs[-1]
+    before = items[last].preview.copy()
+    window.canvas.select([last])
+    assert window.inspector.statistics.text().startswith("mean ")
+    window._inspector_edited(last, {"params": {**doc.node(last).params, "filters": 5}})
+    qtbot.waitUntil(lambda: previews.idle and previews.previews[last].values.shape[-1] == 5, timeout=60_000)
+    assert items[last].preview is not None and items[last].preview != before
+    window._open_preview(last)
+    dialog = window.findChildren(ChannelsDialog)[-1]
+    assert "5 channels" in dialog.findChildren(QLabel)[0].text() and not dialog.picture.pixmap().isNull()
+    window.actions_by_name["Layer previews"].trigger()  # off: the canvas shows none
+    qtbot.waitUntil(lambda: all(item.preview is None for item in items.values()), timeout=5_000)
