@@ -110,3 +110,15 @@ def test_without_the_library_the_import_names_the_package_to_install(tmp_path):
             load_source(str(tmp_path / "tiny.keras"))
     finally:
         registry.update(saved)
+
+
+def test_generated_code_finds_the_library_layers():
+    from designer.keras_bridge.build import build_model
+    from designer.keras_bridge.codegen import generate
+
+    doc = import_model(TinyBackbone())
+    namespace: dict = {}
+    exec(compile(generate(doc), "generated.py", "exec"), namespace)
+    rebuilt = namespace["build_model"]()
+    assert sum(isinstance(layer, Scale) for layer in rebuilt.layers) == 2
+    assert rebuilt.count_params() == build_model(doc).count_params()

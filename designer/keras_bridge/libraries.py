@@ -38,3 +38,10 @@ def install_hint(module: str) -> str:
     package = module.split(".", 1)[0]
     return f"install the package that defines it (pip install {KERAS_LIBRARIES.get(package, package)})"
 
+
+
+def registered_name(module: str, class_name: str) -> str | None:
+    """The name Keras registered an installed library's class under (None for Keras's own): a generated
+    script's config needs it to find the class."""
+    cls = None if module.startswith("keras.") else library_class(module, class_name)
+    return keras.saving.get_registered_name(cls) if cls is not None else None
