@@ -168,7 +168,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     report = None
     try:
-        if args.source.lower().endswith(".onnx"):
+        if args.source.lower().endswith(".onnx") or Path(args.source).is_dir():  # a folder: a SavedModel
             from designer.keras_bridge.onnx_import import import_onnx
 
             imported = import_onnx(args.source)
@@ -686,7 +686,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("import", cmd_import, "import a Keras model as a project")
-    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx")
+    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx | SAVEDMODEL_DIR")
     p.add_argument("-o", "--output", required=True, metavar="PROJECT", help="the project file to write (.kdn)")
     p.add_argument("--json", action="store_true", help="print the result (and an ONNX import's report) as JSON")
     p.add_argument("--weights", metavar="FILE", help="for keras.applications: a local weights file to load")

@@ -36,10 +36,15 @@ class ModelImportError(ValueError):
 
 # ---- sources ------------------------------------------------------------------------------
 def load_source(source: str, weights: str | None = None) -> keras.Model:
-    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json`` or ``keras.applications:NAME`` safely."""
+    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json``, ``FILE.onnx``, a SavedModel folder or
+    ``keras.applications:NAME`` safely."""
     if source.startswith("keras.applications:"):
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
+    if path.is_dir():  # a TensorFlow SavedModel, converted through ONNX
+        from designer.keras_bridge.onnx_import import import_onnx
+
+        return import_onnx(path, check=False).model
     if not path.is_file():
         raise ModelImportError(f"{source}: no such file" if not path.exists() else
                                f"{source}: not a regular file; give a saved model file")
