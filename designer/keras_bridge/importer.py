@@ -41,10 +41,10 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
     if source.startswith("keras.applications:"):
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
-    if path.is_dir():  # a TensorFlow SavedModel, converted through ONNX
+    if path.is_dir() or path.suffix.lower() == ".onnx":  # converted to Keras layers; its messages name the path
         from designer.keras_bridge.onnx_import import import_onnx
 
-        return import_onnx(path, check=False).model
+        return import_onnx(path, check=False).model  # the report is import_onnx's to give
     if not path.is_file():
         raise ModelImportError(f"{source}: no such file" if not path.exists() else
                                f"{source}: not a regular file; give a saved model file")
@@ -58,10 +58,6 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
             return functional_graph(keras.saving.load_model(path, compile=False, safe_mode=True))
         if suffix in (".h5", ".hdf5"):
             return functional_graph(keras.saving.load_model(path, compile=False, safe_mode=True))
-        if suffix == ".onnx":  # converted to Keras layers; the report is import_onnx's to give
-            from designer.keras_bridge.onnx_import import import_onnx
-
-            return import_onnx(path, check=False).model
         if suffix == ".json":
             with open_regular_file(path) as fh:
                 config = _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "the file")
