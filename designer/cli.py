@@ -168,8 +168,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     report = None
     try:
-        if args.source.lower().endswith(".onnx") or Path(args.source).is_dir():  # a folder: a SavedModel
-            from designer.keras_bridge.onnx_import import import_onnx
+        from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
+
+        if is_onnx_source(args.source):
 
             imported = import_onnx(args.source)
             model, report = imported.model, imported.report

@@ -41,8 +41,9 @@ def load_source(source: str, weights: str | None = None) -> keras.Model:
     if source.startswith("keras.applications:"):
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
-    if path.is_dir() or path.suffix.lower() == ".onnx":  # converted to Keras layers; its messages name the path
-        from designer.keras_bridge.onnx_import import import_onnx
+    from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
+
+    if is_onnx_source(path):  # converted to Keras layers; its messages name the path
 
         return import_onnx(path, check=False).model  # the report is import_onnx's to give
     if not path.is_file():

@@ -21,7 +21,13 @@ from designer.keras_bridge.onnx_import.layout import Perm, inverse
 from designer.keras_bridge.onnx_import.report import ImportReport, Parity, TensorLayout
 from designer.keras_bridge.onnx_import.saved_model import saved_model_proto
 
-__all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx"]
+__all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx", "is_onnx_source"]
+
+
+def is_onnx_source(source: str | Path) -> bool:
+    """Whether ``source`` imports through ONNX: an ``.onnx`` file, or a folder (a TensorFlow SavedModel)."""
+    path = Path(source)
+    return path.suffix.lower() == ".onnx" or path.is_dir()
 
 
 @dataclass
