@@ -168,8 +168,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     report = None
     try:
-        if args.source.lower().endswith(".onnx"):
-            from designer.keras_bridge.onnx_import import import_onnx
+        from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
+
+        if is_onnx_source(args.source):
 
             imported = import_onnx(args.source)
             model, report = imported.model, imported.report
@@ -704,7 +705,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("import", cmd_import, "import a Keras model as a project")
-    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx")
+    p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx "
+                                  "| SAVEDMODEL_DIR")
     p.add_argument("-o", "--output", required=True, metavar="PROJECT", help="the project file to write (.kdn)")
     p.add_argument("--json", action="store_true", help="print the result (and an ONNX import's report) as JSON")
     p.add_argument("--weights", metavar="FILE", help="for keras.applications: a local weights file to load")

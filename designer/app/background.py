@@ -31,6 +31,7 @@ class _Worker(QObject):
     catalog_ready = Signal(object)
     analysed = Signal(int, object)
     imported = Signal(str, object)
+    reported = Signal(str, object)
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -58,8 +59,15 @@ class _Worker(QObject):
         document crosses back as plain data, an import error as its message."""
         try:
             from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+            from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
 
-            result: object = document_to_dict(import_model(load_source(source)))
+            if is_onnx_source(source):  # ONNX or a SavedModel: converted, checked and reported
+                converted = import_onnx(source)
+                model = converted.model
+                self.reported.emit(source, converted.report)
+            else:
+                model = load_source(source)
+            result: object = document_to_dict(import_model(model))
         except ModelImportError as exc:
             result = str(exc)
         except Exception as exc:  # an unexpected Keras error must not end the worker thread's loop
@@ -80,6 +88,8 @@ class Background(QObject):
     analysed = Signal(object)
     imported = Signal(str, object)
     """``(source, document dict)`` when an import worked, ``(source, message)`` when it did not."""
+    reported = Signal(str, object)
+    """``(source, ImportReport)`` for an ONNX or SavedModel import, just before ``imported``."""
     failed = Signal(str)
     _load = Signal()
     _analyse = Signal(int, str)
@@ -96,6 +106,7 @@ class Background(QObject):
         self._import.connect(self.worker.import_source)
         self.worker.catalog_ready.connect(self._on_catalog)
         self.worker.imported.connect(self._on_imported)
+        self.worker.reported.connect(self.reported)
         self.worker.analysed.connect(self._on_analysed)
         self.worker.failed.connect(self.failed)
         self.generation = 0
@@ -115,7 +126,8 @@ class Background(QObject):
         self.timer.start()
 
     def import_source(self, source: str) -> None:
-        """Import ``FILE.keras``/``.h5``/``.json`` or ``keras.applications:NAME``; ``imported`` tells the end."""
+        """Import ``FILE.keras``/``.h5``/``.json``/``.onnx``, a SavedModel folder or ``keras.applications:NAME``;
+        ``imported`` tells the end."""
         self.importing += 1
         self._import.emit(source)
 

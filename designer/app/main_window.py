@@ -64,16 +64,17 @@ class MainWindow(QMainWindow):
 
     def __init__(self, background: Any, ask: Callable[[str, str], bool] | None = None,
                  dark: bool | None = None, warn: Callable[[str, str], None] | None = None,
-                 warm_up: bool = False) -> None:
-        """``ask`` (a yes/no question) and ``warn`` (title, reason) are message boxes unless given: a
-        window rendered offscreen has nobody to answer one. ``dark``: this session's theme
-        (``netdesigner gui --dark``); by default the one chosen last time. ``warm_up``: start a training
-        worker once the catalog is loaded, so the first Train is answered within a second (the app does;
-        tests and screenshots need no training process)."""
+                 warm_up: bool = False, report: Callable[[Any], None] | None = None) -> None:
+        """``ask`` (a yes/no question) and ``warn`` (title, reason) are message boxes, and ``report`` (an ONNX
+        import's report) a dialog, unless given: a window rendered offscreen has nobody to answer one.
+        ``dark``: this session's theme (``netdesigner gui --dark``); by default the one chosen last time.
+        ``warm_up``: start a training worker once the catalog is loaded, so the first Train is answered
+        within a second (the app does; tests and screenshots need no training process)."""
         super().__init__()
         self.background = background
         self.ask = ask or self._ask
         self.warn = warn or (lambda title, text: QtWidgets.QMessageBox.warning(self, title, text))
+        self.report = report or self._show_report
         self.project: Project | None = None  # none until the start page's choice: no graph work before paint
         self.path: Path | None = None
         self.analysis: Any = None
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.background.catalog_ready.connect(self._catalog_ready)
         self.background.analysed.connect(self._analysed)
         self.background.imported.connect(self._imported)
+        self.background.reported.connect(lambda _source, report: self.report(report))
         self.background.failed.connect(lambda msg: self.statusBar().showMessage(msg))
         self.start.chosen.connect(self._start_choice)
         self.undo.cleanChanged.connect(lambda _: self._update_title())
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
         spec: list[tuple[str, str, Any, Callable[[], Any], str | None]] = [  # menu, text, keys, slot, icon
             ("file", "&New", QKeySequence.StandardKey.New, self.new_project, "new"),
             ("file", "&Open…", QKeySequence.StandardKey.Open, self.open_dialog, "open"),
-            ("file", "&Import Keras model…", "Ctrl+I", self.import_dialog, "import"),
+            ("file", "&Import model (Keras, ONNX)…", "Ctrl+I", self.import_dialog, "import"),
             ("file", "&Save", QKeySequence.StandardKey.Save, self.save, "save"),
             ("file", "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as, None),
             ("file", "&Export trained model…", "Ctrl+Shift+E", self.export_run, None),
@@ -252,7 +254,7 @@ class MainWindow(QMainWindow):
             menus[menu].addAction(action)
             self.actions_by_name[text.replace("&", "").rstrip("…")] = action
         self.recent_menu = QtWidgets.QMenu("Open &Recent", self)
-        menus["file"].insertMenu(self.actions_by_name["Import Keras model"], self.recent_menu)
+        menus["file"].insertMenu(self.actions_by_name["Import model (Keras, ONNX)"], self.recent_menu)
         menus["file"].insertSeparator(self.actions_by_name["Quit"])
         menus["file"].aboutToShow.connect(self._file_menu_shown)
         self.actions_by_name["Cost overlay"].setCheckable(True)
@@ -655,7 +657,7 @@ class MainWindow(QMainWindow):
             self.set_project(Project(NetworkDocument(UNTITLED)), None)
 
     def open_path(self, path: Path) -> bool:
-        if path.suffix.lower() in (".keras", ".h5", ".json") and path.suffix.lower() != SUFFIX:
+        if path.suffix.lower() in (".keras", ".h5", ".json", ".onnx") or path.is_dir():
             return self.import_source(str(path))
         try:
             project = load_project(path)
@@ -698,9 +700,17 @@ class MainWindow(QMainWindow):
         self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
         self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
 
+    def _show_report(self, report: Any) -> None:
+        from designer.app.import_report import ImportReportDialog
+
+        dialog = ImportReportDialog(report, self)
+        dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # window-modal, without a nested event loop: the import finishes behind it
+
     def import_dialog(self) -> None:
-        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import Keras model", str(self.dialog_folder()),
-                                              "Keras models (*.keras *.h5 *.json)")
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Import model", str(self.dialog_folder()),
+            "Models (*.keras *.h5 *.json *.onnx);;ONNX (*.onnx);;Keras models (*.keras *.h5 *.json)")
         if name:
             self.import_source(name)
 
@@ -837,7 +847,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: Any) -> None:
         for url in event.mimeData().urls():
             if url.isLocalFile() and self.maybe_save():
-                self.open_path(Path(url.toLocalFile()))
+                self.open_path(Path(url.toLocalFile()))  # a model file or SavedModel folder is imported
                 break
 
     def toggle_previews(self) -> None:

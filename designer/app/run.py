@@ -48,7 +48,8 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
     background = Background()
     problems: list[str] = []
     headless = {"ask": lambda _title, _text: False,  # no dialog offscreen: it would wait for ever
-                "warn": lambda title, text: problems.append(f"{title}: {' '.join(text.split())}")}
+                "warn": lambda title, text: problems.append(f"{title}: {' '.join(text.split())}"),
+                "report": lambda report: print(report.text())}  # an import's report, not a modal dialog
     window = MainWindow(background, dark=True if dark else None, warm_up=not screenshot,
                         **(headless if screenshot else {}))
     window.show()

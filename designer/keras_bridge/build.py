@@ -10,6 +10,7 @@ import keras
 
 from designer.graph.document import NetworkDocument, Node
 from designer.graph.validation import Diagnostic, validate
+from designer.keras_bridge.libraries import install_hint, library_class
 from designer.layers.catalog import Catalog, load_catalog
 
 SEQUENTIAL = "Sequential"
@@ -33,12 +34,19 @@ class BuildError(RuntimeError):
 def make_layer(node: Node, catalog: Catalog) -> Any:
     """A fresh Keras layer (or operation) for ``node``, made by ``from_config`` as Keras loads one."""
     if node.module:  # a class outside keras.layers, e.g. the operation behind keras.ops.add
-        if not node.module.startswith("keras."):
-            raise UnknownLayerType(f"{node.module}.{node.type} is not part of Keras; only Keras classes "
-                                   "are loaded from project files")
-        return keras.saving.deserialize_keras_object(
+        registered = None
+        if not node.module.startswith("keras."):  # a registered layer of an installed library (keras-hub)
+            cls = library_class(node.module, node.type)
+            if cls is None:
+                raise UnknownLayerType(f"{node.module}.{node.type} is not a registered Keras layer here; "
+                                       f"{install_hint(node.module)}")
+            registered = keras.saving.get_registered_name(cls)
+        operation = keras.saving.deserialize_keras_object(
             {"module": node.module, "class_name": node.type, "config": {**node.params, "name": node.name},
-             "registered_name": None}, safe_mode=True)
+             "registered_name": registered}, safe_mode=True)
+        if not node.trainable:
+            operation.trainable = False
+        return operation
     if node.type not in catalog:
         reason = catalog.excluded.get(node.type)
         raise UnknownLayerType(

@@ -20,6 +20,8 @@ from designer.graph.document import BLOCK_TYPE, INPUT_TYPE, NetworkDocument, Por
 from designer.graph.layout import auto_layout
 from designer.graph.project import open_regular_file
 from designer.keras_bridge.build import SEQUENTIAL
+from designer.keras_bridge.internals import functional_graph, is_functional
+from designer.keras_bridge.libraries import install_hint, library_class
 from designer.keras_bridge.preprocessing import with_adapted_state
 from designer.layers.catalog import Catalog, load_catalog
 
@@ -34,32 +36,33 @@ class ModelImportError(ValueError):
 
 # ---- sources ------------------------------------------------------------------------------
 def load_source(source: str, weights: str | None = None) -> keras.Model:
-    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json``, ``FILE.onnx`` or ``keras.applications:NAME`` safely."""
+    """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json``, ``FILE.onnx``, a SavedModel folder or
+    ``keras.applications:NAME`` safely."""
     if source.startswith("keras.applications:"):
         return application(source.split(":", 1)[1], weights)
     path = Path(source)
+    from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
+
+    if is_onnx_source(path):  # converted to Keras layers; its messages name the path
+        return import_onnx(path, check=False).model  # the report is import_onnx's to give
     if not path.is_file():
         raise ModelImportError(f"{source}: no such file" if not path.exists() else
                                f"{source}: not a regular file; give a saved model file")
     suffix = path.suffix.lower()
-    if suffix == ".onnx":  # converted to Keras layers; its errors name the file, the report is import_onnx's
-        from designer.keras_bridge.onnx_import import import_onnx
-
-        return import_onnx(path, check=False).model
     try:
         if suffix == ".keras":
             if not zipfile.is_zipfile(path):
                 raise ModelImportError("not a complete zip archive, so not a usable .keras file "
                                        "(truncated, or not saved with model.save('name.keras'))")
             _check_classes(_archive_config(path))  # before Keras reads the file: it trusts its size and classes
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            return functional_graph(keras.saving.load_model(path, compile=False, safe_mode=True))
         if suffix in (".h5", ".hdf5"):
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            return functional_graph(keras.saving.load_model(path, compile=False, safe_mode=True))
         if suffix == ".json":
             with open_regular_file(path) as fh:
                 config = _parse_config(fh.read(MAX_CONFIG_BYTES + 1), "the file")
             _check_classes(config)
-            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+            return functional_graph(keras.saving.deserialize_keras_object(config, safe_mode=True))
     except ModelImportError as exc:
         raise ModelImportError(f"{source}: {exc}") from None
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
@@ -112,8 +115,8 @@ def _check_classes(config: Any, layer: str = "") -> None:
         inner = config.get("config")
         if isinstance(inner, dict) and "trainable" in inner and isinstance(inner.get("name"), str):
             layer = inner["name"]  # a layer's config (an initializer's or dtype policy's has no 'trainable')
-        if "class_name" in config and "module" in config and not _is_keras_class(config):
-            raise ModelImportError(_custom_class(layer, str(config["class_name"])))
+        if "class_name" in config and "module" in config and not _is_loadable(config):
+            raise ModelImportError(_custom_class(layer, str(config["class_name"]), str(config["module"])))
         for value in config.values():
             _check_classes(value, layer)
 
@@ -124,9 +127,16 @@ def _is_keras_class(entry: dict[str, Any]) -> bool:
         None, entry.get("class_name"))
 
 
-def _custom_class(layer: str, class_name: str) -> str:
-    return (f"layer {layer!r} is a custom class {class_name!r}; only Keras's own layers and operations can be "
-            "imported (custom classes would run code from outside Keras)")
+def _is_loadable(entry: dict[str, Any]) -> bool:
+    """Keras's own class, or a registered layer of an installed library (keras-hub)."""
+    return _is_keras_class(entry) or library_class(
+        str(entry.get("module") or ""), str(entry["class_name"]), entry.get("registered_name")) is not None
+
+
+def _custom_class(layer: str, class_name: str, module: str) -> str:
+    return (f"layer {layer!r} is a custom class {class_name!r} of {module!r} that is not registered with Keras "
+            f"here; {install_hint(module)}. Only Keras's own layers and registered layers of installed "
+            "libraries are imported (the file's own code never runs)")
 
 
 def _explain(exc: Exception) -> str:
@@ -157,9 +167,24 @@ def application(name: str, weights: str | None = None) -> keras.Model:
 
 # ---- model → document -----------------------------------------------------------------------
 def import_model(model: keras.Model, catalog: Catalog | None = None, layout: bool = True) -> NetworkDocument:
-    doc = import_config(model.get_config(), isinstance(model, keras.Sequential), catalog, layout)
+    doc = import_config(graph_config(model), isinstance(model, keras.Sequential), catalog, layout)
     _keep_adapted_state(doc, model)
     return doc
+
+
+def graph_config(model: keras.Model) -> dict[str, Any]:
+    """The model's functional config, also where its class subclasses the functional model (every
+    keras-hub backbone and task): such a class's config holds only its constructor arguments, so its
+    graph is read from the loaded model itself, its layers keeping their own classes and configs."""
+    config = functional_graph(model).get_config()
+    if not is_functional(model):  # a Sequential: its entries are layers, no nested graphs to read
+        return config
+    layers = {layer.name: layer for layer in model.layers}
+    for entry in config.get("layers", []):
+        layer = layers.get(entry["name"])
+        if entry["class_name"] != SEQUENTIAL and is_functional(layer):  # e.g. a backbone inside a task
+            entry.update(class_name="Functional", module="keras", registered_name=None, config=graph_config(layer))
+    return config
 
 
 def _keep_adapted_state(doc: NetworkDocument, model: keras.Model) -> None:
@@ -252,8 +277,8 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
                            "file; replace it with a built-in layer or keras.ops call")
     if module == "keras.layers" and class_name in catalog:
         return class_name, _non_default(class_name, config, catalog), "", None
-    if not _is_keras_class(entry):
-        raise ModelImportError(_custom_class(config["name"], class_name))
+    if not _is_loadable(entry):
+        raise ModelImportError(_custom_class(config["name"], class_name, module))
     return class_name, {k: v for k, v in config.items() if k not in _DROPPED}, module, None
 
 

@@ -40,3 +40,21 @@ def rename_operation(tensor: object, name: str) -> None:
     """Give the ``keras.ops`` call that made ``tensor`` a chosen name: the functions take none,
     and the imported node should carry the name of the source's node."""
     tensor._keras_history.operation.name = name  # type: ignore[attr-defined]
+
+
+def is_functional(model: object) -> bool:
+    """Whether ``model`` is a functional model, also one of a class that subclasses it (keras-hub's)."""
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional)
+
+
+def functional_graph(model: keras.Model) -> keras.Model:
+    """``model`` itself, or for a class that subclasses the functional model (keras-hub's backbones, whose
+    config holds only constructor arguments) a plain functional model over the same layers and weights,
+    taking and giving flat lists as a document's model does."""
+    from keras.src.models.functional import Functional
+
+    if isinstance(model, Functional) and type(model) is not Functional:
+        return keras.Model(model.inputs, model.outputs, name=model.name, trainable=model.trainable)
+    return model

@@ -19,8 +19,15 @@ from designer.keras_bridge.onnx_import import ops_nn, ops_rnn, ops_tensor  # noq
 from designer.keras_bridge.onnx_import.converter import Converter, OnnxImportError
 from designer.keras_bridge.onnx_import.layout import Perm, inverse
 from designer.keras_bridge.onnx_import.report import ImportReport, Parity, TensorLayout
+from designer.keras_bridge.onnx_import.saved_model import saved_model_proto
 
-__all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx"]
+__all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx", "is_onnx_source"]
+
+
+def is_onnx_source(source: str | Path) -> bool:
+    """Whether ``source`` imports through ONNX: an ``.onnx`` file, or a folder (a TensorFlow SavedModel)."""
+    path = Path(source)
+    return path.suffix.lower() == ".onnx" or path.is_dir()
 
 
 @dataclass
@@ -40,14 +47,18 @@ class OnnxImport:
 
 
 def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True) -> OnnxImport:
-    """Convert the ONNX file at ``path``; ``check`` compares the result with onnxruntime."""
+    """Convert the ONNX file (or TensorFlow SavedModel folder, through tf2onnx) at ``path``; ``check``
+    compares the result with onnxruntime."""
     source = Path(path)
-    if not source.is_file():
+    if source.is_dir():
+        proto = saved_model_proto(source)
+    elif not source.is_file():
         raise OnnxImportError(f"{path}: no such file")
-    try:
-        proto = onnx.load(str(source))
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise OnnxImportError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    else:
+        try:
+            proto = onnx.load(str(source))
+        except Exception as exc:  # protobuf's DecodeError and friends
+            raise OnnxImportError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     converter = Converter(proto, channels_last)
     model, input_names, output_names = converter.convert()
     values = converter.values

@@ -1,0 +1,124 @@
+"""Models of installed Keras libraries (keras-hub style: a class that subclasses the functional model and
+keeps its constructor arguments as config) import from their graph, their own layers as nodes.
+
+keras-hub itself needs tensorflow-text, so these tests register a library of their own the same way."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from designer.cli import main
+from designer.keras_bridge.importer import ModelImportError, import_model
+
+LIBRARY = "tinyhub"
+
+
+@keras.saving.register_keras_serializable(package=LIBRARY)
+class Scale(layers.Layer):
+    """A library's own layer: a trainable per-feature scale times a fixed factor."""
+
+    def __init__(self, factor: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, shape):
+        self.gain = self.add_weight(shape=(shape[-1],), initializer="random_normal", name="gain")
+
+    def call(self, x):
+        return x * self.gain * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package=LIBRARY)
+class TinyBackbone(keras.Model):
+    """Built like keras-hub's BertBackbone: dict inputs and outputs, config = constructor arguments."""
+
+    def __init__(self, vocabulary: int = 20, width: int = 8, depth: int = 2, **kwargs):
+        tokens = keras.Input((5,), dtype="int32", name="token_ids")
+        mask = keras.Input((5,), name="padding_mask")
+        x = layers.Embedding(vocabulary, width, name="embed")(tokens)
+        for i in range(depth):
+            x = layers.Dense(width, activation="gelu", name=f"dense_{i}")(Scale(1.5, name=f"scale_{i}")(x))
+        pooled = layers.Dense(width, name="pool")(keras.ops.sum(x * keras.ops.expand_dims(mask, -1), axis=1))
+        super().__init__(inputs={"token_ids": tokens, "padding_mask": mask},
+                         outputs={"sequence_output": x, "pooled_output": pooled}, **kwargs)
+        self.vocabulary, self.width, self.depth = vocabulary, width, depth
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "vocabulary": self.vocabulary,
+                "width": self.width, "depth": self.depth}
+
+
+def probe():
+    rng = np.random.default_rng(0)
+    return {"token_ids": rng.integers(0, 20, (3, 5)).astype("int32"),
+            "padding_mask": (rng.random((3, 5)) > 0.3).astype("float32")}
+
+
+def as_list(model, x):
+    """The model's outputs for inputs given in its own order (an imported model takes a list)."""
+    names = [t.name.split(":")[0] for t in model.inputs]
+    out = model([x[n] for n in names]) if not isinstance(model, TinyBackbone) else model(x)
+    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(out)]
+
+
+def test_functional_subclass_imports_its_layers_and_exports_the_same_model(tmp_path):
+    backbone = TinyBackbone(name="tiny")
+    backbone.save(tmp_path / "tiny.keras")
+    project, out = tmp_path / "tiny.kdn", tmp_path / "again.keras"
+    assert main(["import", str(tmp_path / "tiny.keras"), "-o", str(project)]) == 0
+    assert main(["export", str(project), "--format", "keras", "-o", str(out)]) == 0
+    again = keras.saving.load_model(out, safe_mode=True)
+    scales = [layer for layer in again.layers if isinstance(layer, Scale)]
+    assert [s.factor for s in scales] == [1.5, 1.5]  # the library's class, its params from get_config
+    x = probe()
+    for expected, got in zip(as_list(backbone, x), as_list(again, x), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_library_layers_are_editable_nodes_with_their_package():
+    doc = import_model(TinyBackbone(depth=3))
+    scales = [n for n in doc.nodes.values() if n.type == "Scale"]
+    assert len(scales) == 3 and scales[0].params["factor"] == 1.5
+    assert scales[0].module == Scale.__module__
+    assert {n.name for n in doc.nodes.values() if n.is_input} == {"token_ids", "padding_mask"}
+
+
+def test_a_library_model_nested_in_a_functional_model_opens_as_a_block():
+    backbone = TinyBackbone(name="encoder")
+    tokens, mask = keras.Input((5,), dtype="int32", name="t"), keras.Input((5,), name="m")
+    pooled = backbone({"token_ids": tokens, "padding_mask": mask})["pooled_output"]
+    task = keras.Model([tokens, mask], layers.Dense(2, name="head")(pooled))
+    doc = import_model(task)
+    block = next(n for n in doc.nodes.values() if n.name == "encoder")
+    assert block.block is not None and sum(n.type == "Scale" for n in block.block.nodes.values()) == 2
+
+
+def test_without_the_library_the_import_names_the_package_to_install(tmp_path):
+    registry = keras.saving.get_custom_objects()
+    TinyBackbone(name="tiny").save(tmp_path / "tiny.keras")
+    saved = {k: registry.pop(k) for k in list(registry) if k.startswith(f"{LIBRARY}>")}
+    try:
+        from designer.keras_bridge.importer import load_source
+
+        with pytest.raises(ModelImportError, match=f"install the package that defines it.*{__name__.split('.')[0]}"):
+            load_source(str(tmp_path / "tiny.keras"))
+    finally:
+        registry.update(saved)
+
+
+def test_generated_code_finds_the_library_layers():
+    from designer.keras_bridge.build import build_model
+    from designer.keras_bridge.codegen import generate
+
+    doc = import_model(TinyBackbone())
+    namespace: dict = {}
+    exec(compile(generate(doc), "generated.py", "exec"), namespace)
+    rebuilt = namespace["build_model"]()
+    assert sum(isinstance(layer, Scale) for layer in rebuilt.layers) == 2
+    assert rebuilt.count_params() == build_model(doc).count_params()
