@@ -25,8 +25,8 @@ from designer.app.run import application, wait_until
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_projects" / "classic_cnn.kdn"
 
 
-def main(out: Path) -> None:
-    app = application()
+def open_sample() -> tuple[MainWindow, Background, Path]:
+    """The window on a copy of the classic CNN sample (8 epochs) in a scratch folder, Training tab shown."""
     folder = Path(tempfile.mkdtemp(prefix="screens-"))
     project = json.loads(SAMPLE.read_text())
     project["training"] = {**project["training"], "epochs": 8, "early_stopping_patience": None}
@@ -40,6 +40,13 @@ def main(out: Path) -> None:
     assert wait_until(lambda: background.idle and window.analysis is not None and dock.data.dataset is not None)
     window.findChild(QDockWidget, "Training").raise_()  # once the docks are laid out, as a user's click
     window.resizeDocks([window.findChild(QDockWidget, "Training")], [470], Qt.Orientation.Vertical)
+    return window, background, folder
+
+
+def main(out: Path) -> None:
+    app = application()
+    window, background, _ = open_sample()
+    dock = window.training
     app.processEvents()
     window.grab().save(str(out / "training_data.png"))
     dock.train()

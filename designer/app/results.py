@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.inspection.explain_page import ExplainPage
+from designer.app.subprocesses import designer_process
 from designer.export.formats import FORMATS, NAMES, SUFFIX, with_suffix
 
 
@@ -227,10 +227,8 @@ class ResultsView(QWidget):
         self._tick()
         self.progress.show()
         self.ticker.start()
-        process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "designer", "export", str(files), "--format", fmt, "-o", path, "--json"])
-        process.finished.connect(lambda *_: self._exported(process))
+        process = designer_process(self, ["export", str(files), "--format", fmt, "-o", path, "--json"],
+                                   self._exported)
         process.start()
         self.process = process
         return process

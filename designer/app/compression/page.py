@@ -6,7 +6,6 @@ made of the run, in this window or on the command line, is listed and plotted.""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.compression.variants import SizeAccuracyPlot, VariantTable
+from designer.app.subprocesses import designer_process
 from designer.compress.methods import DEFAULT_SPARSITY, KIND, METHODS
 from designer.export.formats import SUFFIX, with_suffix
 
@@ -112,7 +112,7 @@ class CompressPage(QWidget):
     def compress(self, method: str, path: str) -> QProcess:
         """``netdesigner compress RUN`` on the shown run, in its own process; the variant it records is
         listed when it ends."""
-        arguments = ["-m", "designer", "compress", self.run_id, "--tracking-uri", self.tracking_uri,
+        arguments = ["compress", self.run_id, "--tracking-uri", self.tracking_uri,
                      "--method", method, "-o", path, "--json"]
         if method == "prune":
             arguments += ["--sparsity", f"{self.sparsity.value():g}"]
@@ -122,10 +122,7 @@ class CompressPage(QWidget):
         self._tick()
         self.progress.show()
         self.ticker.start()
-        process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(arguments)
-        process.finished.connect(lambda *_: self._compressed(process))
+        process = designer_process(self, arguments, self._compressed)
         process.start()
         self.process = process
         return process

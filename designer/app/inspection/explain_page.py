@@ -4,7 +4,6 @@ feature (tables, sequences). The GUI only starts, reads and cancels the process;
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.subprocesses import designer_process
 from designer.inspection.stream import parse_progress, parse_sample
 
 METHODS = {"Grad-CAM": "gradcam", "Occlusion": "occlusion", "LIME": "lime",
@@ -153,7 +153,7 @@ class ExplainPage(QWidget):
             self.status.setText(f"Cannot explain: {exc}")
             return None
         method = METHODS[self.method.currentText()]
-        arguments = ["-m", "designer", "explain", str(files / "run"), "--method", method, "--samples",
+        arguments = ["explain", str(files / "run"), "--method", method, "--samples",
                      ",".join(map(str, chosen)), "-o", str(files / "maps"), "--json"]
         if method == "gradcam" and self.layer.currentText() not in ("", LAST_CONVOLUTION):
             arguments += ["--layer", self.layer.currentText()]
@@ -162,13 +162,10 @@ class ExplainPage(QWidget):
         self.progress.setValue(0)
         self.status.setText(f"Explaining {len(chosen)} sample(s) with {self.method.currentText()} "
                             "(loading TensorFlow first) …")
-        process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(arguments)
+        process = designer_process(self, arguments, self._finished)
         process.setWorkingDirectory(str(self.folder))
         process.readyReadStandardOutput.connect(lambda: self._read_samples(process))
         process.readyReadStandardError.connect(lambda: self._read_progress(process))
-        process.finished.connect(lambda *_: self._finished(process))
         self.explain_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         process.start()
