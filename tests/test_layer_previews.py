@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from test_gui_training import open_copy, window  # noqa: F401  (the fixture)
 
-from conftest import chain
+from conftest import SAMPLES, chain
 from designer.app.inspection.layer_previews import ChannelsDialog
 from designer.data.builtin import digits
 from designer.graph.document import NetworkDocument
@@ -116,3 +116,16 @@ def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot
     assert "5 channels" in dialog.findChildren(QLabel)[0].text() and not dialog.picture.pixmap().isNull()
     window.actions_by_name["Layer previews"].trigger()  # off: the canvas shows none
     qtbot.waitUntil(lambda: all(item.preview is None for item in items.values()), timeout=5_000)
+
+
+def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot, window, tmp_path):  # noqa: F811
+    """Before, turning previews on while the Training tab was still loading the project's data said
+    "choose a data source" (the project had one) and switched them off."""
+    path = tmp_path / "classic_cnn.kdn"
+    path.write_text((SAMPLES / "classic_cnn.kdn").read_text())
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: window.background.idle and window.analysis is not None, timeout=30_000)
+    window.actions_by_name["Layer previews"].trigger()
+    assert window.actions_by_name["Layer previews"].isChecked()
+    qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
+    assert any(item.preview is not None for item in window.canvas.canvas_scene.nodes.values())

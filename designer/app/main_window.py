@@ -853,11 +853,24 @@ class MainWindow(QMainWindow):
     def toggle_previews(self) -> None:
         """Each node's output on a data sample, beside it; the first sample of the data until one is chosen."""
         action = self.actions_by_name["Layer previews"]
-        if action.isChecked() and self.previews.sample is None and not self._preview_sample(0):
-            action.setChecked(False)
-            return
+        if action.isChecked() and self.previews.sample is None:
+            data = self.training.data
+            if data.dataset is None and self.project is not None and self.project.data.get("source"):
+                # the Training tab loads the project's data in the background when it is first made
+                self.notify("Layer previews: loading the data…")
+                data.loaded.done.connect(lambda *_: self._data_arrived(),
+                                         QtCore.Qt.ConnectionType.SingleShotConnection)
+                return
+            if not self._preview_sample(0):
+                action.setChecked(False)
+                return
         self.previews.request(self.state.root)
         self.previews.set_on(action.isChecked())
+
+    def _data_arrived(self) -> None:
+        """The data the previews waited for has loaded (or failed to): show them, or say why not."""
+        if self.actions_by_name["Layer previews"].isChecked():
+            self.toggle_previews()
 
     def choose_preview_sample(self) -> None:
         dataset = self.training.data.dataset
