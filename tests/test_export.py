@@ -216,18 +216,47 @@ def test_a_finished_run_exports_from_its_best_checkpoint(tmp_path, capsys):
     assert main(["export", str(checkpoint.parent), "--format", "keras", "-o", str(tmp_path / "t.keras")]) == 0
 
 
-def test_a_trained_text_model_exports_where_text_ops_exist(tmp_path, capsys):
-    """TextVectorization runs in Keras, SavedModel and Python; ONNX and TFLite lack its string ops
-    and say so, naming the layer."""
+def test_a_trained_text_model_exports_and_its_onnx_starts_at_the_token_ids(tmp_path, capsys):
+    """TextVectorization runs in Keras, SavedModel and Python. ONNX has no string ops: its graph takes the
+    token ids, and the layer's settings and vocabulary written beside it are enough to make them elsewhere."""
+    import onnxruntime
+
     project = tmp_path / "text.kdn"
-    project.write_text((SAMPLES / "text_lstm.kdn").read_text())
+    project.write_text((SAMPLES / "transformer_text.kdn").read_text())
     uri = f"sqlite:///{tmp_path / 'runs.db'}"
     assert main(["train", str(project), "--epochs", "2", "--tracking-uri", uri, "--json"]) == 0
     run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
-    for fmt in ("keras", "savedmodel", "python"):
+    for fmt in ("keras", "savedmodel", "python", "onnx"):
         out = target(tmp_path, fmt, "text")
         assert main(["export", run_id, "--tracking-uri", uri, "--format", fmt, "-o", str(out), "--json"]) == 0, fmt
-        assert json.loads(capsys.readouterr().out)["ok"]
-    assert main(["export", run_id, "--tracking-uri", uri, "--format", "onnx", "-o", str(tmp_path / "t.onnx")]) == 1
-    assert "layer 'vectorize' (TextVectorization)" in capsys.readouterr().err
-    assert not (tmp_path / "t.onnx").exists()
+        report = json.loads(capsys.readouterr().out)
+        assert report["ok"] and report["max_abs_diff"] <= 1e-5, report
+    assert report["model_inputs"] == report["artifact_inputs"] == ["vectorize"]
+    assert any("text.text.json" in note for note in report["notes"]) and not leftovers(tmp_path)
+    [entry] = json.loads((tmp_path / "text.text.json").read_text())["text_layers"]
+    assert (entry["text_input"], entry["onnx_input"], entry["layer"]) == ("headline", "vectorize", "TextVectorization")
+    tokenise = layers.TextVectorization.from_config(entry["config"])  # rebuilt from the file alone
+    model = keras.saving.load_model(tmp_path / "text.keras", safe_mode=True)
+    headlines = np.array([["storm floods the valley"], ["Chef opens a bakery!"], ["league final ends in a draw"]],
+                         dtype=object)
+    session = onnxruntime.InferenceSession(str(tmp_path / "text.onnx"), providers=["CPUExecutionProvider"])
+    [got] = session.run(None, {"vectorize": keras.ops.convert_to_numpy(tokenise(headlines))})
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(model(headlines)), atol=1e-5)
+
+
+def test_onnx_of_text_and_numbers_takes_token_ids_and_the_numbers(tmp_path):
+    """Each text input is replaced by the layer that tokenises it; numeric inputs stay as they are."""
+    from designer.export import text_front
+
+    text = keras.Input((1,), dtype="string", name="text")
+    numbers = keras.Input((3,), name="numbers")
+    tokens = layers.StringLookup(vocabulary=["rain", "sun", "snow"], name="lookup")(text)
+    words = layers.Flatten(name="flat")(layers.Embedding(5, 4, name="embed")(tokens))
+    both = layers.Concatenate(name="both")([words, numbers])
+    model = keras.Model([text, numbers], layers.Dense(2, name="out")(both))
+    report = export_model(model, "onnx", tmp_path / "m.onnx")
+    assert report.ok and report.artifact_inputs == ["lookup", "numbers"], report.text()
+    assert json.loads((tmp_path / "m.text.json").read_text())["text_layers"][0]["config"]["vocabulary"] == [
+        "rain", "sun", "snow"]
+    echo = layers.Identity(name="echo")(text)  # still a string after the first layer: nothing to split off
+    assert text_front.split(keras.Model(text, layers.StringLookup(vocabulary=["a"], name="lk")(echo))) is None

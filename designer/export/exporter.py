@@ -13,7 +13,7 @@ from pathlib import Path
 
 import keras
 
-from designer.export import keras_file, onnx_file, python_file, savedmodel, tflite_file
+from designer.export import keras_file, onnx_file, python_file, savedmodel, text_front, tflite_file
 from designer.export.formats import FORMATS, SUFFIX, an_export
 from designer.export.probes import Loaded, input_names, keras_outputs, max_difference, output_names, sample_inputs
 from designer.export.reference import Reference
@@ -59,22 +59,30 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
                           usage=True)
     if fmt == "python" and document is None:
         raise ExportError("a Python export needs the network's document", usage=True)
+    front = text_front.split(model) if fmt == "onnx" else None  # ONNX has no strings: from token ids on
+    exported = front.body if front is not None else model
+
+    def write_onnx(p: Path) -> list[str]:
+        notes = onnx_file.write(exported, p, options.opset, options.onnx_size_limit)
+        return notes if front is None else [*notes, front.note(front.write_sidecar(p))]
+
     writers: dict[str, Callable[[Path], list[str]]] = {
         "keras": lambda p: keras_file.write(model, p),
         "savedmodel": lambda p: savedmodel.write(model, p),
-        "onnx": lambda p: onnx_file.write(model, p, options.opset, options.onnx_size_limit),
+        "onnx": write_onnx,
         "tflite": lambda p: tflite_file.write(model, p),
         "python": lambda p: python_file.write(model, p, document, options.title),  # type: ignore[arg-type]
     }
     loaders: dict[str, Callable[[Path], Loaded]] = {
-        "keras": keras_file.load, "savedmodel": savedmodel.load, "onnx": onnx_file.load,
+        "keras": keras_file.load, "savedmodel": savedmodel.load,
+        "onnx": (lambda p: front.wrap(onnx_file.load(p))) if front is not None else onnx_file.load,
         "tflite": tflite_file.load, "python": python_file.load}
     stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         staged = stage / path.name
         start = time.perf_counter()
         notes = writers[fmt](staged)
-        report = ExportReport(fmt, str(path), input_names(model), [], output_names(model), notes=notes,
+        report = ExportReport(fmt, str(path), input_names(exported), [], output_names(model), notes=notes,
                               tolerance=options.tolerance, convert_s=time.perf_counter() - start)
         start = time.perf_counter()
         _verify(model, loaders[fmt], staged, report, options.reference)
