@@ -260,3 +260,15 @@ def test_onnx_of_text_and_numbers_takes_token_ids_and_the_numbers(tmp_path):
         "rain", "sun", "snow"]
     echo = layers.Identity(name="echo")(text)  # still a string after the first layer: nothing to split off
     assert text_front.split(keras.Model(text, layers.StringLookup(vocabulary=["a"], name="lk")(echo))) is None
+
+
+def test_an_unconvertible_op_behind_a_text_input_names_its_own_layer(tmp_path):
+    """The exported body nests the model's graph; the refusal still names the layer, not the nesting."""
+    text, value = keras.Input((1,), dtype="string", name="text"), keras.Input((1,), name="value")
+    bins = layers.Discretization(bin_boundaries=[0.0, 1.0], output_mode="one_hot", name="bins")(value)
+    tokens = layers.Flatten(name="flat")(layers.Embedding(4, 2, name="embed")(
+        layers.StringLookup(vocabulary=["a", "b"], name="lookup")(text)))
+    model = keras.Model([text, value], layers.Concatenate(name="both")([tokens, bins]), name="nested")
+    with pytest.raises(ExportError, match=r"layer 'bins' \(Discretization\) uses the TensorFlow op Bucketize"):
+        export_model(model, "onnx", tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []

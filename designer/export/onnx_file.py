@@ -95,7 +95,7 @@ def write(model: keras.Model, path: Path, opset: int = DEFAULT_OPSET, size_limit
 
 def _explain(model: keras.Model, op: str, node_name: str, opset: int) -> str:
     layers = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
-    parts = node_name.split("/")
+    parts = node_name.split("/")[::-1]  # the innermost layer first: a nested model's name says little
     found = next((layers[p] for p in parts if p in layers), None) or next(
         (layers[b] for b in (re.sub(r"_\d+$", "", p) for p in parts) if b in layers), None)
     where = f"layer {found.name!r} ({type(found).__name__})" if found else f"node {node_name!r}"
