@@ -66,6 +66,10 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
         notes = onnx_file.write(exported, p, options.opset, options.onnx_size_limit)
         return notes if front is None else [*notes, front.note(front.write_sidecar(p))]
 
+    def load_onnx(p: Path) -> Loaded:
+        loaded = onnx_file.load(p)
+        return loaded if front is None else front.wrap(loaded)  # fed the model's text through its layers
+
     writers: dict[str, Callable[[Path], list[str]]] = {
         "keras": lambda p: keras_file.write(model, p),
         "savedmodel": lambda p: savedmodel.write(model, p),
@@ -74,8 +78,7 @@ def export_model(model: keras.Model, fmt: str, path: Path, document: NetworkDocu
         "python": lambda p: python_file.write(model, p, document, options.title),  # type: ignore[arg-type]
     }
     loaders: dict[str, Callable[[Path], Loaded]] = {
-        "keras": keras_file.load, "savedmodel": savedmodel.load,
-        "onnx": (lambda p: front.wrap(onnx_file.load(p))) if front is not None else onnx_file.load,
+        "keras": keras_file.load, "savedmodel": savedmodel.load, "onnx": load_onnx,
         "tflite": tflite_file.load, "python": python_file.load}
     stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
