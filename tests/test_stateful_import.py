@@ -92,7 +92,7 @@ def test_runs_start_from_the_imported_model(tmp_path, capsys):
     np.testing.assert_allclose(built.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
-@pytest.mark.parametrize("fmt", ["keras", "savedmodel", "python"])  # ONNX and TFLite lack the string ops
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel", "python"])  # ONNX lacks the tables and Bucketize
 def test_adapted_tables_survive_import_and_export(fmt, tmp_path, capsys):
     model = tables_model()
     project = imported(model, tmp_path, capsys)
