@@ -20,24 +20,21 @@ from designer.keras_bridge.importer import ModelImportError
 SUFFIXES = (".pt2", ".pt")
 TIMEOUT_S = 600
 
-# Run by a fresh interpreter: argv = SOURCE OUT.onnx [SHAPE as 1,3,32,32]. A .pt2 program brings its own
-# example inputs; a TorchScript module records none, so its input shape must be given.
+# Run by a fresh interpreter: argv = SOURCE OUT.onnx [SHAPE as 1,3,32,32]. A .pt2 program has its shapes;
+# a TorchScript module records none, so its input shape must be given.
 _EXPORT = """
 import sys
 import torch
 
 source, target = sys.argv[1], sys.argv[2]
-shape = [int(d) for d in sys.argv[3].split(",")] if len(sys.argv) > 3 else None
-if source.endswith(".pt2"):
-    program = torch.export.load(source)
-    module = program.module()
-    args = (torch.randn(*shape),) if shape else program.example_inputs[0]
+if source.endswith(".pt2"):  # an ExportedProgram: torch's own exporter takes it as it is
+    torch.onnx.export(torch.export.load(source), (), target, opset_version=17, dynamo=True)
 else:
-    module = torch.jit.load(source, map_location="cpu").eval()
-    if shape is None:
+    if len(sys.argv) < 4:
         sys.exit("a TorchScript file does not record its input shape: give it (e.g. --input-shape 1,3,224,224)")
-    args = (torch.randn(*shape),)
-torch.onnx.export(module, args, target, opset_version=17, dynamo=False)
+    module = torch.jit.load(source, map_location="cpu").eval()
+    args = (torch.randn(*[int(d) for d in sys.argv[3].split(",")]),)
+    torch.onnx.export(module, args, target, opset_version=17, dynamo=False)
 """
 
 
