@@ -22,7 +22,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from designer.keras_bridge.importer import ModelImportError
-from designer.keras_bridge.internals import rename_operation
+from designer.keras_bridge.internals import call_with_initial_values, rename_operation
 from designer.keras_bridge.onnx_import import layout
 from designer.keras_bridge.onnx_import.layout import Perm
 from designer.keras_bridge.onnx_import.registry import HANDLERS, Unsupported
@@ -283,8 +283,8 @@ class Converter:
               **config: Any) -> Any:
         """Make a Keras layer named after the current node, call it, give it ``weights``."""
         made = cls(name=self._layer_name(suffix), **config)
-        tensor = made(inputs)
-        if weights:
+        tensor, done = call_with_initial_values(made, inputs, list(weights))
+        if weights and not done:
             made.set_weights([np.asarray(w, dtype=made.weights[i].dtype) for i, w in enumerate(weights)])
         self._made.append(cls.__name__)
         return tensor
