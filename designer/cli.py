@@ -162,9 +162,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(problem)
     _quiet_backend()
     from designer.export import reference
-    from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+    from designer.keras_bridge.importer import ModelImportError, import_model, keeps_weights, load_source
     from designer.keras_bridge.saving import save_with_weights
-    from designer.keras_bridge.weights import collect_weights
 
     report = None
     try:
@@ -172,7 +171,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         if is_onnx_source(args.source):
 
-            imported = import_onnx(args.source)
+            imported = import_onnx(args.source, placeholders=args.placeholders, trust_code=args.trust_code,
+                                   input_shape=_shape(args.input_shape) if args.input_shape else None)
             model, report = imported.model, imported.report
         else:
             model = load_source(args.source, args.weights)
@@ -180,8 +180,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ModelImportError as exc:
         raise UsageError(str(exc)) from None
     project = Project(doc, f"Imported from {Path(args.source).name}.")
-    trained = not args.source.startswith("keras.applications:") or args.weights
-    arrays = (collect_weights(model) | reference.record(model, doc)) if trained else None
+    trained = keeps_weights(args.source) or args.weights
+    arrays = reference.imported_weights(model, doc) if trained else None
     save_with_weights(project, out, arrays)
     if args.json:
         print(json.dumps({"project": str(out), "nodes": len(doc), "parameters": model.count_params(),
@@ -192,6 +192,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"imported {model.name!r}: {len(doc)} nodes, {model.count_params():,} parameters → {out}"
           + (f" (+ weights {project.weights})" if trained else " (weights: fresh initialisation)"))
     return EXIT_OK
+
+
+def _shape(text: str) -> list[int]:
+    try:
+        dims = [int(d) for d in text.split(",")]
+    except ValueError:
+        dims = []
+    if not dims or min(dims) < 1:
+        raise UsageError(f"--input-shape {text!r}: give positive sizes separated by commas, e.g. 1,3,224,224")
+    return dims
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:
@@ -706,10 +716,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("import", cmd_import, "import a Keras model as a project")
     p.add_argument("source", help="FILE.keras | FILE.h5 | CONFIG.json | keras.applications:NAME | FILE.onnx "
-                                  "| SAVEDMODEL_DIR")
+                                  "| SAVEDMODEL_DIR | FILE.pt2 or TorchScript FILE.pt (torch extra, --trust-code)")
     p.add_argument("-o", "--output", required=True, metavar="PROJECT", help="the project file to write (.kdn)")
     p.add_argument("--json", action="store_true", help="print the result (and an ONNX import's report) as JSON")
     p.add_argument("--weights", metavar="FILE", help="for keras.applications: a local weights file to load")
+    p.add_argument("--placeholders", action="store_true",
+                   help="ONNX: put marked placeholders where operators have no Keras equivalent (analysis reports "
+                        "them as errors until replaced) instead of refusing the file")
+    p.add_argument("--trust-code", action="store_true",
+                   help="PyTorch .pt2/.pt: allow loading the file, which runs Python code pickled in it (done in a "
+                        "separate process); only for files from a source you trust")
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="TorchScript .pt: the input shape to export with (a .pt2 file records its own)")
     p = command("codegen", cmd_codegen, "write a Python script whose build_model() returns the model")
     p.add_argument("project", help="a project file (.kdn)")
     p.add_argument("-o", "--output", metavar="FILE.py", help="write here instead of standard output")

@@ -366,13 +366,14 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from designer.app.background import Background
 from designer.app.run import application, wait_until
 from designer.graph.serialize import document_from_dict
+from pathlib import Path
 app = application()
 background, got = Background(debounce_ms=10), {}
 background.imported.connect(lambda source, result: got.setdefault("doc", result))
 background.analysed.connect(lambda analysis: got.setdefault("params", analysis.total_params))
-background.import_source(sys.argv[1])
+background.import_source(sys.argv[1], Path(sys.argv[1]).parent)
 assert wait_until(lambda: "doc" in got, 120), "not imported"
-background.request(document_from_dict(got["doc"]))
+background.request(document_from_dict(got["doc"]["graph"]))
 assert wait_until(lambda: "params" in got, 120), "not analysed"
 print(got["params"])
 os._exit(0)

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 from keras import layers
+from test_gui import window  # noqa: F401  (the window fixture)
 
 from designer.cli import main
 from designer.keras_bridge.importer import ModelImportError, import_model
@@ -122,3 +123,37 @@ def test_generated_code_finds_the_library_layers():
     rebuilt = namespace["build_model"]()
     assert sum(isinstance(layer, Scale) for layer in rebuilt.layers) == 2
     assert rebuilt.count_params() == build_model(doc).count_params()
+
+
+def test_the_palette_lists_the_librarys_layers_in_their_own_category(qtbot, catalog):
+    from designer.app.panels import Palette
+
+    spec = catalog["Scale"]
+    assert spec.category == "tinyhub (library)" and spec.module == Scale.__module__
+    assert [p.name for p in spec.params] == ["factor"]  # read from its signature, as Keras's own are
+    assert "Placeholder" not in catalog and "TinyBackbone" not in catalog  # the designer's own; a model
+    palette = Palette()
+    qtbot.addWidget(palette)
+    palette.populate(catalog)
+    tops = {palette.tree.topLevelItem(i).text(0).split("  (")[0]: palette.tree.topLevelItem(i)
+            for i in range(palette.tree.topLevelItemCount())}
+    library = tops["tinyhub (library)"]
+    assert [library.child(i).text(0) for i in range(library.childCount())] == ["Scale"]
+
+
+def test_a_library_layer_added_from_the_palette_analyses_and_builds(qtbot, window):  # noqa: F811
+    from test_gui import settle
+
+    from designer.keras_bridge.build import build_model
+
+    window.new_project()
+    window.add_layer("InputLayer")
+    settle(qtbot, window)
+    scale = window.add_layer("Scale")
+    window.request_connect(next(iter(window.state.doc.nodes)), 0, scale, 0)
+    settle(qtbot, window)
+    node = window.state.doc.node(scale)
+    assert node.module == Scale.__module__ and window.analysis.ok, window.analysis.diagnostics
+    assert window.analysis.nodes[scale].trainable_params == 32  # the default Input's 32 features, one gain each
+    assert isinstance(build_model(window.state.doc).get_layer(node.name), Scale)
+    assert window.describe(node)["category"] == "tinyhub (library)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -123,8 +124,9 @@ def denoising_autoencoder(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, [_float("image", 2, 1, 28, 28)], [_float("clean", 2, 1, 28, 28)], weights)
 
 
-def bn_cnn(rng: np.random.Generator) -> onnx.ModelProto:
-    """Conv → BatchNorm → ReLU → MaxPool → x.view(x.size(0), -1) → Linear, as torch.onnx writes it."""
+def bn_cnn(rng: np.random.Generator, channels: int = 3, classes: int = 10) -> onnx.ModelProto:
+    """Conv → BatchNorm → ReLU → MaxPool → x.view(x.size(0), -1) → Linear, as torch.onnx writes it
+    (8×8 images of ``channels`` channels)."""
     i64 = TensorProto.INT64
     nodes = [helper.make_node("Conv", ["x", "conv.w", "conv.b"], ["c"], "/conv/Conv", pads=[1, 1, 1, 1]),
              helper.make_node("BatchNormalization", ["c", "bn.g", "bn.b", "bn.m", "bn.v"], ["n"], "/bn/BN"),
@@ -140,10 +142,10 @@ def bn_cnn(rng: np.random.Generator) -> onnx.ModelProto:
              helper.make_node("Reshape", ["p", "shape"], ["flat"], "/Reshape"),
              helper.make_node("Gemm", ["flat", "fc.w", "fc.b"], ["logits"], "/fc/Gemm", transB=1)]
     var = np.abs(rng.normal(1, 0.2, 4)).astype(np.float32)
-    weights = [_init(rng, "conv.w", 4, 3, 3, 3), _init(rng, "conv.b", 4), _init(rng, "bn.g", 4),
+    weights = [_init(rng, "conv.w", 4, channels, 3, 3), _init(rng, "conv.b", 4), _init(rng, "bn.g", 4),
                _init(rng, "bn.b", 4), _init(rng, "bn.m", 4), numpy_helper.from_array(var, "bn.v"),
-               _init(rng, "fc.w", 10, 64), _init(rng, "fc.b", 10)]
-    return _model(nodes, [_float("x", 2, 3, 8, 8)], [_float("logits", 2, 10)], weights)
+               _init(rng, "fc.w", classes, 64), _init(rng, "fc.b", classes)]
+    return _model(nodes, [_float("x", 2, channels, 8, 8)], [_float("logits", 2, classes)], weights)
 
 
 def lstm_classifier(rng: np.random.Generator) -> onnx.ModelProto:
@@ -214,7 +216,42 @@ def transformer_block(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, [_float("x", 2, seq, d)], [_float("y", 2, seq, d)], weights)
 
 
-@pytest.mark.parametrize("build", [denoising_autoencoder, bn_cnn, lstm_classifier, transformer_block])
+def mobilenet_v3_block(rng: np.random.Generator) -> onnx.ModelProto:
+    """torchvision's InvertedResidual with squeeze-and-excite, as torch.onnx (opset 14) writes it:
+    1×1 expand + BN + Hardswish, 3×3 depthwise + BN + Hardswish, SE (pool, 1×1 + ReLU, 1×1, Hardsigmoid,
+    scale), 1×1 project + BN, residual add."""
+    c, wide, squeezed = 8, 16, 4
+
+    def conv_bn(x: str, name: str, out: str, **attrs: Any) -> list[onnx.NodeProto]:
+        return [helper.make_node("Conv", [x, f"{name}.w", f"{name}.b"], [f"{name}_c"], f"/{name}/Conv", **attrs),
+                helper.make_node("BatchNormalization", [f"{name}_c", *(f"{name}.bn.{k}" for k in "gbmv")], [out],
+                                 f"/{name}/BatchNormalization")]
+
+    nodes = [*conv_bn("x", "expand", "e"), helper.make_node("HardSwish", ["e"], ["e_act"], "/expand/Hardswish"),
+             *conv_bn("e_act", "dw", "d", group=wide, pads=[1, 1, 1, 1]),
+             helper.make_node("HardSwish", ["d"], ["d_act"], "/dw/Hardswish"),
+             helper.make_node("GlobalAveragePool", ["d_act"], ["pooled"], "/se/avgpool/GlobalAveragePool"),
+             helper.make_node("Conv", ["pooled", "fc1.w", "fc1.b"], ["s1"], "/se/fc1/Conv"),
+             helper.make_node("Relu", ["s1"], ["s1_act"], "/se/relu/Relu"),
+             helper.make_node("Conv", ["s1_act", "fc2.w", "fc2.b"], ["s2"], "/se/fc2/Conv"),
+             helper.make_node("HardSigmoid", ["s2"], ["scale"], "/se/scale_activation/HardSigmoid",
+                              alpha=1 / 6, beta=0.5),
+             helper.make_node("Mul", ["scale", "d_act"], ["excited"], "/se/Mul"),
+             *conv_bn("excited", "project", "p"),
+             helper.make_node("Add", ["p", "x"], ["y"], "/Add")]
+    weights = []
+    for name, shape in (("expand", (wide, c, 1, 1)), ("dw", (wide, 1, 3, 3)), ("project", (c, wide, 1, 1))):
+        out = shape[0]
+        weights += [_init(rng, f"{name}.w", *shape), _init(rng, f"{name}.b", out), _init(rng, f"{name}.bn.g", out),
+                    _init(rng, f"{name}.bn.b", out), _init(rng, f"{name}.bn.m", out),
+                    numpy_helper.from_array(np.abs(rng.normal(1, 0.2, out)).astype(np.float32), f"{name}.bn.v")]
+    weights += [_init(rng, "fc1.w", squeezed, wide, 1, 1), _init(rng, "fc1.b", squeezed),
+                _init(rng, "fc2.w", wide, squeezed, 1, 1), _init(rng, "fc2.b", wide)]
+    return _model(nodes, [_float("x", 2, c, 8, 8)], [_float("y", 2, c, 8, 8)], weights, opset=14)
+
+
+@pytest.mark.parametrize("build", [denoising_autoencoder, bn_cnn, lstm_classifier, transformer_block,
+                                   mobilenet_v3_block])
 def test_pytorch_style_networks_import_as_layers_and_match(build, tmp_path):
     path = tmp_path / f"{build.__name__}.onnx"
     onnx.save(build(np.random.default_rng(0)), str(path))
@@ -225,6 +262,15 @@ def test_pytorch_style_networks_import_as_layers_and_match(build, tmp_path):
     assert _no_lambda(imported.model)
     assert report.parameters_keras == imported.model.count_params() > 0
     assert json.loads(json.dumps(report.to_dict()))["parity"]["ok"] is True
+
+
+def test_mobilenet_v3_block_becomes_depthwise_conv_and_hard_activations(tmp_path):
+    path = tmp_path / "block.onnx"
+    onnx.save(mobilenet_v3_block(np.random.default_rng(1)), str(path))
+    mapping = import_onnx(path, check=False).report.mapping()
+    assert mapping["Conv"] == {"Conv2D": 4, "DepthwiseConv2D": 1}
+    assert set(mapping["HardSwish"]) == set(mapping["HardSigmoid"]) == {"Activation"}
+    assert mapping["BatchNormalization"] == {"BatchNormalization": 3}
 
 
 def test_erf_gelu_pattern_becomes_one_gelu_activation(tmp_path):

@@ -8,11 +8,13 @@ newest result, so typing in the inspector never waits for analysis.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from designer.graph.document import NetworkDocument, networkx
+from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.quiet import import_keras_quietly
 
@@ -53,21 +55,29 @@ class _Worker(QObject):
             return
         self.catalog_ready.emit(catalog)
 
-    @Slot(str)
-    def import_source(self, source: str) -> None:
-        """Load and convert a model here, so a 800-layer application never freezes the window; the
-        document crosses back as plain data, an import error as its message."""
+    @Slot(str, str, bool)
+    def import_source(self, source: str, folder: str, trust_code: bool) -> None:
+        """Load and convert a model here, so a 800-layer application never freezes the window. The
+        project crosses back as plain data, an import error as its message; the model's weights (all
+        but a keras.applications model's fresh ones) go to a file in ``folder``, which the project names,
+        as the command line writes them beside the project it makes. ``trust_code``: the user agreed to load a
+        PyTorch file (which runs code pickled in it, in a process of its own)."""
         try:
-            from designer.keras_bridge.importer import ModelImportError, import_model, load_source
+            from designer.keras_bridge.importer import ModelImportError, import_model, keeps_weights, load_source
             from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
 
             if is_onnx_source(source):  # ONNX or a SavedModel: converted, checked and reported
-                converted = import_onnx(source)
+                # placeholders are shown red, to replace on the canvas
+                converted = import_onnx(source, placeholders=True, trust_code=trust_code)
                 model = converted.model
                 self.reported.emit(source, converted.report)
             else:
                 model = load_source(source)
-            result: object = document_to_dict(import_model(model))
+            doc = import_model(model)
+            project = Project(doc, f"Imported from {Path(source).name}.")
+            if keeps_weights(source):
+                project.weights = _write_weights(model, doc, Path(folder))
+            result: object = project_to_dict(project)
         except ModelImportError as exc:
             result = str(exc)
         except Exception as exc:  # an unexpected Keras error must not end the worker thread's loop
@@ -81,19 +91,32 @@ class _Worker(QObject):
             self.analysed.emit(generation, self.analyzer.analyze(doc))
 
 
+def _write_weights(model: Any, doc: NetworkDocument, folder: Path) -> str:
+    """Save what an import keeps with its project (weights, reference outputs) in ``folder``; its name
+    follows the content, so importing the same model again reuses the file."""
+    from designer.export.reference import imported_weights
+    from designer.keras_bridge.weights import content_name, save_weights_file
+
+    arrays = imported_weights(model, doc)
+    name = content_name("imported", arrays)
+    if not (folder / name).is_file():
+        save_weights_file(arrays, folder / name)
+    return name
+
+
 class Background(QObject):
     """Debounced, latest-wins analysis; the catalog arrives once Keras has loaded."""
 
     catalog_ready = Signal(object)
     analysed = Signal(object)
     imported = Signal(str, object)
-    """``(source, document dict)`` when an import worked, ``(source, message)`` when it did not."""
+    """``(source, project dict)`` when an import worked, ``(source, message)`` when it did not."""
     reported = Signal(str, object)
     """``(source, ImportReport)`` for an ONNX or SavedModel import, just before ``imported``."""
     failed = Signal(str)
     _load = Signal()
     _analyse = Signal(int, str)
-    _import = Signal(str)
+    _import = Signal(str, str, bool)
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = 120) -> None:
         super().__init__(parent)
@@ -125,11 +148,11 @@ class Background(QObject):
         self.pending = doc
         self.timer.start()
 
-    def import_source(self, source: str) -> None:
-        """Import ``FILE.keras``/``.h5``/``.json``/``.onnx``, a SavedModel folder or ``keras.applications:NAME``;
-        ``imported`` tells the end."""
+    def import_source(self, source: str, folder: Path, trust_code: bool = False) -> None:
+        """Import ``FILE.keras``/``.h5``/``.json``/``.onnx``, a SavedModel folder, ``keras.applications:NAME`` or
+        (``trust_code``) a PyTorch file, its weights file written in ``folder``; ``imported`` tells the end."""
         self.importing += 1
-        self._import.emit(source)
+        self._import.emit(source, str(folder), trust_code)
 
     def _on_imported(self, source: str, result: object) -> None:
         self.importing -= 1

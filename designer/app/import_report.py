@@ -14,6 +14,9 @@ from PySide6 import QtGui, QtWidgets
 def verdict(report: Any) -> tuple[str, bool]:
     """One line on whether the imported network computes what the source does, and whether that is good."""
     parity = report.parity
+    if report.placeholders:
+        return (f"{len(report.placeholders)} node(s) have no Keras equivalent: marked placeholders (red on the "
+                "canvas) stand in their place; replace them before training"), False
     if parity is None:
         return "Not compared with onnxruntime: " + ("; ".join(report.notes) or "no check ran"), False
     if parity.ok:

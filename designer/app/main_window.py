@@ -29,7 +29,16 @@ from designer.app.theme import action_icon, apply_theme
 from designer.graph.document import GraphError, NetworkDocument, Node
 from designer.graph.grouping import group, ungroup
 from designer.graph.layout import auto_layout, free_offset
-from designer.graph.project import SUFFIX, Project, ProjectFileError, load_project, project_to_dict, save_project
+from designer.graph.project import (
+    SUFFIX,
+    Project,
+    ProjectFileError,
+    copy_atomic,
+    load_project,
+    project_from_dict,
+    project_to_dict,
+    save_project,
+)
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
 from designer.wording import macs_text, plural, size_text
@@ -42,11 +51,19 @@ if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
 UNTITLED = "untitled"  # a new network's name until it is first saved
+TORCH_SUFFIXES = (".pt2", ".pt")  # PyTorch files, which run code when loaded (onnx_import.torch_source loads Keras)
 
 
 def autosave_dir() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation) or str(Path.home())
     return Path(base) / "autosave"
+
+
+def unsaved_folder() -> Path:
+    """The folder of a project not saved yet: its runs, and the weights an import brought."""
+    folder = autosave_dir().parent / "unsaved-runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def autosave_path(path: Path | None) -> Path:
@@ -285,13 +302,15 @@ class MainWindow(QMainWindow):
         catalog = self.background.catalog
         prefix = "".join(f"{n}/" for n in self.state.view)
         result = self.analysis.nodes.get(prefix + node.id) if self.analysis else None
-        spec = catalog.specs.get(node.type) if catalog is not None and not node.module else None
+        spec = catalog.specs.get(node.type) if catalog is not None else None
+        if spec is not None and spec.module != node.module:  # keras.ops.add's operation is not the Add layer
+            spec = None
         if node.is_block:
             category = "Block"
-        elif node.module:
-            category = "Operation"
+        elif spec is not None:
+            category = spec.category
         else:
-            category = spec.category if spec else "Other"
+            category = "Operation" if node.module else "Other"
         errors = [d.message for d in (self.analysis.diagnostics if self.analysis else [])
                   if d.node == prefix + node.id and d.severity == "error"]
         ports = catalog.ports(node) if catalog is not None else None
@@ -404,8 +423,10 @@ class MainWindow(QMainWindow):
             return None
         if position is None:
             position = self.canvas.node_origin()
-        params = catalog[layer_type].defaults()
-        node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position).id)
+        spec = catalog[layer_type]
+        params = spec.defaults()
+        node_id = self.edit(f"Add {layer_type}", lambda d: d.add_node(layer_type, None, params, position=position,
+                                                                        module=spec.module).id)
         if node_id:
             self.canvas.select([node_id])
         return node_id
@@ -585,7 +606,7 @@ class MainWindow(QMainWindow):
         self.analysis = None
         self._show_start(False)
         self.actions_by_name["Layer previews"].setChecked(False)
-        self.previews.reset(path.parent / project.weights if path is not None and project.weights else None)
+        self.previews.reset(self.project_folder() / project.weights if project.weights else None)
         self._changed()
         self.canvas.fit()
         self.project_changed.emit()
@@ -593,12 +614,9 @@ class MainWindow(QMainWindow):
             self._remember(path)
 
     def project_folder(self) -> Path:
-        """Where runs are recorded: beside the project, or in the app's data folder until it is saved."""
-        if self.path is not None:
-            return self.path.parent
-        folder = autosave_dir().parent / "unsaved-runs"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        """Where runs are recorded and the weights file lies: beside the project, or in the app's data
+        folder until it is saved."""
+        return self.path.parent if self.path is not None else unsaved_folder()
 
     def change_setup(self, data: dict[str, Any], training: dict[str, Any]) -> None:
         assert self.project is not None
@@ -657,7 +675,7 @@ class MainWindow(QMainWindow):
             self.set_project(Project(NetworkDocument(UNTITLED)), None)
 
     def open_path(self, path: Path) -> bool:
-        if path.suffix.lower() in (".keras", ".h5", ".json", ".onnx") or path.is_dir():
+        if path.suffix.lower() in (".keras", ".h5", ".json", ".onnx", *TORCH_SUFFIXES) or path.is_dir():
             return self.import_source(str(path))
         try:
             project = load_project(path)
@@ -685,10 +703,16 @@ class MainWindow(QMainWindow):
 
     def import_source(self, source: str) -> bool:
         """Start importing in the Keras thread (an application takes seconds to build); the window stays
-        live and the model opens when ready (``_imported``)."""
+        live and the model opens when ready (``_imported``). A PyTorch file runs code when loaded: only
+        if the user agrees, as the command line's ``--trust-code``."""
+        trust = Path(source).suffix.lower() in TORCH_SUFFIXES
+        if trust and not self.ask("Run code from this file?", f"Loading {Path(source).name} runs Python code "
+                                  "stored in it (PyTorch files are pickles), in a separate process. Import it "
+                                  "only if you trust where it came from. Import it?"):
+            return False
         QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.statusBar().showMessage(f"Importing {source}…")
-        self.background.import_source(source)
+        self.background.import_source(source, unsaved_folder(), trust)  # the imported project opens unsaved
         return True
 
     def _imported(self, source: str, result: dict[str, Any] | str) -> None:
@@ -697,7 +721,7 @@ class MainWindow(QMainWindow):
         if isinstance(result, str):
             self.warn("Cannot import", result)
             return
-        self.set_project(Project(document_from_dict(result), f"Imported from {Path(source).name}."), None)
+        self.set_project(project_from_dict(result), None)
         self.undo.push(StructuralEdit(self.state, "Import", lambda d: None))  # unsaved until saved
 
     def _show_report(self, report: Any) -> None:
@@ -710,7 +734,8 @@ class MainWindow(QMainWindow):
     def import_dialog(self) -> None:
         name, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Import model", str(self.dialog_folder()),
-            "Models (*.keras *.h5 *.json *.onnx);;ONNX (*.onnx);;Keras models (*.keras *.h5 *.json)")
+            "Models (*.keras *.h5 *.json *.onnx *.pt2 *.pt);;ONNX (*.onnx);;Keras models (*.keras *.h5 *.json);;"
+            "PyTorch (*.pt2 *.pt)")
         if name:
             self.import_source(name)
 
@@ -740,6 +765,13 @@ class MainWindow(QMainWindow):
             path = Path(name)
         if path.suffix != SUFFIX:
             path = path.with_suffix(SUFFIX)
+        weights = self.project_folder() / self.project.weights
+        if self.project.weights and weights.parent != path.parent:  # the weights go where the project goes
+            try:
+                copy_atomic(weights, path.with_name(self.project.weights))
+            except OSError as exc:
+                self.warn("Cannot save", f"{weights}: {exc.strerror or exc}")
+                return False
         autosave_path(self.path).unlink(missing_ok=True)
         self.path = path
         self._remember(path)

@@ -20,16 +20,18 @@ FREE_DIM = 32  # the size given to unknown non-batch dimensions (image sides, se
 def input_names(model: keras.Model) -> list[str]:
     """The names of the model's ``Input`` layers, which is what users see and artifacts should expose
     (a tensor's own name may be an automatic ``keras_tensor_3``)."""
-    return [_input_layer_name(t) for t in model.inputs]
+    return [_layer_name(t) for t in model.inputs]
 
 
-def _input_layer_name(tensor: Any) -> str:
+def _layer_name(tensor: Any) -> str:
     history = getattr(tensor, "_keras_history", None)
     return history.operation.name if history is not None else tensor.name
 
 
 def output_names(model: keras.Model) -> list[str]:
-    return list(model.output_names)
+    """Functional models name their outputs; a Sequential one (as ``.keras`` files hold) has only tensors."""
+    names = getattr(model, "output_names", None)
+    return list(names) if names else [_layer_name(t) for t in model.outputs]
 
 
 def sample_inputs(model: keras.Model, batch: int, seed: int = 0) -> dict[str, np.ndarray]:

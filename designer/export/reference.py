@@ -23,7 +23,7 @@ import numpy as np
 from designer.export.probes import input_names, keras_outputs, output_names, sample_inputs
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import document_to_dict
-from designer.keras_bridge.weights import load_weights_file
+from designer.keras_bridge.weights import collect_weights, load_weights_file
 
 PREFIX = "/source/"
 FINGERPRINT = f"{PREFIX}network"
@@ -46,6 +46,12 @@ def record(model: keras.Model, doc: NetworkDocument) -> dict[str, np.ndarray]:
     arrays |= {f"{PREFIX}output|{i}": y for i, y in enumerate(keras_outputs(model, feeds).values())}
     arrays[FINGERPRINT] = np.array(fingerprint(doc))
     return arrays
+
+
+def imported_weights(model: keras.Model, doc: NetworkDocument) -> dict[str, np.ndarray]:
+    """What an import keeps beside its project, whether the command line or the window imported it:
+    the model's weights and the reference to check later exports against."""
+    return collect_weights(model) | record(model, doc)
 
 
 def load(weights: Path, doc: NetworkDocument, model: keras.Model) -> tuple[Reference | None, list[str]]:

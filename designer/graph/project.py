@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -190,6 +191,12 @@ def compact_json(data: Any) -> str:
 
 def write_json_atomic(data: Any, path: Path) -> None:
     write_text_atomic(compact_json(data) + "\n", path)
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """A file a project names (its weights) carried to the project's new folder, whole or not at all."""
+    with open_regular_file(source) as fh:
+        write_atomic(target, lambda out: shutil.copyfileobj(fh, out, 1 << 20))
 
 
 def write_text_atomic(text: str, path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 from designer.graph.document import NetworkDocument, Node, networkx
 
 Severity = Literal["error", "warning"]
+PLACEHOLDER = "Placeholder"  # the node type an import puts where an operator had no Keras equivalent
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ def validate(doc: NetworkDocument, ports: PortLookup = default_ports, prefix: st
                 if node.name == name and not node.share:
                     add("error", node, f"the name {name!r} is used by {count} layers; "
                         "Keras needs unique names: rename this one", "duplicate-name")
+
+    for node in nodes.values():
+        if node.type == PLACEHOLDER and node.module:
+            add("error", node, f"placeholder for {node.params.get('op_type', 'an')} node "
+                f"{node.params.get('source_node', node.name)!r} of the imported network, which has no Keras "
+                f"equivalent ({node.params.get('reason', 'unsupported')}): replace it with layers that compute "
+                "the same", "placeholder")
 
     cyclic: set[str] = set()
     for component in networkx().strongly_connected_components(doc.graph):

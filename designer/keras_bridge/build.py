@@ -10,6 +10,7 @@ import keras
 
 from designer.graph.document import NetworkDocument, Node
 from designer.graph.validation import Diagnostic, validate
+from designer.keras_bridge import placeholder  # noqa: F401  (registers the class imported documents may name)
 from designer.keras_bridge.libraries import install_hint, library_class
 from designer.layers.catalog import Catalog, load_catalog
 

@@ -30,6 +30,15 @@ _DROPPED = {"name", "trainable"}
 MAX_CONFIG_BYTES = 64 * 2**20  # the largest keras.applications config (NASNetLarge) is 1 MB
 
 
+APPLICATIONS = "keras.applications:"  # a source naming a built application: fresh weights, none to keep
+
+
+def keeps_weights(source: str) -> bool:
+    """Whether importing ``source`` brings weights worth keeping with the project (files do; a
+    ``keras.applications`` model is built with fresh ones)."""
+    return not source.startswith(APPLICATIONS)
+
+
 class ModelImportError(ValueError):
     """A source that cannot be imported; the message names the problem and the fix."""
 
@@ -38,8 +47,8 @@ class ModelImportError(ValueError):
 def load_source(source: str, weights: str | None = None) -> keras.Model:
     """Load ``FILE.keras``, ``FILE.h5``, ``CONFIG.json``, ``FILE.onnx``, a SavedModel folder or
     ``keras.applications:NAME`` safely."""
-    if source.startswith("keras.applications:"):
-        return application(source.split(":", 1)[1], weights)
+    if not keeps_weights(source):
+        return application(source.removeprefix(APPLICATIONS), weights)
     path = Path(source)
     from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
 

@@ -13,8 +13,7 @@ import sys
 
 import keras
 
-# The packages Keras imports by module path when loading (saving/serialization_lib.py), by pip name.
-KERAS_LIBRARIES = {"keras_hub": "keras-hub", "keras_cv": "keras-cv", "keras_nlp": "keras-nlp"}
+from designer.layers.catalog import KERAS_LIBRARIES
 
 
 def library_class(module: str, class_name: str, registered_name: str | None = None) -> type | None:

@@ -9,11 +9,13 @@ is a hand-written table of layers, so a new Keras release brings its layers alon
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import inspect
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
@@ -35,6 +37,12 @@ EXCLUDED: dict[str, str] = {
     "FlaxLayer": "wraps a Python Flax module; cannot be described in a project file",
     "TorchModuleWrapper": "wraps a Python PyTorch module; cannot be described in a project file",
 }
+
+# The packages Keras imports by module path when loading (saving/serialization_lib.py), by pip name: their
+# registered layers join the palette, each library in a category of its own.
+KERAS_LIBRARIES = {"keras_hub": "keras-hub", "keras_cv": "keras-cv", "keras_nlp": "keras-nlp"}
+LIBRARY_CATEGORY = "{} (library)"
+_OWN_PACKAGE = "designer"  # the designer's own registered classes (import placeholders) are no palette entries
 
 # Top-level folder of keras.src.layers → category shown in the palette.
 _CATEGORY = {
@@ -78,6 +86,7 @@ class LayerSpec:
     params: tuple[ParamSpec, ...]
     ports: PortSpec
     cls: type = field(repr=False, compare=False)
+    module: str = ""  # for a library's layer, the module a node names it by (empty for keras.layers)
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -105,7 +114,8 @@ class Catalog:
 
     def __init__(self, specs: list[LayerSpec], excluded: dict[str, str]) -> None:
         order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-        self.specs = {s.type: s for s in sorted(specs, key=lambda s: (order[s.category], s.type))}
+        self.specs = {s.type: s for s in sorted(specs, key=lambda s: (order.get(s.category, len(order)),
+                                                                       s.category, s.type))}
         self.excluded = excluded
         self.keras_version = keras.__version__
 
@@ -153,7 +163,28 @@ def load_catalog() -> Catalog:
             excluded[cls.__name__] = EXCLUDED[cls.__name__]
         else:
             specs.append(_spec(cls))
-    return Catalog(specs, excluded)
+    return Catalog(specs + library_specs({s.type for s in specs}), excluded)
+
+
+def library_specs(taken: set[str]) -> list[LayerSpec]:
+    """The layers installed Keras libraries registered with ``keras.saving`` (keras-hub's ``TransformerEncoder``,
+    …), read like Keras's own, in a category per library; names Keras already has stay Keras's."""
+    for package in KERAS_LIBRARIES:  # they register their classes when imported
+        if importlib.util.find_spec(package) is not None:
+            try:
+                importlib.import_module(package)
+            except Exception:  # a broken install leaves its own layers out, not the whole palette
+                continue
+    specs = []
+    for registered, cls in keras.saving.get_custom_objects().items():
+        package = registered.split(">", 1)[0] if ">" in registered else ""
+        if (not package or package == _OWN_PACKAGE or not inspect.isclass(cls)
+                or not issubclass(cls, keras.layers.Layer) or issubclass(cls, keras.Model) or cls.__name__ in taken):
+            continue
+        taken.add(cls.__name__)
+        specs.append(replace(_spec(cls), category=LIBRARY_CATEGORY.format(package.split(".")[0]),
+                             module=cls.__module__))
+    return specs
 
 
 # ---- introspection --------------------------------------------------------------------------

@@ -20,14 +20,16 @@ from designer.keras_bridge.onnx_import.converter import Converter, OnnxImportErr
 from designer.keras_bridge.onnx_import.layout import Perm, inverse
 from designer.keras_bridge.onnx_import.report import ImportReport, Parity, TensorLayout
 from designer.keras_bridge.onnx_import.saved_model import saved_model_proto
+from designer.keras_bridge.onnx_import.torch_source import is_torch_source, torch_proto
 
 __all__ = ["ImportReport", "OnnxImport", "OnnxImportError", "import_onnx", "is_onnx_source"]
 
 
 def is_onnx_source(source: str | Path) -> bool:
-    """Whether ``source`` imports through ONNX: an ``.onnx`` file, or a folder (a TensorFlow SavedModel)."""
+    """Whether ``source`` imports through ONNX: an ``.onnx`` file, a folder (a TensorFlow SavedModel) or a
+    PyTorch file."""
     path = Path(source)
-    return path.suffix.lower() == ".onnx" or path.is_dir()
+    return path.suffix.lower() == ".onnx" or path.is_dir() or is_torch_source(path)
 
 
 @dataclass
@@ -46,12 +48,16 @@ class OnnxImport:
                 for y, axes in zip(outputs, self.output_axes, strict=True)]
 
 
-def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True) -> OnnxImport:
-    """Convert the ONNX file (or TensorFlow SavedModel folder, through tf2onnx) at ``path``; ``check``
-    compares the result with onnxruntime."""
+def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True, placeholders: bool = False,
+                trust_code: bool = False, input_shape: list[int] | None = None) -> OnnxImport:
+    """Convert the ONNX file (or TensorFlow SavedModel folder, through tf2onnx, or PyTorch file, through
+    torch.onnx.export: only with ``trust_code``) at ``path``; ``check`` compares the result with onnxruntime;
+    ``placeholders`` puts marked stand-ins where operators have no Keras equivalent instead of refusing."""
     source = Path(path)
     if source.is_dir():
         proto = saved_model_proto(source)
+    elif is_torch_source(source):
+        proto = torch_proto(source, trust_code, input_shape)
     elif not source.is_file():
         raise OnnxImportError(f"{path}: no such file")
     else:
@@ -59,12 +65,16 @@ def import_onnx(path: str | Path, channels_last: bool = True, check: bool = True
             proto = onnx.load(str(source))
         except Exception as exc:  # protobuf's DecodeError and friends
             raise OnnxImportError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
-    converter = Converter(proto, channels_last)
+    converter = Converter(proto, channels_last, placeholders)
     model, input_names, output_names = converter.convert()
     values = converter.values
     result = OnnxImport(model, _report(source.name, proto, converter, model, input_names, output_names),
                         [values[n].perm for n in input_names], [values[n].perm for n in output_names])
-    if check:
+    if is_torch_source(source):
+        result.report.notes.append("converted from PyTorch by torch.onnx.export (opset 17) in a separate process")
+    if converter.placed:
+        result.report.notes.append("no parity check: placeholders compute nothing until replaced")
+    elif check:
         try:
             result.report.parity = parity(result, proto, converter.batch, converter.index_bounds)
         except Exception as exc:  # onnxruntime's own refusal (e.g. an opset it dropped) is the news
@@ -89,7 +99,8 @@ def _report(source: str, proto: onnx.ModelProto, cv: Converter, model: keras.Mod
         source=source, producer=f"{proto.producer_name} {proto.producer_version}".strip(), opset=cv.opset,
         operators=cv.operator_counts(), became=cv.became, folded=cv.folded,
         inputs=[layout_of(n) for n in input_names], outputs=[layout_of(n) for n in output_names],
-        permutes=cv.permutes, parameters_onnx=int(weights), parameters_keras=int(model.count_params()))
+        permutes=cv.permutes, parameters_onnx=int(weights), parameters_keras=int(model.count_params()),
+        placeholders=cv.placed)
 
 
 def probe_inputs(proto: onnx.ModelProto, batch: int, bounds: dict[str, int]) -> dict[str, np.ndarray]:

@@ -22,10 +22,11 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from designer.keras_bridge.importer import ModelImportError
-from designer.keras_bridge.internals import rename_operation
+from designer.keras_bridge.internals import call_with_initial_values, rename_operation
 from designer.keras_bridge.onnx_import import layout
 from designer.keras_bridge.onnx_import.layout import Perm
 from designer.keras_bridge.onnx_import.registry import HANDLERS, Unsupported
+from designer.keras_bridge.placeholder import Placeholder
 
 # Ops whose first input is laid out (N, C, spatial...): an input feeding one becomes channels last.
 CHANNEL_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
@@ -87,8 +88,9 @@ def valid_name(text: str) -> str:
 class Converter:
     """One conversion: ONNX model in, functional ``keras.Model`` and its record out."""
 
-    def __init__(self, model: onnx.ModelProto, channels_last: bool = True) -> None:
-        self.graph = model.graph
+    def __init__(self, model: onnx.ModelProto, channels_last: bool = True, placeholders: bool = False) -> None:
+        self.model, self.graph = model, model.graph
+        self.placeholders = placeholders  # stand-ins for unsupported nodes, instead of refusing
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.channels_last = channels_last
         self.constants: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
@@ -101,6 +103,7 @@ class Converter:
         self.taken: set[str] = set()
         self.became: list[tuple[str, str, list[str]]] = []  # (node name, op type, Keras classes made)
         self.unsupported: list[tuple[str, str, str]] = []  # (node name, op type, reason)
+        self.placed: list[tuple[str, str, str]] = []  # the same, for nodes a placeholder stands in for
         self.read_constants: set[str] = set()
         self.permutes = 0
         self.folded = 0
@@ -109,6 +112,7 @@ class Converter:
         self._node: OnnxNode | None = None
         self._made: list[str] = []
         self._arranged: dict[tuple[int, Perm], Value] = {}
+        self._inferred: dict[str, Any] | None = None  # ONNX's shape inference, by tensor name
 
     # ---- the walk --------------------------------------------------------------------------
     def convert(self) -> tuple[keras.Model, list[str], list[str]]:
@@ -132,15 +136,19 @@ class Converter:
                 else:
                     results = self._handle(node)
             except Unsupported as exc:
-                self.unsupported.append((node.name, node.op_type, str(exc)))
-                continue
+                results = self._placeholder(node, str(exc)) if self.placeholders else None
+                if results is None:
+                    self.unsupported.append((node.name, node.op_type, str(exc)))
+                    continue
             for name, result in zip(node.outputs, results, strict=False):
                 if name and result is not None:
                     self._store(name, result)
         if self.unsupported:
             listed = "; ".join(f"{name} ({op}: {why})" for name, op, why in self.unsupported[:12])
             more = f" and {len(self.unsupported) - 12} more" if len(self.unsupported) > 12 else ""
-            raise OnnxImportError(f"{len(self.unsupported)} node(s) have no Keras equivalent: {listed}{more}")
+            hint = "" if self.placeholders else ("; import with placeholders (netdesigner import --placeholders) to "
+                                                 "bring the rest and replace them on the canvas")
+            raise OnnxImportError(f"{len(self.unsupported)} node(s) have no Keras equivalent: {listed}{more}{hint}")
         output_names = [o.name for o in self.graph.output]
         for name in output_names:
             if name not in self.values:
@@ -213,6 +221,34 @@ class Converter:
         self.became.append((node.name, node.op_type, self._made))
         return results
 
+    def _placeholder(self, node: OnnxNode, reason: str) -> list[Value] | None:
+        """A marked stand-in for ``node`` with its outputs' shapes (ONNX's shape inference, else its first
+        input's), laid out as that input is; None when no input is a computed tensor."""
+        tensors = [self.values[n] for n in node.inputs if n in self.values]
+        if not tensors:
+            return None
+        first = tensors[0]
+        if self._inferred is None:  # once, and only for a file that needs placeholders
+            inferred = onnx.shape_inference.infer_shapes(self.model).graph.value_info
+            self._inferred = {info.name: info.type.tensor_type.shape.dim for info in inferred
+                              if info.type.tensor_type.HasField("shape")}
+        shapes, perms = [], []
+        for name in node.outputs:
+            dims = self._inferred.get(name)
+            shape = ([d.dim_value if d.HasField("dim_value") else None for d in dims] if dims
+                     else list(self.onnx_shape(first)))
+            perm = first.perm if len(shape) == first.rank else layout.identity(len(shape))
+            shapes.append([shape[a] for a in perm[1:]])
+            perms.append(perm)
+        self._node, self._made = node, []
+        made = self.layer(Placeholder, [t.tensor for t in tensors] if len(tensors) > 1 else first.tensor,
+                          op_type=node.op_type, source_node=node.proto.name or node.name, reason=reason,
+                          output_shapes=shapes)
+        self.became.append((node.name, node.op_type, self._made))
+        self.placed.append((node.name, node.op_type, reason))
+        outputs = made if isinstance(made, (list, tuple)) else [made]
+        return [Value(t, p) for t, p in zip(outputs, perms, strict=True)]
+
     def _store(self, name: str, result: Any) -> None:
         if isinstance(result, Value):
             self.values[name] = result
@@ -247,8 +283,8 @@ class Converter:
               **config: Any) -> Any:
         """Make a Keras layer named after the current node, call it, give it ``weights``."""
         made = cls(name=self._layer_name(suffix), **config)
-        tensor = made(inputs)
-        if weights:
+        tensor, done = call_with_initial_values(made, inputs, list(weights))
+        if weights and not done:
             made.set_weights([np.asarray(w, dtype=made.weights[i].dtype) for i, w in enumerate(weights)])
         self._made.append(cls.__name__)
         return tensor

@@ -189,12 +189,14 @@ def _erf_gelu(cv: Converter, div: OnnxNode) -> Value | None:
 
 
 def _with_constant(cv: Converter, op: str, x: Any, c: np.ndarray, scalar: float | None, x_first: bool) -> Any:
-    """``x op c`` (or ``c op x``): Rescaling where it is an affine map, else a keras.ops call."""
-    value = scalar if scalar is not None else c.astype(np.float32).tolist()
+    """``x op c`` (or ``c op x``): Rescaling where it is an affine map, else a keras.ops call. A constant
+    array stays an array (its config holds it as Keras's ``__numpy__`` object): as a nested list Keras's
+    attribute tracking walked every element each time the layer was made, half of analysing DenseNet."""
+    value = scalar if scalar is not None else c.astype(np.float32)
     if op == "Add":
         return cv.layer(keras.layers.Rescaling, x, scale=1.0, offset=value)
     if op == "Sub":
-        negated = -scalar if scalar is not None else (-c).astype(np.float32).tolist()
+        negated = -scalar if scalar is not None else (-c).astype(np.float32)
         if x_first:
             return cv.layer(keras.layers.Rescaling, x, scale=1.0, offset=negated)
         return cv.layer(keras.layers.Rescaling, x, scale=-1.0, offset=value)

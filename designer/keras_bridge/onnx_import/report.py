@@ -49,6 +49,7 @@ class ImportReport:
     parameters_keras: int
     parity: Parity | None = None
     notes: list[str] = field(default_factory=list)
+    placeholders: list[tuple[str, str, str]] = field(default_factory=list)  # (node, op type, why unconverted)
 
     def mapping(self) -> dict[str, dict[str, int]]:
         """Per operator type, how often it became each Keras class (``Conv → {Conv2D: 26}``)."""
@@ -62,6 +63,7 @@ class ImportReport:
         data["became"] = [{"node": n, "op": op, "keras": made} for n, op, made in self.became]
         data["mapping"] = self.mapping()
         data["layout_changed"] = any(t.changed for t in self.inputs + self.outputs)
+        data["placeholders"] = [{"node": n, "op": op, "reason": why} for n, op, why in self.placeholders]
         if self.parity is not None:
             data["parity"]["ok"] = self.parity.ok
         return data
@@ -82,6 +84,10 @@ class ImportReport:
         if self.permutes:
             lines.append(f"  {self.permutes} Permute layer(s) keep ONNX's element order (e.g. before Flatten)")
         lines.append(f"parameters: {self.parameters_onnx:,} in ONNX → {self.parameters_keras:,} in Keras")
+        if self.placeholders:
+            lines.append(f"PLACEHOLDERS: {len(self.placeholders)} node(s) have no Keras equivalent; marked "
+                         "placeholders stand in their place (errors in analysis): replace them")
+            lines += [f"  {node} ({op}): {why}" for node, op, why in self.placeholders]
         lines += [f"note: {n}" for n in self.notes]
         if self.parity is not None:
             p = self.parity
