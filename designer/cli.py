@@ -771,7 +771,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = command(name, handler, text)
         p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
         if name == "explain":
-            p.add_argument("--method", required=True, choices=["gradcam", "occlusion", "lime", "integrated-gradients"])
+            p.add_argument("--method", required=True, choices=["gradcam", "guided-gradcam", "occlusion", "lime",
+                                                               "integrated-gradients"])
         p.add_argument("--layer", required=name == "activations", metavar="NAME",
                        help="the layer (for explain: gradcam's convolution, default the last one)")
         p.add_argument("--samples", required=True, metavar="I,J,...", help="indices of samples in the data")
