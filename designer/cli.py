@@ -584,6 +584,17 @@ def _cell(value: Any) -> str:
 
 def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
     """The model of PROJECT|RUN, its data (``--data`` or the project's setup) and the chosen samples' indices."""
+    import os
+
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.spec import check_backend_installed
+
+    if "keras" not in sys.modules:  # Keras would stop at its own import with a traceback
+        try:
+            check_backend_installed(os.environ.get("KERAS_BACKEND", "tensorflow"), "KERAS_BACKEND",
+                                    "KERAS_BACKEND=tensorflow")
+        except DocumentFormatError as exc:
+            raise UsageError(str(exc)) from None
     _quiet_backend()
     from designer.data.dataset import DataError
     from designer.data.sources import load_setup

@@ -4,6 +4,7 @@ every method, activations against Keras's own layers, and the ``explain``/``acti
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import keras
@@ -102,6 +103,11 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return 0.0
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_the_methods_ran_on_the_backend_asked_for():
+    """Guards the rerun of these checks under another backend (``test_inspection_backends``)."""
+    assert keras.backend.backend() == os.environ["KERAS_BACKEND"]
 
 
 def test_activations_equal_what_keras_computes_layer_by_layer(trained):
