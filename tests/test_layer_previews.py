@@ -85,6 +85,68 @@ def test_previews_use_the_projects_weights_where_they_fit(catalog):
     assert edited[ids["conv2"]].values.shape == (4, 4, 12)
 
 
+def blocked_cnn() -> tuple[NetworkDocument, dict[str, str]]:
+    """The small CNN with its middle (a convolution and a batch normalisation) in a block."""
+    inner = NetworkDocument("features")
+    entry = inner.add_node("InputLayer", "features_in", {"shape": [6, 6, 8]}).id
+    chain(inner, entry, ("Conv2D", "b_conv", {"filters": 6, "kernel_size": 3, "activation": "relu"}),
+          ("BatchNormalization", "b_bn", {}))
+    doc = NetworkDocument("blocked_cnn")
+    image = doc.add_node("InputLayer", "image", {"shape": [8, 8, 1]})
+    conv1 = chain(doc, image.id, ("Conv2D", "conv1", {"filters": 8, "kernel_size": 3, "activation": "relu"}))
+    block = doc.add_node("Block", "features", block=inner)
+    doc.connect(conv1, block.id)
+    chain(doc, block.id, ("Flatten", "flat", {}), ("Dense", "digit", {"units": 10, "activation": "softmax"}))
+    ids = {n.name: n.id for n in doc.nodes.values()}
+    ids.update({n.name: f"{block.id}/{n.id}" for n in inner.nodes.values()})  # paths through the block
+    return doc, ids
+
+
+def test_nodes_inside_blocks_have_previews_with_the_trained_weights(catalog):
+    doc, ids = blocked_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))  # inner layers keyed features/b_conv|0 …
+    previews = previewer.refresh(doc, data.x[7])
+    assert set(previews) == set(ids.values())
+    block = model.get_layer("features")
+    entering = activations(model, "conv1", data.x[7:8])[0]
+    np.testing.assert_allclose(previews[ids["features_in"]].values, entering[0], rtol=1e-5)
+    for name in ("b_conv", "b_bn"):
+        inside = keras.Model(block.inputs, block.get_layer(name).output).predict(entering, verbose=0)[0]
+        np.testing.assert_allclose(previews[ids[name]].values, inside, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(previews[ids["features"]].values, previews[ids["b_bn"]].values)  # the block's output
+    np.testing.assert_allclose(previews[ids["digit"]].values, model.predict(data.x[7:8], verbose=0)[0], rtol=1e-4,
+                               atol=1e-6)
+    doc.node(ids["features"]).block.node(ids["b_conv"].split("/")[1]).params["filters"] = 4  # an edit inside
+    edited = previewer.refresh(doc, data.x[7])
+    assert edited[ids["conv1"]] is previews[ids["conv1"]] and edited[ids["b_conv"]].values.shape == (4, 4, 4)
+
+
+def test_a_runs_newer_weights_go_into_the_layers_already_made(catalog):
+    """During training each epoch's weights replace the last in place: no layer is made again."""
+    doc, ids = small_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))
+    before = previewer.refresh(doc, data.x[3])
+    layers = {key: layer for key, (_, layer) in previewer.layers.items()}
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=2, verbose=0)
+    previewer.update_weights(collect_weights(model))
+    after = previewer.refresh(doc, data.x[3])
+    assert all(previewer.layers[key][1] is layer for key, layer in layers.items())
+    np.testing.assert_allclose(after[ids["digit"]].values, model.predict(data.x[3:4], verbose=0)[0], rtol=1e-4,
+                               atol=1e-6)
+    assert not np.allclose(after[ids["digit"]].values, before[ids["digit"]].values)
+
+
 def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):
     doc, ids = small_cnn()
     doc.node(ids["conv2"]).params["kernel_size"] = 30  # larger than its 6×6 input
