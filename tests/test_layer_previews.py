@@ -191,3 +191,40 @@ def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot,
     assert window.actions_by_name["Layer previews"].isChecked()
     qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
     assert any(item.preview is not None for item in window.canvas.canvas_scene.nodes.values())
+
+
+@pytest.mark.slow
+def test_previews_show_inside_an_opened_block_and_follow_the_epochs_of_a_run(qtbot, window, tmp_path):  # noqa: F811
+    from designer.keras_bridge.weights import apply_weights, load_weights_file
+
+    dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn", epochs=2, early_stopping_patience=0)
+    previews = window.previews
+    window.actions_by_name["Layer previews"].trigger()
+    qtbot.waitUntil(lambda: bool(previews.previews) and previews.idle, timeout=60_000)
+    names = {n.name: n.id for n in window.state.doc.nodes.values()}
+    window.canvas.select([names["conv2"], names["pool2"]])
+    window.group_selection()
+    block = window.canvas.selected_ids()[0]
+    qtbot.waitUntil(lambda: previews.idle and f"{block}/{names['pool2']}" in previews.previews, timeout=60_000)
+    window.open_block(block)
+    qtbot.waitUntil(lambda: previews.idle, timeout=60_000)
+    inner = window.canvas.canvas_scene.nodes
+    assert names["conv2"] in inner and all(item.preview is not None for item in inner.values())
+    window.canvas.select([names["conv2"]])
+    assert window.inspector.statistics.text().startswith("mean ")
+    window.close_block()
+
+    initial = previews.previews[names["classes"]].values.copy()
+    written: list[dict] = []
+    dock.controller.events.connect(lambda batch: written.extend(e for e in batch if e["event"] == "weights"))
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=300_000) as ended:
+        pass
+    assert ended.args[0]["event"] == "finished", ended.args[0]
+    assert written and written[-1]["epoch"] == 2 and previews.weights[:2] == (written[-1]["file"], True)
+    qtbot.waitUntil(lambda: previews.idle, timeout=60_000)
+    model = build_model(window.state.root)  # the network with the last epoch's weights, as the run wrote them
+    assert apply_weights(model, load_weights_file(previews.training.preview_weights)) == []
+    trained = previews.previews[names["classes"]].values
+    np.testing.assert_allclose(trained, model.predict(previews.sample[None], verbose=0)[0], rtol=1e-4, atol=1e-6)
+    assert not np.allclose(trained, initial)
