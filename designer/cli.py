@@ -594,6 +594,17 @@ def _cell(value: Any) -> str:
 
 def _inspected(args: argparse.Namespace) -> tuple[Any, Any, list[int]]:
     """The model of PROJECT|RUN, its data (``--data`` or the project's setup) and the chosen samples' indices."""
+    import os
+
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.spec import check_backend_installed
+
+    if "keras" not in sys.modules:  # Keras would stop at its own import with a traceback
+        try:
+            check_backend_installed(os.environ.get("KERAS_BACKEND", "tensorflow"), "KERAS_BACKEND",
+                                    "KERAS_BACKEND=tensorflow")
+        except DocumentFormatError as exc:
+            raise UsageError(str(exc)) from None
     _quiet_backend()
     from designer.data.dataset import DataError
     from designer.data.sources import load_setup
@@ -789,7 +800,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = command(name, handler, text)
         p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
         if name == "explain":
-            p.add_argument("--method", required=True, choices=["gradcam", "occlusion", "lime", "integrated-gradients"])
+            p.add_argument("--method", required=True, choices=["gradcam", "guided-gradcam", "occlusion", "lime",
+                                                               "integrated-gradients"])
         p.add_argument("--layer", required=name == "activations", metavar="NAME",
                        help="the layer (for explain: gradcam's convolution, default the last one)")
         p.add_argument("--samples", required=True, metavar="I,J,...", help="indices of samples in the data")

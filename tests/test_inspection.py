@@ -4,6 +4,7 @@ every method, activations against Keras's own layers, and the ``explain``/``acti
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import keras
@@ -24,10 +25,13 @@ from designer.keras_bridge.build import build_model
 from designer.keras_bridge.weights import collect_weights, save_weights_file
 
 BLANKED = 8  # pixels of 64
-# How many times more the top pixels must hurt than random ones. Grad-CAM's maps have the resolution and
-# smoothness of a convolution's output and mark regions, not pixels: on 8×8 digits it beats random pixels
-# by ~1.3-1.5×; the others take ~0.93 of the ~0.95 class probability away against random pixels' ~0.32.
-FACTOR = {"gradcam": 1.2}
+# How many times more the top pixels must hurt than random ones. The pixel-level methods take ~0.9 of the
+# ~0.95 class probability away against random pixels' ~0.32 (×2.8-2.9). Grad-CAM's map has the resolution of
+# conv2's output, each place of which sees 5×5 input pixels: it marks regions, and about a third of its 8 top
+# places are blank background beside the strokes (blanking them changes nothing), so it reaches ×1.32 and
+# no layer does better (conv1: ×1.13; the map is already at the input's 8×8, so upsampling is not the cause).
+# Guided Grad-CAM sharpens it to the pixels inside the region and reaches ×2.03.
+FACTOR = {"gradcam": 1.25, "guided-gradcam": 1.8}
 TEST = slice(1500, None)
 
 
@@ -101,6 +105,11 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def test_the_methods_ran_on_the_backend_asked_for():
+    """Guards the rerun of these checks under another backend (``test_inspection_backends``)."""
+    assert keras.backend.backend() == os.environ["KERAS_BACKEND"]
+
+
 def test_activations_equal_what_keras_computes_layer_by_layer(trained):
     _, model, x, _, _ = trained
     expected = x
@@ -117,7 +126,7 @@ def test_unusable_choices_name_the_problem_and_the_way_out(trained):
         activations(model, "nope", x)
     with pytest.raises(InspectionError, match=r"'pool' outputs shape \(None, 64\).*convolutions here: conv1, conv2"):
         explain(model, x, "gradcam", layer="pool")
-    with pytest.raises(InspectionError, match="gradcam only"):
+    with pytest.raises(InspectionError, match="gradcam and guided-gradcam only"):
         explain(model, x, "occlusion", layer="conv1")
     with pytest.raises(InspectionError, match=r"samples of shape \(4,\) do not fit the model's input \(8, 8, 1\)"):
         explain(model, np.zeros((2, 4), "float32"), "lime")

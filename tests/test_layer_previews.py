@@ -85,6 +85,68 @@ def test_previews_use_the_projects_weights_where_they_fit(catalog):
     assert edited[ids["conv2"]].values.shape == (4, 4, 12)
 
 
+def blocked_cnn() -> tuple[NetworkDocument, dict[str, str]]:
+    """The small CNN with its middle (a convolution and a batch normalisation) in a block."""
+    inner = NetworkDocument("features")
+    entry = inner.add_node("InputLayer", "features_in", {"shape": [6, 6, 8]}).id
+    chain(inner, entry, ("Conv2D", "b_conv", {"filters": 6, "kernel_size": 3, "activation": "relu"}),
+          ("BatchNormalization", "b_bn", {}))
+    doc = NetworkDocument("blocked_cnn")
+    image = doc.add_node("InputLayer", "image", {"shape": [8, 8, 1]})
+    conv1 = chain(doc, image.id, ("Conv2D", "conv1", {"filters": 8, "kernel_size": 3, "activation": "relu"}))
+    block = doc.add_node("Block", "features", block=inner)
+    doc.connect(conv1, block.id)
+    chain(doc, block.id, ("Flatten", "flat", {}), ("Dense", "digit", {"units": 10, "activation": "softmax"}))
+    ids = {n.name: n.id for n in doc.nodes.values()}
+    ids.update({n.name: f"{block.id}/{n.id}" for n in inner.nodes.values()})  # paths through the block
+    return doc, ids
+
+
+def test_nodes_inside_blocks_have_previews_with_the_trained_weights(catalog):
+    doc, ids = blocked_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))  # inner layers keyed features/b_conv|0 …
+    previews = previewer.refresh(doc, data.x[7])
+    assert set(previews) == set(ids.values())
+    block = model.get_layer("features")
+    entering = activations(model, "conv1", data.x[7:8])[0]
+    np.testing.assert_allclose(previews[ids["features_in"]].values, entering[0], rtol=1e-5)
+    for name in ("b_conv", "b_bn"):
+        inside = keras.Model(block.inputs, block.get_layer(name).output).predict(entering, verbose=0)[0]
+        np.testing.assert_allclose(previews[ids[name]].values, inside, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(previews[ids["features"]].values, previews[ids["b_bn"]].values)  # the block's output
+    np.testing.assert_allclose(previews[ids["digit"]].values, model.predict(data.x[7:8], verbose=0)[0], rtol=1e-4,
+                               atol=1e-6)
+    doc.node(ids["features"]).block.node(ids["b_conv"].split("/")[1]).params["filters"] = 4  # an edit inside
+    edited = previewer.refresh(doc, data.x[7])
+    assert edited[ids["conv1"]] is previews[ids["conv1"]] and edited[ids["b_conv"]].values.shape == (4, 4, 4)
+
+
+def test_a_runs_newer_weights_go_into_the_layers_already_made(catalog):
+    """During training each epoch's weights replace the last in place: no layer is made again."""
+    doc, ids = small_cnn()
+    data = digits()
+    keras.utils.set_random_seed(0)
+    model = build_model(doc, catalog)
+    previewer = Previewer(catalog)
+    previewer.use_weights(collect_weights(model))
+    before = previewer.refresh(doc, data.x[3])
+    layers = {key: layer for key, (_, layer) in previewer.layers.items()}
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x[:200], data.y[:200], epochs=2, verbose=0)
+    previewer.update_weights(collect_weights(model))
+    after = previewer.refresh(doc, data.x[3])
+    assert all(previewer.layers[key][1] is layer for key, layer in layers.items())
+    np.testing.assert_allclose(after[ids["digit"]].values, model.predict(data.x[3:4], verbose=0)[0], rtol=1e-4,
+                               atol=1e-6)
+    assert not np.allclose(after[ids["digit"]].values, before[ids["digit"]].values)
+
+
 def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):
     doc, ids = small_cnn()
     doc.node(ids["conv2"]).params["kernel_size"] = 30  # larger than its 6×6 input
@@ -129,3 +191,40 @@ def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot,
     assert window.actions_by_name["Layer previews"].isChecked()
     qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
     assert any(item.preview is not None for item in window.canvas.canvas_scene.nodes.values())
+
+
+@pytest.mark.slow
+def test_previews_show_inside_an_opened_block_and_follow_the_epochs_of_a_run(qtbot, window, tmp_path):  # noqa: F811
+    from designer.keras_bridge.weights import apply_weights, load_weights_file
+
+    dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn", epochs=2, early_stopping_patience=0)
+    previews = window.previews
+    window.actions_by_name["Layer previews"].trigger()
+    qtbot.waitUntil(lambda: bool(previews.previews) and previews.idle, timeout=60_000)
+    names = {n.name: n.id for n in window.state.doc.nodes.values()}
+    window.canvas.select([names["conv2"], names["pool2"]])
+    window.group_selection()
+    block = window.canvas.selected_ids()[0]
+    qtbot.waitUntil(lambda: previews.idle and f"{block}/{names['pool2']}" in previews.previews, timeout=60_000)
+    window.open_block(block)
+    qtbot.waitUntil(lambda: previews.idle, timeout=60_000)
+    inner = window.canvas.canvas_scene.nodes
+    assert names["conv2"] in inner and all(item.preview is not None for item in inner.values())
+    window.canvas.select([names["conv2"]])
+    assert window.inspector.statistics.text().startswith("mean ")
+    window.close_block()
+
+    initial = previews.previews[names["classes"]].values.copy()
+    written: list[dict] = []
+    dock.controller.events.connect(lambda batch: written.extend(e for e in batch if e["event"] == "weights"))
+    dock.train_button.click()
+    with qtbot.waitSignal(dock.controller.ended, timeout=300_000) as ended:
+        pass
+    assert ended.args[0]["event"] == "finished", ended.args[0]
+    assert written and written[-1]["epoch"] == 2 and previews.weights[:2] == (written[-1]["file"], True)
+    qtbot.waitUntil(lambda: previews.idle, timeout=60_000)
+    model = build_model(window.state.root)  # the network with the last epoch's weights, as the run wrote them
+    assert apply_weights(model, load_weights_file(previews.training.preview_weights)) == []
+    trained = previews.previews[names["classes"]].values
+    np.testing.assert_allclose(trained, model.predict(previews.sample[None], verbose=0)[0], rtol=1e-4, atol=1e-6)
+    assert not np.allclose(trained, initial)

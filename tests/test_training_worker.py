@@ -305,3 +305,31 @@ def test_checkpoints_take_a_small_share_of_a_fast_run_and_the_last_ones_are_kept
     assert [e["epoch"] for e in written if e["kind"] == "best"][-1] == best + 1
     model = keras.saving.load_model(tmp_path / "out" / "best.keras", safe_mode=True)
     assert model.count_params() == events[-1]["parameters"]
+
+
+def test_a_run_writes_its_weights_for_the_layer_previews_only_while_they_are_shown(tmp_path, trainer):
+    """Throttled (at most every PREVIEW_INTERVAL_S), the last epoch's always; the file holds what the run
+    trained, keyed as a project's weights are."""
+    import keras
+    import numpy as np
+
+    from designer.keras_bridge.weights import collect_weights, load_weights_file
+
+    file = tmp_path / "previews.weights.npz"
+    quiet = collect(start_run(mlp_project(epochs=4), tmp_path, warm=trainer, preview_weights=str(file)))
+    assert quiet[-1]["event"] == "finished" and not any(e["event"] == "weights" for e in quiet)
+    assert not file.exists()
+    trainer.previews.set()
+    try:
+        events = collect(start_run(mlp_project(epochs=4), tmp_path, warm=trainer, preview_weights=str(file),
+                                   output_dir=str(tmp_path / "out")))
+    finally:
+        trainer.previews.clear()
+    written = [e for e in events if e["event"] == "weights"]
+    assert events[-1]["event"] == "finished" and 1 <= len(written) <= 4
+    assert written[0]["epoch"] == 1 and written[-1] == {"event": "weights", "epoch": 4, "file": str(file)}
+    trained = collect_weights(keras.saving.load_model(tmp_path / "out" / "model.keras"))
+    arrays = load_weights_file(file)
+    assert set(arrays) == set(trained) == {"hidden|0", "hidden|1", "out|0", "out|1"}
+    for key, value in trained.items():
+        np.testing.assert_array_equal(arrays[key], value)

@@ -37,6 +37,12 @@ class EditorState:
             doc = doc.node(node_id).block  # type: ignore[assignment]
         return doc
 
+    @property
+    def prefix(self) -> str:
+        """What the shown nodes' ids follow in paths through the whole network (``b1/``, as analysis and
+        previews key nested nodes)."""
+        return "".join(f"{n}/" for n in self.view)
+
 
 class StructuralEdit(QUndoCommand):
     """Run ``mutate`` on the viewed document; undo/redo swap whole snapshots."""

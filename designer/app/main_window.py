@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
             dock.notify = self.notify
             dock.controller.warm, self.warm = self.warm, None
             dock.data.augment.connect(self.set_augmentation)
+            self.previews.follow(dock.controller)
             holder = self.findChild(QDockWidget, "Training")
             holder.widget().deleteLater()
             holder.setWidget(dock)
@@ -300,7 +301,7 @@ class MainWindow(QMainWindow):
 
     def describe(self, node: Node) -> dict[str, Any]:
         catalog = self.background.catalog
-        prefix = "".join(f"{n}/" for n in self.state.view)
+        prefix = self.state.prefix
         result = self.analysis.nodes.get(prefix + node.id) if self.analysis else None
         spec = catalog.specs.get(node.type) if catalog is not None else None
         if spec is not None and spec.module != node.module:  # keras.ops.add's operation is not the Add layer
@@ -339,7 +340,7 @@ class MainWindow(QMainWindow):
         self.analysis = analysis
         self.canvas.sync(self.state.doc, self.describe)
         self._network_shapes(analysis)
-        prefix = "".join(f"{n}/" for n in self.state.view)
+        prefix = self.state.prefix
         self.panel.show_analysis(self.state.doc, analysis, prefix)
         errors = sum(d.severity == "error" for d in analysis.diagnostics)
         warnings = len(analysis.diagnostics) - errors
@@ -388,7 +389,7 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, ids: list[str]) -> None:
         doc = self.state.doc
         node = doc.node(ids[0]) if len(ids) == 1 and ids[0] in doc else None
-        prefix = "".join(f"{n}/" for n in self.state.view)
+        prefix = self.state.prefix
         result = self.analysis.nodes.get(prefix + node.id) if node and self.analysis else None
         if node is self.inspector.node and node is not None and self.inspector.isAncestorOf(QApplication.focusWidget()):
             self.inspector.show_analysis(result)  # keep the editor the user is typing in; refresh the figures
@@ -402,7 +403,7 @@ class MainWindow(QMainWindow):
         """The selected node's output statistics on the preview sample, in Properties."""
         from designer.app.inspection.layer_previews import statistics_text
 
-        preview = self.previews.previews.get(node.id) if node and not self.state.view else None
+        preview = self.previews.previews.get(self.state.prefix + node.id) if node else None
         self.inspector.show_statistics(statistics_text(preview.stats if preview else None))
 
     # ---- edits --------------------------------------------------------------------------------
@@ -479,7 +480,7 @@ class MainWindow(QMainWindow):
 
     def group_selection(self) -> None:
         ids = self.canvas.selected_ids()
-        prefix = "".join(f"{n}/" for n in self.state.view)
+        prefix = self.state.prefix
         shapes = {}
         if self.analysis:
             for path, result in self.analysis.nodes.items():
@@ -924,16 +925,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_previews(self) -> None:
-        """Previews are of the whole network: inside a block the nodes show none."""
-        images = self.previews.images() if not self.state.view else {}
+        images = self.previews.images()
         for node_id, item in self.canvas.canvas_scene.nodes.items():
-            item.set_preview(images.get(node_id))
+            item.set_preview(images.get(self.state.prefix + node_id))
         self._show_statistics(self.inspector.node)  # in place: the form may hold an editor in use
 
     def _open_preview(self, node_id: str) -> None:
         from designer.app.inspection.layer_previews import ChannelsDialog
 
-        preview = self.previews.previews.get(node_id)
+        preview = self.previews.previews.get(self.state.prefix + node_id)
         if preview is not None and node_id in self.state.doc:
             ChannelsDialog(self.state.doc.node(node_id).name, preview, self).show()
 

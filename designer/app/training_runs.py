@@ -27,6 +27,8 @@ class TrainingController(QObject):
         self.active = False  # from start until the terminal event is delivered (the process may linger)
         self.detached = False  # the window shows another project: this run's events go nowhere
         self.warm: Any = None
+        self.preview_weights: Path | None = None  # where runs write their weights for the layer previews
+        self.previews = False  # whether the window shows layer previews now
         self.timer = QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self._deliver)
 
@@ -52,12 +54,20 @@ class TrainingController(QObject):
                          daemon=True, name="training-run").start()
         self.timer.start()
 
+    def want_previews(self, on: bool) -> None:
+        """Have the run write its weights for the layer previews (throttled) while they are shown."""
+        self.previews = on
+        if self.run is not None:
+            (self.run.handle.previews.set if on else self.run.handle.previews.clear)()
+
     def _pump(self, project: Project, folder: Path, tracking_uri: str | None, training: dict[str, Any] | None,
               warm: Any) -> None:
         from designer.training.session import RecordedRun
 
         try:
-            self.run = RecordedRun(project, folder, training=training, tracking_uri=tracking_uri, warm=warm)
+            self.run = RecordedRun(project, folder, training=training, tracking_uri=tracking_uri, warm=warm,
+                                   preview_weights=self.preview_weights)
+            self.want_previews(self.previews)  # asked for before the run was there
             self.tracking_uri = self.run.tracking_uri
             for event in self.run.events():
                 self.pending.append(event)

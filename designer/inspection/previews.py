@@ -93,21 +93,23 @@ def _heat(unit: np.ndarray) -> np.ndarray:
 
 
 class Previewer:
-    """Computes and caches each node's output on the current sample (see the module's docstring)."""
+    """Computes and caches each node's output on the current sample (see the module's docstring). Nodes inside
+    blocks are keyed by their path, ``BLOCK_ID/NODE_ID`` (as ``NetworkDocument.walk`` names them)."""
 
     def __init__(self, catalog: Any) -> None:
         self.catalog = catalog
-        self.layers: dict[str, tuple[str, Any]] = {}  # node id -> (its settings, its layer)
-        # node id -> (what its output was computed from, the outputs, its preview)
+        self.layers: dict[str, tuple[str, Any]] = {}  # node path -> (its settings, its layer)
+        # node path -> (what its output was computed from, the outputs, its preview)
         self.results: dict[str, tuple[tuple[Any, ...], list[Any], Preview]] = {}
         self.sample: np.ndarray | None = None
         self.batch: Any = None
         self.shown: Preview | None = None
         self.weights: dict[str, np.ndarray] = {}
+        self.paths: dict[str, str] = {}  # node path -> its layer's weights key (block names, then its name)
 
     def refresh(self, doc: NetworkDocument, sample: np.ndarray) -> dict[str, Preview]:
-        """Previews of every node the sample reaches (one input's network; other inputs' branches have none).
-        A node Keras refuses gets none, nor do those after it."""
+        """Previews of every node the sample reaches (one input's network; other inputs' branches have none),
+        inside blocks too. A node Keras refuses gets none, nor do those after it."""
         if self.sample is None or self.sample.shape != sample.shape or not np.array_equal(self.sample, sample):
             self.results.clear()
             self.sample = np.array(sample)
@@ -116,30 +118,11 @@ class Previewer:
         inputs = doc.input_nodes()
         if not inputs:
             return {}
-        computed: dict[str, list[Any]] = {inputs[0].id: [self.batch]}
         fresh: dict[str, tuple[tuple[Any, ...], list[Any], Preview]] = {}
-        for node_id in doc.topological_order():
-            node = doc.node(node_id)
-            edges = doc.in_edges(node_id)
-            if node.is_input or node.block is not None or node.share or not edges or \
-                    any(e.src not in computed for e in edges):
-                continue  # blocks and shared layers are not previewed, nor what follows them
-            arguments = [computed[e.src][e.src_port] for e in edges]
-            settings = json.dumps([node.type, node.params, node.call, [tuple(a.shape) for a in arguments]],
-                                  sort_keys=True, default=str)
-            sources = (settings, tuple(id(a) for a in arguments))
-            cached = self.results.get(node_id)
-            if cached is None or cached[0] != sources:
-                try:
-                    outputs = self._outputs(node_id, settings, node, arguments)
-                except Exception:  # a node Keras refuses: the analysis already says why
-                    continue
-                cached = (sources, outputs, Preview(keras.ops.convert_to_numpy(outputs[0])[0]))
-            computed[node_id] = cached[1]
-            fresh[node_id] = cached
+        self._walk(doc, {inputs[0].id: [self.batch]}, "", "", fresh)
         self.results = fresh
         self.layers = {k: v for k, v in self.layers.items() if k in fresh}
-        return {inputs[0].id: self.shown, **{node_id: result[2] for node_id, result in fresh.items()}}
+        return {inputs[0].id: self.shown, **{key: result[2] for key, result in fresh.items()}}
 
     def use_weights(self, arrays: dict[str, np.ndarray]) -> None:
         """The project's weights (keys ``LAYER|i``) for the layers made from now on; the ones made are remade."""
@@ -147,15 +130,82 @@ class Previewer:
         self.layers.clear()
         self.results.clear()
 
-    def _outputs(self, node_id: str, settings: str, node: Any, arguments: list[Any]) -> list[Any]:
+    def update_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        """Newer weights of the same network (a training run's latest epoch): loaded into the layers made, where
+        they fit, and taken by those made from now on; every output is recomputed."""
+        self.weights = arrays
+        for key, (_, layer) in self.layers.items():
+            if layer.weights:
+                load_layer(layer, self.paths[key], arrays)
+        self.results.clear()
+
+    def _walk(self, doc: NetworkDocument, computed: dict[str, list[Any]], prefix: str, path: str,
+              fresh: dict[str, tuple[tuple[Any, ...], list[Any], Preview]]) -> None:
+        """Outputs of ``doc``'s nodes into ``computed`` (which holds its inputs'), previews into ``fresh``;
+        ``prefix`` is the enclosing blocks' ids (``b1/``), ``path`` their names, as weights are keyed."""
+        for node_id in doc.topological_order():
+            node = doc.node(node_id)
+            edges = doc.in_edges(node_id)
+            if node.is_input or node.share or not edges or any(e.src not in computed for e in edges):
+                continue  # shared layers are not previewed, nor what follows them
+            arguments = [computed[e.src][e.src_port] for e in edges]
+            key = prefix + node_id
+            if node.block is not None:
+                outputs = self._block(node, arguments, key + "/", path + node.name + "/", fresh)
+                if outputs is None:
+                    continue
+                computed[node_id] = outputs
+                self._keep(key, ("block", tuple(id(o) for o in outputs)), outputs, fresh)
+                continue
+            settings = json.dumps([node.type, node.params, node.call, [tuple(a.shape) for a in arguments]],
+                                  sort_keys=True, default=str)
+            sources = (settings, tuple(id(a) for a in arguments))
+            cached = self.results.get(key)
+            if cached is None or cached[0] != sources:
+                try:
+                    outputs = self._outputs(key, path + node.name, settings, node, arguments)
+                except Exception:  # a node Keras refuses: the analysis already says why
+                    continue
+                cached = (sources, outputs, Preview(keras.ops.convert_to_numpy(outputs[0])[0]))
+            computed[node_id] = cached[1]
+            fresh[key] = cached
+
+    def _block(self, node: Any, arguments: list[Any], prefix: str, path: str,
+               fresh: dict[str, tuple[tuple[Any, ...], list[Any], Preview]]) -> list[Any] | None:
+        """A block's outputs, its inner nodes previewed on the way (its inputs show what comes in); None
+        where its inner network does not take these arguments or stops short of an output."""
+        inner = node.block
+        entries = inner.input_nodes()
+        if node.call is not None or len(entries) != len(arguments):
+            return None
+        computed = {entry.id: [argument] for entry, argument in zip(entries, arguments, strict=True)}
+        for entry, argument in zip(entries, arguments, strict=True):
+            self._keep(prefix + entry.id, ("input", id(argument)), [argument], fresh)
+        self._walk(inner, computed, prefix, path, fresh)
+        ends = inner.effective_outputs()
+        if not ends or any(end.node not in computed for end in ends):
+            return None
+        return [computed[end.node][end.port] for end in ends]
+
+    def _keep(self, key: str, sources: tuple[Any, ...], outputs: list[Any],
+              fresh: dict[str, tuple[tuple[Any, ...], list[Any], Preview]]) -> None:
+        """A preview of outputs computed elsewhere (a block's, what enters a block), remade only when they change."""
+        cached = self.results.get(key)
+        if cached is None or cached[0] != sources:
+            cached = (sources, outputs, Preview(keras.ops.convert_to_numpy(outputs[0])[0]))
+        fresh[key] = cached
+
+    def _outputs(self, key: str, path: str, settings: str, node: Any, arguments: list[Any]) -> list[Any]:
         """The node's outputs from its layer, which is kept while its settings and input shapes stay (and with it
-        its weights); a new layer is built by its first call, then takes the project's weights where they fit."""
-        known = self.layers.get(node_id)
+        its weights); a new layer is built by its first call, then takes the project's weights (``path``, the
+        layer's name after its blocks') where they fit."""
+        known = self.layers.get(key)
         if known is not None and known[0] == settings:
             return invoke(known[1], node, arguments, self.catalog)
         layer = make_layer(node, self.catalog)
         outputs = invoke(layer, node, arguments, self.catalog)
-        self.layers[node_id] = (settings, layer)
-        if layer.weights and load_layer(layer, node.name, self.weights):
+        self.layers[key] = (settings, layer)
+        self.paths[key] = path
+        if layer.weights and load_layer(layer, path, self.weights):
             outputs = invoke(layer, node, arguments, self.catalog)
         return outputs

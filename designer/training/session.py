@@ -29,13 +29,14 @@ class RecordedRun:
                  warm: RunHandle | None = None, resume: str | None = None, snapshot: dict[str, Any] | None = None,
                  experiment: str | None = None, tags: dict[str, str] | None = None,
                  params: dict[str, Any] | None = None, batch_events_per_second: float | None = None,
-                 resumable: bool = True) -> None:
+                 resumable: bool = True, preview_weights: Path | None = None) -> None:
         """Start the run; ``DocumentFormatError`` if the training options cannot train, ``StoreError`` if the
         run store cannot be used. ``resume``: the id
         of an earlier run of this store whose last checkpoint the run goes on from. A sweep's trial passes
         its own ``snapshot`` of the project (the network with the trial's values), the MLflow ``experiment``
         it belongs to (default: the project's name), ``tags`` naming the trial and its hyperparameters as
-        extra ``params``, and ``resumable=False`` (it runs again from the start, so no last checkpoint)."""
+        extra ``params``, and ``resumable=False`` (it runs again from the start, so no last checkpoint). The
+        window passes ``preview_weights``, where the run writes its weights for the layer previews."""
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         check_backend_installed(self.spec.backend)
@@ -52,7 +53,8 @@ class RecordedRun:
                                                **({"resumed_from": resume} if resume else {})})
         self.handle = start_run(snapshot, folder, warm, training=training, data=data, output_dir=str(self.outputs),
                                 resume_from=str(resume_from) if resume_from else None,
-                                batch_events_per_second=batch_events_per_second, resumable=resumable)
+                                batch_events_per_second=batch_events_per_second, resumable=resumable,
+                                preview_weights=str(preview_weights) if preview_weights else None)
         try:
             with store_access(self.tracking_uri):
                 self.recorder.worker(self.handle.process.pid)

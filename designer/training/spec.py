@@ -111,11 +111,12 @@ class TrainingSpec:
         return {i: weights.get(i, 1.0) for i in range(len(class_names))}
 
 
-def check_backend_installed(backend: str) -> None:
+def check_backend_installed(backend: str, where: str = "training.backend",
+                            other: str = "--backend tensorflow") -> None:
     """A backend whose package is missing would fail in the worker after seconds, with a traceback: say
-    which package to install before starting one."""
+    which package to install (or ``other``, how to choose another backend) before starting one."""
     import importlib.util
 
     if importlib.util.find_spec(backend) is None:
-        raise DocumentFormatError("training.backend", f"the {backend} backend is not installed here: "
-                                  f"pip install {backend} (or choose another backend, e.g. --backend tensorflow)")
+        raise DocumentFormatError(where, f"the {backend} backend is not installed here: pip install {backend} "
+                                  f"(or choose another backend, e.g. {other})")

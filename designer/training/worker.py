@@ -2,7 +2,8 @@
 
 Events are plain dicts with an ``event`` key: ``started`` (backend, device, precision,
 versions), ``batch`` (epoch, step, steps, loss, metrics, learning rate, samples/s), ``epoch``
-(training and validation metrics), ``checkpoint`` (kind last/best, epoch, file), ``note`` (a
+(training and validation metrics), ``checkpoint`` (kind last/best, epoch, file), ``weights`` (epoch, file: the model's
+weights written for the window's layer previews, while it asks for them), ``note`` (a
 warning or what the run did on its own, e.g. adapting a layer), ``finished`` (test metrics,
 evaluation, history, duration) or ``failed`` (cause: nan, oom, data, device, stopped, crash,
 disk, killed; message; traceback). A crash, NaN or out-of-memory in the
@@ -39,7 +40,8 @@ class RunHandle:
     made ahead of time (``warm_worker()``) answers its first batch about a second after
     ``submit`` instead of after TensorFlow's multi-second import. A ``reuse`` worker serves
     one job after another (a sweep's trials) until ``close``; ``threads`` caps its thread
-    pools (its share of the cores) and ``gpu`` pins it to one GPU by index.
+    pools (its share of the cores) and ``gpu`` pins it to one GPU by index. ``previews`` is set while the
+    window shows layer previews: a run given a ``preview_weights`` file then writes its weights there.
     """
 
     def __init__(self, backend: str = "tensorflow", device: str = "auto", *, reuse: bool = False,
@@ -49,11 +51,12 @@ class RunHandle:
         self.queue: Any = ctx.Queue()
         self.jobs: Any = ctx.Queue()
         self.stop_event = ctx.Event()
+        self.previews = ctx.Event()
         # The kernel's parent-death signal follows the starting *thread*: ask for it only from the main one.
         placement = {"threads": threads, "gpu": gpu, "reuse": reuse,
                      "death_signal": threading.current_thread() is threading.main_thread()}
         self.process = ctx.Process(target=_serve, args=(backend, device, placement, self.jobs, self.queue,
-                                                        self.stop_event), daemon=True)
+                                                        self.stop_event, self.previews), daemon=True)
         self.process.start()
         self.submitted = False
         self.done = False
@@ -124,6 +127,7 @@ def start_run(project: dict[str, Any], folder: Path, warm: RunHandle | None = No
     """Run ``project`` in ``warm`` if it suits (same backend and device, idle), else in a new worker.
     Overrides: ``training`` and ``data`` (merged over the project's), ``output_dir`` (checkpoints and
     the trained model), ``resume_from`` (a run's folder with ``last.keras``: training goes on from it),
+    ``preview_weights`` (a file for the weights after epochs, while the handle's ``previews`` is set),
     ``batch_events_per_second`` (fewer for a sweep's many trials, whose views plot epochs), ``resumable``
     (False: no ``last.keras`` each epoch, for a sweep's trials, which run again from the start)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -151,7 +155,8 @@ def _die_with_parent(death_signal: bool) -> None:
                          name="parent-watch").start()
 
 
-def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queue: Any, stop_event: Any) -> None:
+def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queue: Any, stop_event: Any,
+           previews: Any) -> None:
     _die_with_parent(placement["death_signal"])
     # Ctrl+C reaches the whole process group; the parent answers it with a graceful stop (a run recorded
     # as stopped), so the worker must not die of it half-way with a traceback.
@@ -190,13 +195,14 @@ def _serve(backend: str, device: str, placement: dict[str, Any], jobs: Any, queu
         # SIGTERM to the whole group (a service manager, a batch scheduler) stops the job as the parent's stop
         # does, so that the run is recorded as stopped; between jobs it ends the process as ever.
         signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
-        _main(project, folder, overrides, queue, stop_event)
+        _main(project, folder, overrides, queue, stop_event, previews)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if not placement["reuse"]:
             break
 
 
-def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any) -> None:
+def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue: Any, stop_event: Any,
+          previews: Any) -> None:
     import warnings
 
     def forward(message: Any, category: type, *_: Any, **__: Any) -> None:  # the run's warnings reach its console
@@ -205,7 +211,7 @@ def _main(project: dict[str, Any], folder: str, overrides: dict[str, Any], queue
     warnings.showwarning = forward
     started = time.perf_counter()
     try:
-        _train(project, Path(folder), overrides, queue, stop_event, started)
+        _train(project, Path(folder), overrides, queue, stop_event, previews, started)
     except _Stopped as exc:
         queue.put({"event": "failed", "cause": exc.cause, "message": str(exc)})
     except Exception as exc:
@@ -238,7 +244,7 @@ def _cause(exc: BaseException) -> str:
 
 
 def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], queue: Any, stop_event: Any,
-           started: float) -> None:
+           previews: Any, started: float) -> None:
     from designer.graph.project import project_from_dict
     from designer.training.spec import TrainingSpec
 
@@ -286,6 +292,8 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
                                                  overrides.get("resumable", True)))
+    if overrides.get("preview_weights"):
+        callbacks.append(_preview_weights_callback()(Path(overrides["preview_weights"]), queue, previews))
     if spec.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2))
     if spec.early_stopping_patience:
@@ -544,6 +552,47 @@ def _checkpoints_callback() -> type:
             self.next_write = now + (now - started) / CHECKPOINT_SHARE
 
     return Checkpoints
+
+
+# The weights for the window's layer previews are written at most this share of the training time and at
+# most once per interval: a small network's previews follow every epoch of a slow run, a fast run's a few
+# times a second (more would only queue up behind the previews being computed), a large network's less often.
+PREVIEW_SHARE, PREVIEW_INTERVAL_S = 0.02, 0.5
+
+
+def _preview_weights_callback() -> type:
+    import keras
+
+    from designer.keras_bridge.weights import collect_weights, save_weights_file
+
+    class PreviewWeights(keras.callbacks.Callback):
+        """The weights after an epoch, written (atomically, so a reader never sees half a file) while
+        ``wanted`` is set, each write announced by a ``weights`` event; throttled, and the last epoch always."""
+
+        def __init__(self, path: Path, queue: Any, wanted: Any) -> None:
+            super().__init__()
+            self.path, self.queue, self.wanted = path, queue, wanted
+            self.epoch, self.written, self.next_write = 0, True, 0.0
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch, self.written = epoch + 1, False
+            if time.perf_counter() >= self.next_write:
+                self.write()
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            if not self.written:
+                self.write()
+
+        def write(self) -> None:
+            if not self.wanted.is_set():
+                return
+            started = time.perf_counter()
+            save_weights_file(collect_weights(self.model), self.path)
+            self.queue.put({"event": "weights", "epoch": self.epoch, "file": str(self.path)})
+            now = time.perf_counter()
+            self.written, self.next_write = True, now + max(PREVIEW_INTERVAL_S, (now - started) / PREVIEW_SHARE)
+
+    return PreviewWeights
 
 
 def _finite(value: float) -> bool:

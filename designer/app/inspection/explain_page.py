@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from designer.app.subprocesses import designer_process
 from designer.inspection.stream import parse_progress, parse_sample
 
-METHODS = {"Grad-CAM": "gradcam", "Occlusion": "occlusion", "LIME": "lime",
+METHODS = {"Grad-CAM": "gradcam", "Guided Grad-CAM": "guided-gradcam", "Occlusion": "occlusion", "LIME": "lime",
            "Integrated gradients": "integrated-gradients"}
 LAST_CONVOLUTION = "(last convolution)"
 SHOWN = 64  # test samples offered as thumbnails
@@ -63,7 +63,7 @@ class ExplainPage(QWidget):
         self.method.addItems(list(METHODS))
         self.layer = QComboBox(editable=True)
         self.layer.setToolTip("Grad-CAM's convolutional layer")
-        self.method.currentTextChanged.connect(lambda text: self.layer.setEnabled(text == "Grad-CAM"))
+        self.method.currentTextChanged.connect(lambda text: self.layer.setEnabled("Grad-CAM" in text))
         self.explain_button = QPushButton("Explain")
         self.explain_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel", enabled=False)
@@ -155,7 +155,7 @@ class ExplainPage(QWidget):
         method = METHODS[self.method.currentText()]
         arguments = ["explain", str(files / "run"), "--method", method, "--samples",
                      ",".join(map(str, chosen)), "-o", str(files / "maps"), "--json"]
-        if method == "gradcam" and self.layer.currentText() not in ("", LAST_CONVOLUTION):
+        if method.endswith("gradcam") and self.layer.currentText() not in ("", LAST_CONVOLUTION):
             arguments += ["--layer", self.layer.currentText()]
         self.expected, self.records, self.error = len(chosen), [], ""
         self.maps.clear()

@@ -1,10 +1,13 @@
 """Layer previews on the canvas: each node's output on a chosen data sample, computed in the Keras worker
 thread with the network's current weights (``designer.inspection.previews``), debounced after edits and
-applied on the GUI thread; the newest document wins, as with the analysis."""
+applied on the GUI thread; the newest document wins, as with the analysis. While a run trains, its worker
+writes the weights after epochs (throttled, only while previews are on) and the previews follow them."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +36,26 @@ class _Worker(QObject):
         super().__init__()
         self.catalog = catalog
         self.previewer: Any = None
-        self.weights = ""
+        self.weights: Weights = ("", False, 0)
 
-    @Slot(int, str, object, str)
-    def refresh(self, generation: int, doc_json: str, sample: np.ndarray, weights: str) -> None:
+    @Slot(int, str, object, object)
+    def refresh(self, generation: int, doc_json: str, sample: np.ndarray, weights: Weights) -> None:
         from designer.inspection.previews import Previewer
         from designer.keras_bridge.weights import WeightsFileError, load_weights_file
 
         if self.previewer is None:
             self.previewer = Previewer(self.catalog)
-        if weights != self.weights:  # the project's weights file: read here, once, off the GUI thread
+        if weights != self.weights:  # a weights file: read here, once, off the GUI thread
             self.weights = weights
+            path, trained, _ = weights
             try:
-                self.previewer.use_weights(load_weights_file(Path(weights)) if weights else {})
+                arrays = load_weights_file(Path(path)) if path else {}
             except WeightsFileError:  # the window says so when it builds the model; previews start fresh
-                self.previewer.use_weights({})
+                arrays = None
+            if trained and arrays is not None:  # a run's newer weights of the same network
+                self.previewer.update_weights(arrays)
+            elif not trained:
+                self.previewer.use_weights(arrays or {})
         try:
             previews = self.previewer.refresh(document_from_dict(json.loads(doc_json)), sample)
         except Exception:  # a document the worker cannot read must not end its thread's loop
@@ -55,11 +63,14 @@ class _Worker(QObject):
         self.done.emit(generation, previews)
 
 
+Weights = tuple[str, bool, int]  # a weights file (or ""), whether a run trained them, which write of it
+
+
 class LayerPreviews(QObject):
     """Requests previews for the newest document and sample while on; ``updated`` when they arrive."""
 
     updated = Signal()
-    _refresh = Signal(int, str, object, str)
+    _refresh = Signal(int, str, object, object)
 
     def __init__(self, background: Any, debounce_ms: int = 150) -> None:
         super().__init__()
@@ -69,7 +80,10 @@ class LayerPreviews(QObject):
         self.sample: np.ndarray | None = None
         self.doc: NetworkDocument | None = None
         self.previews: dict[str, Any] = {}
-        self.weights = ""  # the project's weights file, or "" for initial weights
+        self.weights: Weights = ("", False, 0)  # the project's weights file ("": initial weights), or a run's
+        self.writes = itertools.count(1)
+        self.training: Any = None  # the controller of the window's training runs, once there is one
+        self.scratch: tempfile.TemporaryDirectory | None = None  # where runs write their weights for previews
         self.generation = 0
         self.busy = False
         self.dirty = False
@@ -79,11 +93,28 @@ class LayerPreviews(QObject):
     def reset(self, weights: Path | None) -> None:
         """Off, with no sample and the project's ``weights`` file: another project's data and weights."""
         self.sample = None
-        self.weights = str(weights) if weights is not None else ""
+        self.weights = (str(weights) if weights is not None else "", False, next(self.writes))
         self.set_on(False)
+
+    def follow(self, training: Any) -> None:
+        """Follow the runs of a ``TrainingController``: while previews are on, a run writes its weights after
+        epochs into a file of ours and says so in a ``weights`` event; the previews then use them."""
+        self.training = training
+        self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-previews-", ignore_cleanup_errors=True)
+        training.preview_weights = Path(self.scratch.name) / "training.weights.npz"
+        training.events.connect(self._training_events)
+        training.want_previews(self.on)
+
+    def _training_events(self, events: list[dict[str, Any]]) -> None:
+        written = [e for e in events if e["event"] == "weights"]
+        if written:  # the newest only: the previews of older epochs would be out of date when they arrived
+            self.weights = (written[-1]["file"], True, next(self.writes))
+            self._schedule()
 
     def set_on(self, on: bool) -> None:
         self.on = on
+        if self.training is not None:
+            self.training.want_previews(on)
         if not on:
             self.previews = {}
             self.updated.emit()
