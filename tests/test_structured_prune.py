@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
+from test_gui import node_named, settle, window  # noqa: F401 (the window fixture)
 
+from designer.app.commands import StructuralEdit
 from designer.cli import main
 from designer.compress import structured
 from designer.compress.compressor import project_model
@@ -149,3 +152,42 @@ def test_bad_requests_exit_2(extra, says, digits_project, tmp_path, capsys, monk
     monkeypatch.chdir(tmp_path)
     assert main(["compress", str(digits_project), "--method", "prune-structured", *extra]) == 2
     assert says in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def widths(document) -> dict[str, int]:
+    return {n.name: n.params.get("filters", n.params.get("units")) for n in document.nodes.values()}
+
+
+@pytest.mark.slow  # a real netdesigner process: TensorFlow's import, the fine-tune, both measurements
+def test_the_window_prunes_its_saved_network_as_one_undoable_edit(qtbot, window, digits_project,  # noqa: F811
+                                                                  tmp_path):
+    warnings: list[str] = []
+    window.warn = lambda title, text: warnings.append(text)
+    path = tmp_path / "cnn.kdn"
+    original = load_project(digits_project)
+    for name in (digits_project.name, original.weights):
+        shutil.copyfile(digits_project.with_name(name), tmp_path / name)
+    assert window.open_path(path)
+    settle(qtbot, window)
+    params = window.analysis.total_params
+    hidden = window.canvas.canvas_scene.nodes[node_named(window, "hidden").id]
+    assert hidden.params_text == "32,832 params"
+    window.undo.push(StructuralEdit(window.state, "nothing", lambda d: None))  # an unsaved change: refused
+    assert window.shrink_network(0.3) is None and "Save the project first" in warnings.pop()
+    window.undo.setClean()
+    window.shrink_network(0.3)
+    qtbot.waitUntil(lambda: window.shrinker.process is None, timeout=180_000)
+    assert not warnings, warnings
+    settle(qtbot, window)
+    assert widths(window.project.document) == {**widths(original.document), "conv1": 11, "conv2": 22, "hidden": 45}
+    assert window.project.weights != original.weights and path.with_name(window.project.weights).is_file()
+    assert window.analysis.total_params < 0.6 * params and hidden.params_text == "15,885 params"
+    assert "Pruned conv1: 16 → 11 filters" in window.statusBar().currentMessage()
+    window.undo.undo()  # one edit: the network and its weights come back together
+    settle(qtbot, window)
+    assert widths(window.project.document) == widths(original.document) and window.project.weights == original.weights
+    assert window.analysis.total_params == params
+    window.undo.redo()
+    assert window.save() and widths(load_project(path).document)["conv1"] == 11
+    model = project_model(path)  # the weights the saved project names fit every layer of the smaller network
+    assert model.get_layer("hidden").kernel.shape == (4 * 4 * 22, 45)

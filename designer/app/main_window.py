@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.editor_built = False  # canvas and docks are made when the start page is first left
         self.preview_index = 0  # the data sample the layer previews show
         self.experiments: Any = None  # the Experiment Manager, made on first use
+        self.shrinker: Any = None  # Edit → Prune filters and units, made on first use
         self._training: TrainingDock | None = None
         self.warm_up, self.warm = warm_up, None  # the worker until the Training tab takes it
         self.docks_open: list[QDockWidget] = []  # the docks to bring back when the start page is left
@@ -219,6 +220,7 @@ class MainWindow(QMainWindow):
             ("edit", "&Group into block", "Ctrl+G", self.group_selection, None),
             ("edit", "U&ngroup block", "Ctrl+Shift+G", self.ungroup_selection, None),
             ("edit", "&Freeze / unfreeze", "Ctrl+L", self.toggle_frozen, None),
+            ("edit", "&Prune filters and units…", "Ctrl+Alt+R", lambda: self.shrink_network(), None),
             ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, "arrange"),
             ("view", "&Fit to view", "F", lambda: self.canvas.fit(), "fit"),
             ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
@@ -904,6 +906,20 @@ class MainWindow(QMainWindow):
         preview = self.previews.previews.get(node_id)
         if preview is not None and node_id in self.state.doc:
             ChannelsDialog(self.state.doc.node(node_id).name, preview, self).show()
+
+    def shrink_network(self, sparsity: float | None = None) -> Any:
+        """Remove the weakest filters and units of the saved network, fine-tuned, as one edit (Edit → Prune)."""
+        if self.shrinker is None:
+            from designer.app.compression.shrink import Shrinker
+
+            self.shrinker = Shrinker(self)
+        return self.shrinker.request(sparsity)
+
+    def network_replaced(self) -> None:
+        """The network and its weights changed together (structured pruning, or undoing it)."""
+        assert self.project is not None and self.path is not None
+        self.previews.reset(self.path.with_name(self.project.weights) if self.project.weights else None)
+        self._changed()
 
     def toggle_cost_overlay(self) -> None:
         self.canvas.show_cost(self.actions_by_name["Cost overlay"].isChecked())
