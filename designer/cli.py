@@ -466,7 +466,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 class _SweepReport:
     """What a sweep prints: one line per trial's start and end, then the best trial (or JSON lines)."""
 
-    LIFECYCLE = ("trial_started", "trial_finished", "trial_failed", "trial_pruned", "summary")
+    LIFECYCLE = ("trial_started", "trial_compressing", "trial_finished", "trial_failed", "trial_pruned", "summary")
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
@@ -492,9 +492,13 @@ class _SweepReport:
                   f"{event['workers']} workers, {event['direction']} {event['objective']}{again}", flush=True)
         elif kind == "trial_started":
             print(f"trial {event['trial']} started: {values}", flush=True)
+        elif kind == "trial_compressing":
+            print(f"trial {event['trial']} trained; compressing it with {event['method']}", flush=True)
         elif kind == "trial_finished":
+            size = event["metrics"].get("compress_size_bytes")
             print(f"trial {event['trial']} finished in {event['duration_s']:.1f} s: "
-                  f"{self.objective} {event['objective']:.4f}  ({event['parameters']:,} parameters)", flush=True)
+                  f"{self.objective} {event['objective']:.4f}  ({event['parameters']:,} parameters"
+                  + (f", {size_text(size)} compressed)" if size is not None else ")"), flush=True)
         elif kind == "trial_pruned":
             print(f"trial {event['trial']} pruned after epoch {event['epoch']}", flush=True)
         elif kind == "trial_failed":

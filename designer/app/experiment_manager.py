@@ -43,7 +43,8 @@ from designer.graph.project import Project
 from designer.graph.serialize import DocumentFormatError
 from designer.training.stores import default_tracking_uri
 
-OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae")
+OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae",
+              "compress_test_accuracy")  # the last: of each trial's compressed variant (compress.method)
 
 
 class SweepController(QObject):
@@ -120,7 +121,8 @@ class DefinitionEditor(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["hyperparameter (training.OPTION or LAYER.PARAM)",
+        self.table.setHorizontalHeaderLabels(["hyperparameter (training.OPTION, LAYER.PARAM, compress.method, "
+                                              "compress.sparsity)",
                                               "values (a,b,c · int:LOW:HIGH · float:… · log:…)"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
