@@ -434,6 +434,8 @@ class ExperimentManager(QMainWindow):
                 for key, value in event.items():
                     if isinstance(value, float) and key not in ("wall_time",):
                         self.histories[number].setdefault(key, []).append((event["epoch"], value))
+            elif kind == "trial_compressing" and number in self.rows:  # trained; its compression runs
+                self.rows[number]["status"] = "compressing"
             elif kind in ("trial_finished", "trial_failed", "trial_pruned") and number in self.rows:
                 row = self.rows[number]
                 row["status"] = {"trial_finished": "finished", "trial_pruned": "pruned"}.get(kind, "failed")
