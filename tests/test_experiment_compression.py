@@ -112,3 +112,18 @@ def test_the_pareto_view_weighs_trials_by_their_compressed_size(qtbot):
     assert list(view.points.data["x"]) == pytest.approx([np.log10(67)] * 3)
     view.show_trials([{**r, "metrics": {}} for r in rows], [], "val_accuracy", maximize=True)
     assert [view.choice.itemText(i) for i in range(view.choice.count())] == ["parameters"]  # nothing compressed
+
+
+def test_the_pareto_view_turns_to_the_compressed_size_once_trials_have_one(qtbot):
+    from designer.app.experiment_views import ObjectiveScatter
+
+    view = ObjectiveScatter(pareto=True)
+    qtbot.addWidget(view)
+    trained = {"trial": 0, "objective": 0.9, "params": {}, "parameters": 67, "metrics": {}}
+    view.show_trials([trained], [], "compress_test_accuracy", maximize=True)  # while the first trial compresses
+    assert view.choice.currentText() == "parameters"
+    view.show_trials([{**trained, "metrics": {"compress_size_bytes": 1_900}}], [], "compress_test_accuracy", True)
+    assert view.choice.currentText() == "compressed size on disk (B)"
+    view.choice.setCurrentText("parameters")  # the user's choice holds while the sizes on offer stay
+    view.show_trials([{**trained, "metrics": {"compress_size_bytes": 1_900}}], [], "compress_test_accuracy", True)
+    assert view.choice.currentText() == "parameters"

@@ -218,13 +218,14 @@ class ObjectiveScatter(QWidget):
         if self.pareto:  # the sizes the trials have: a compressed size only where they were compressed
             keys = [name for name, size in SIZES.items() if any(size(r) for r in self.rows)] or ["parameters"]
         current = self.choice.currentText()
+        offered = [self.choice.itemText(i) for i in range(self.choice.count())]
         self.choice.blockSignals(True)
         self.choice.clear()
         self.choice.addItems(keys)
-        if current in keys:
+        if current in keys and (keys == offered or not self.pareto):
             self.choice.setCurrentText(current)
         elif self.pareto:
-            self.choice.setCurrentText(keys[-1])  # the compressed size, when there is one
+            self.choice.setCurrentText(keys[-1])  # a compressed size when one comes: what the experiment is about
         self.choice.blockSignals(False)
         self._draw()
 
