@@ -286,7 +286,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         dataset = load_source(setup["source"], source.folder, target=setup.get("target"),
                               target_size=setup.get("target_size"), classes=setup.get("classes"),
                               features=setup.get("features"))
-        report = compress(source.model, args.method, Path(args.output), dataset, spec, settings)
+        report = compress(source.model, args.method, Path(args.output), dataset, spec, settings, source.project)
     except (DataError, DocumentFormatError) as exc:
         raise UsageError(str(exc)) from None
     except ExportError as exc:
@@ -476,7 +476,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 class _SweepReport:
     """What a sweep prints: one line per trial's start and end, then the best trial (or JSON lines)."""
 
-    LIFECYCLE = ("trial_started", "trial_finished", "trial_failed", "trial_pruned", "summary")
+    LIFECYCLE = ("trial_started", "trial_compressing", "trial_finished", "trial_failed", "trial_pruned", "summary")
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
@@ -502,9 +502,13 @@ class _SweepReport:
                   f"{event['workers']} workers, {event['direction']} {event['objective']}{again}", flush=True)
         elif kind == "trial_started":
             print(f"trial {event['trial']} started: {values}", flush=True)
+        elif kind == "trial_compressing":
+            print(f"trial {event['trial']} trained; compressing it with {event['method']}", flush=True)
         elif kind == "trial_finished":
+            size = event["metrics"].get("compress_size_bytes")
             print(f"trial {event['trial']} finished in {event['duration_s']:.1f} s: "
-                  f"{self.objective} {event['objective']:.4f}  ({event['parameters']:,} parameters)", flush=True)
+                  f"{self.objective} {event['objective']:.4f}  ({event['parameters']:,} parameters"
+                  + (f", {size_text(size)} compressed)" if size is not None else ")"), flush=True)
         elif kind == "trial_pruned":
             print(f"trial {event['trial']} pruned after epoch {event['epoch']}", flush=True)
         elif kind == "trial_failed":
@@ -817,15 +821,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "float artifact of the same kind on the test split")
     p.add_argument("source", metavar="PROJECT|RUN", help="a project file (.kdn), a run's folder, or a run id")
     p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--sparsity", type=float, metavar="S", help="with prune: the share of weights to zero "
+    p.add_argument("--sparsity", type=float, metavar="S", help="with prune: the share of weights to zero; with "
+                   "prune-structured: the share of each layer's filters or units to remove "
                    f"(default {DEFAULT_SPARSITY})")
-    p.add_argument("--epochs", type=int, metavar="N", help=f"with prune: fine-tuning epochs (default {DEFAULT_EPOCHS})")
+    p.add_argument("--epochs", type=int, metavar="N", help="with prune and prune-structured: fine-tuning epochs "
+                   f"(default {DEFAULT_EPOCHS})")
     p.add_argument("--data", metavar="SOURCE", help="builtin:NAME, npz:PATH or csv:PATH to calibrate, fine-tune "
                    "and measure on (default: the project's data setup)")
     p.add_argument("--target", metavar="COLUMN", help="with csv:PATH, the column to predict")
     p.add_argument("--features", metavar="COL,COL", help="with csv:PATH, the input columns")
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="FILE.tflite (dynamic, float16, int8), "
-                   "FILE.keras (keras-int8, prune) or FILE.onnx (onnx-int8)")
+                   "FILE.keras (keras-int8, prune), FILE.onnx (onnx-int8) or PROJECT.kdn (prune-structured: the "
+                   "shrunk network, its weights beside it)")
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="POINTS",
                    help=f"accuracy points the artifact may lose on the test split (default {DEFAULT_TOLERANCE:g})")
     p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")

@@ -24,3 +24,7 @@ def macs_text(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {prefix}MACs"
     return f"{n} MACs"
+
+
+# what the canvas's cost overlay can show: the fields of keras_bridge.cost.Cost, by the names the View menu uses
+COST_MEASURES = {"macs": "compute (MACs)", "param_bytes": "parameter memory", "activation_bytes": "activation memory"}

@@ -69,6 +69,10 @@ def main(out: Path) -> None:
     window.panel.problems.itemClicked.emit(problem)  # a click on the message selects and centres its layer
     shoot("error.png", window)
 
+    window = opened(SAMPLES / "classic_cnn.kdn")  # where the weights are, against where the compute is
+    window.show_cost_by("param_bytes")
+    shoot("cost_overlay_memory.png", window)
+
     window = opened(None)
     window.start.chosen.emit("application", "ResNet50")
     assert wait_until(lambda: window.editor_built and window.background.idle and window.analysis is not None, 300)

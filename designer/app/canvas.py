@@ -99,7 +99,7 @@ class NodeItem(QGraphicsItem):
         self.error: str | None = None
         self.frozen = False
         self.is_block = False
-        self.macs_share = 0.0  # of the whole network's multiply-accumulates, for the cost overlay
+        self.cost_shares: dict[str, float] = {}  # of the whole network's cost, per measure (wording.COST_MEASURES)
         self.preview: QImage | None = None  # the node's output on the preview sample, drawn at its right
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
@@ -142,7 +142,7 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 8, 8)
         overlay = getattr(self.scene(), "cost_overlay", None)
         if overlay is not None:
-            self._paint_cost(painter, overlay)
+            self._paint_cost(painter, overlay, self.cost_shares.get(self.scene().cost_measure, 0.0))
         if self.preview is not None:
             painter.drawImage(self.preview_rect(), self.preview)
         header = QPainterPath()
@@ -173,20 +173,21 @@ class NodeItem(QGraphicsItem):
             painter.setFont(bold)
             painter.drawText(QRectF(NODE_W - 13, -5, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
 
-    def _paint_cost(self, painter: QPainter, heaviest: float) -> None:
-        """Tint and a bar in proportion to the node's share of compute (the heaviest node full), and the share."""
-        relative = self.macs_share / heaviest if heaviest else 0.0
+    def _paint_cost(self, painter: QPainter, heaviest: float, share: float) -> None:
+        """Tint and a bar in proportion to the node's share of the measured cost (the heaviest node full), and
+        the share."""
+        relative = share / heaviest if heaviest else 0.0
         heat = QColor(COST_COLOR)
         heat.setAlphaF(0.45 * relative)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(heat)
         painter.drawRoundedRect(QRectF(1, 1, NODE_W - 2, NODE_H - 2), 7, 7)
         painter.fillRect(QRectF(8, NODE_H - 6, (NODE_W - 12) * relative, 4), QColor(COST_COLOR))
-        if self.macs_share:
+        if share:
             painter.setPen(QColor(COST_COLOR).darker(130))
             painter.setFont(node_fonts(painter.font())[0])
-            share = f"{self.macs_share:.0%}" if self.macs_share >= 0.005 else "<1%"
-            painter.drawText(QRectF(16, 42, NODE_W - 26, 18), Qt.AlignmentFlag.AlignRight, share)
+            painter.drawText(QRectF(16, 42, NODE_W - 26, 18), Qt.AlignmentFlag.AlignRight,
+                             f"{share:.0%}" if share >= 0.005 else "<1%")
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
@@ -215,7 +216,8 @@ class CanvasScene(QGraphicsScene):
         self.edges: dict[tuple[str, int, str, int], EdgeItem] = {}
         self.grid = QColor("#e3e7eb")
         self.colors = LIGHT
-        self.cost_overlay: float | None = None  # the largest node's share of compute while the overlay shows
+        self.cost_overlay: float | None = None  # the largest node's share of the cost while the overlay shows
+        self.cost_measure = "macs"  # which cost the overlay shows (wording.COST_MEASURES)
         self.set_dark(False)
 
     def set_dark(self, dark: bool) -> None:
@@ -382,7 +384,7 @@ class Canvas(QGraphicsView):
                 info["title"], info["subtitle"], info["shape"], info["params"])
             item.color, item.error, item.frozen, item.is_block = (
                 category_color(info["category"]), info["error"], not node.trainable, node.is_block)
-            item.macs_share = info.get("macs_share", 0.0)
+            item.cost_shares = info.get("cost_shares", {})
             item.setToolTip(info["error"] or info["tooltip"])
             item.set_ports(info["inputs"], info["outputs"])
             if item.pos() != QPointF(*node.position):
@@ -404,10 +406,13 @@ class Canvas(QGraphicsView):
         self.minimap.setVisible(len(doc) > 40)
         self.minimap.update()
 
-    def show_cost(self, on: bool) -> None:
-        """Colour each node by its share of the network's multiply-accumulates (View → Cost overlay)."""
+    def show_cost(self, on: bool, measure: str | None = None) -> None:
+        """Colour each node by its share of the network's compute, parameter memory or activation memory
+        (``measure``, one of wording.COST_MEASURES; unchanged when not given): View → Cost overlay."""
         scene = self.canvas_scene
-        scene.cost_overlay = max((i.macs_share for i in scene.nodes.values()), default=0.0) if on else None
+        scene.cost_measure = measure or scene.cost_measure
+        shares = (i.cost_shares.get(scene.cost_measure, 0.0) for i in scene.nodes.values())
+        scene.cost_overlay = max(shares, default=0.0) if on else None
         for item in scene.nodes.values():
             item.update()
 

@@ -140,3 +140,27 @@ class EditSections(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.before)
+
+
+class ReplaceNetwork(QUndoCommand):
+    """The whole network and the weights file the project names, swapped together (structured pruning
+    changes both: fewer filters, and the weights that fit them)."""
+
+    def __init__(self, state: EditorState, project: Any, document: dict[str, Any], weights: str,
+                 on_change: Callable[[], None], text: str) -> None:
+        super().__init__(text)
+        self.state, self.project, self.on_change = state, project, on_change
+        self.before = (document_to_dict(state.root), project.weights)
+        self.after = (copy.deepcopy(document), weights)
+
+    def _apply(self, values: tuple[dict[str, Any], str]) -> None:
+        restore_document(self.state.root, values[0])
+        self.project.weights = values[1]
+        self.state.view = []
+        self.on_change()
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)

@@ -43,7 +43,8 @@ from designer.graph.project import Project
 from designer.graph.serialize import DocumentFormatError
 from designer.training.stores import default_tracking_uri
 
-OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae")
+OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae",
+              "compress_test_accuracy")  # the last: of each trial's compressed variant (compress.method)
 
 
 class SweepController(QObject):
@@ -120,7 +121,8 @@ class DefinitionEditor(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["hyperparameter (training.OPTION or LAYER.PARAM)",
+        self.table.setHorizontalHeaderLabels(["hyperparameter (training.OPTION, LAYER.PARAM, compress.method, "
+                                              "compress.sparsity)",
                                               "values (a,b,c · int:LOW:HIGH · float:… · log:…)"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
@@ -432,6 +434,8 @@ class ExperimentManager(QMainWindow):
                 for key, value in event.items():
                     if isinstance(value, float) and key not in ("wall_time",):
                         self.histories[number].setdefault(key, []).append((event["epoch"], value))
+            elif kind == "trial_compressing" and number in self.rows:  # trained; its compression runs
+                self.rows[number]["status"] = "compressing"
             elif kind in ("trial_finished", "trial_failed", "trial_pruned") and number in self.rows:
                 row = self.rows[number]
                 row["status"] = {"trial_finished": "finished", "trial_pruned": "pruned"}.get(kind, "failed")

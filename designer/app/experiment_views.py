@@ -179,9 +179,16 @@ def _fmt(value: float, log: bool = False) -> str:
     return f"{10 ** value:.3g}" if log else f"{value:.4g}"
 
 
+# What the Pareto view can weigh a trial by: its parameter count, or the size on disk of its compressed
+# variant when the experiment compresses its trials (compress.method / compress.sparsity).
+SIZES = {"parameters": lambda r: r.get("parameters"),
+         "compressed size on disk (B)": lambda r: r["metrics"].get("compress_size_bytes")}
+
+
 class ObjectiveScatter(QWidget):
-    """The objective against one hyperparameter (chosen above the plot), or against the parameter
-    count with its Pareto front: the trials no other trial beats on both size and objective."""
+    """The objective against one hyperparameter (chosen above the plot), or against a size (the parameter
+    count, or the compressed variant's bytes) with its Pareto front: the trials no other trial beats on both
+    size and objective."""
 
     picked = Signal(int)
 
@@ -197,38 +204,43 @@ class ObjectiveScatter(QWidget):
         self.points.sigClicked.connect(lambda _, spots: spots and self.picked.emit(int(spots[0].data())))
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
-        if not pareto:
-            bar = QHBoxLayout()
-            bar.addWidget(QLabel("hyperparameter"))
-            bar.addWidget(self.choice)
-            bar.addStretch()
-            column.addLayout(bar)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("size" if pareto else "hyperparameter"))
+        bar.addWidget(self.choice)
+        bar.addStretch()
+        column.addLayout(bar)
         column.addWidget(self.plot)
         self.rows: list[dict[str, Any]] = []
         self.objective, self.maximize = "", False
 
     def show_trials(self, rows: list[dict[str, Any]], keys: list[str], objective: str, maximize: bool) -> None:
         self.rows, self.objective, self.maximize = _finished(rows), objective, maximize
+        if self.pareto:  # the sizes the trials have: a compressed size only where they were compressed
+            keys = [name for name, size in SIZES.items() if any(size(r) for r in self.rows)] or ["parameters"]
         current = self.choice.currentText()
+        offered = [self.choice.itemText(i) for i in range(self.choice.count())]
         self.choice.blockSignals(True)
         self.choice.clear()
         self.choice.addItems(keys)
-        if current in keys:
+        if current in keys and (keys == offered or not self.pareto):
             self.choice.setCurrentText(current)
+        elif self.pareto:
+            self.choice.setCurrentText(keys[-1])  # a compressed size when one comes: what the experiment is about
         self.choice.blockSignals(False)
         self._draw()
 
     def _draw(self) -> None:
         self.plot.clear()
         self.plot.setLabel("left", self.objective)
-        rows = [r for r in self.rows if not self.pareto or r.get("parameters")]
+        size = SIZES.get(self.choice.currentText(), SIZES["parameters"])
+        rows = [r for r in self.rows if not self.pareto or size(r)]
         if not rows:
             return
         y = np.asarray([r["objective"] for r in rows], dtype=float)
         ticks = None
         if self.pareto:
-            x, log = np.asarray([r["parameters"] for r in rows], dtype=float), True
-            self.plot.setLabel("bottom", "parameters")
+            x, log = np.asarray([size(r) for r in rows], dtype=float), True
+            self.plot.setLabel("bottom", self.choice.currentText())
         else:
             x, ticks, log = _axis_values(rows, self.choice.currentText())
             self.plot.setLabel("bottom", self.choice.currentText())

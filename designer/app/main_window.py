@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 # Qt, and the dialogs, are reached through their modules where used: naming them at import would build
 # their enums (Qt alone has 104, ~45 ms) before the window can show.
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -41,7 +41,7 @@ from designer.graph.project import (
 )
 from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.training.stores import default_tracking_uri
-from designer.wording import macs_text, plural, size_text
+from designer.wording import COST_MEASURES, macs_text, plural, size_text
 
 if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
     from PySide6.QtGui import QCloseEvent
@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.editor_built = False  # canvas and docks are made when the start page is first left
         self.preview_index = 0  # the data sample the layer previews show
         self.experiments: Any = None  # the Experiment Manager, made on first use
+        self.shrinker: Any = None  # Edit → Prune filters and units, made on first use
         self._training: TrainingDock | None = None
         self.warm_up, self.warm = warm_up, None  # the worker until the Training tab takes it
         self.docks_open: list[QDockWidget] = []  # the docks to bring back when the start page is left
@@ -237,6 +238,7 @@ class MainWindow(QMainWindow):
             ("edit", "&Group into block", "Ctrl+G", self.group_selection, None),
             ("edit", "U&ngroup block", "Ctrl+Shift+G", self.ungroup_selection, None),
             ("edit", "&Freeze / unfreeze", "Ctrl+L", self.toggle_frozen, None),
+            ("edit", "&Prune filters and units…", "Ctrl+Alt+R", lambda: self.shrink_network(), None),
             ("view", "&Arrange", "Ctrl+Shift+A", self.arrange, "arrange"),
             ("view", "&Fit to view", "F", lambda: self.canvas.fit(), "fit"),
             ("view", "Zoom &100%", "Ctrl+0", lambda: self.canvas.reset_zoom(), None),
@@ -276,6 +278,7 @@ class MainWindow(QMainWindow):
         menus["file"].insertSeparator(self.actions_by_name["Quit"])
         menus["file"].aboutToShow.connect(self._file_menu_shown)
         self.actions_by_name["Cost overlay"].setCheckable(True)
+        self._build_cost_measures(menus["view"])
         self.actions_by_name["Layer previews"].setCheckable(True)
         redo, ctrl_shift_z = self.actions_by_name["Redo"], QKeySequence("Ctrl+Shift+Z")
         if ctrl_shift_z not in redo.shortcuts():  # Windows binds Redo to Ctrl+Y alone
@@ -328,7 +331,8 @@ class MainWindow(QMainWindow):
             else node.type + (" (shared)" if node.share else ""),
             "shape": result.shape_text() if result and result.outputs else ("error" if errors else ""),
             "params": f"{result.params:,} params" if result and result.params else "",
-            "macs_share": result.cost.macs / total if result and (total := self.analysis.cost.macs) else 0.0,
+            "cost_shares": {measure: getattr(result.cost, measure) / total for measure in COST_MEASURES
+                            if (total := getattr(self.analysis.cost, measure))} if result else {},
             "category": category,
             "error": errors[0] if errors else None,
             "tooltip": spec.description if spec else node.type,
@@ -936,6 +940,45 @@ class MainWindow(QMainWindow):
         preview = self.previews.previews.get(self.state.prefix + node_id)
         if preview is not None and node_id in self.state.doc:
             ChannelsDialog(self.state.doc.node(node_id).name, preview, self).show()
+
+    def shrink_network(self, sparsity: float | None = None) -> Any:
+        """Remove the weakest filters and units of the saved network, fine-tuned, as one edit (Edit → Prune)."""
+        if self.shrinker is None:
+            from designer.app.compression.shrink import Shrinker
+
+            self.shrinker = Shrinker(self)
+        return self.shrinker.request(sparsity)
+
+    def network_replaced(self) -> None:
+        """The network and its weights changed together (structured pruning, or undoing it)."""
+        assert self.project is not None and self.path is not None
+        self.previews.reset(self.path.with_name(self.project.weights) if self.project.weights else None)
+        self._changed()
+
+    def _build_cost_measures(self, view: QtWidgets.QMenu) -> None:
+        """View → Cost overlay by: compute, parameter memory or activation memory (one at a time); choosing
+        one shows the overlay."""
+        menu = QtWidgets.QMenu("Cost overlay &by", self)
+        view.insertMenu(self.actions_by_name["Layer previews"], menu)
+        group = QtGui.QActionGroup(self)
+        self.cost_measures: dict[str, QAction] = {}
+        for measure, text in COST_MEASURES.items():
+            action = menu.addAction(text[0].upper() + text[1:])
+            action.setCheckable(True)
+            action.setChecked(measure == "macs")
+            action.setEnabled(False)
+            group.addAction(action)
+            action.triggered.connect(lambda _checked=False, m=measure: self.show_cost_by(m))
+            self.editor_actions.append(action)
+            self.cost_measures[measure] = action
+
+    def show_cost_by(self, measure: str) -> None:
+        """Colour the canvas by ``measure`` (a key of COST_MEASURES), turning the overlay on."""
+        self.cost_measures[measure].setChecked(True)
+        self.actions_by_name["Cost overlay"].setChecked(True)
+        self.canvas.show_cost(True, measure)
+        self.statusBar().showMessage(f"Cost overlay: each layer's share of the network's {COST_MEASURES[measure]}",
+                                     5000)
 
     def toggle_cost_overlay(self) -> None:
         self.canvas.show_cost(self.actions_by_name["Cost overlay"].isChecked())

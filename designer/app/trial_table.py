@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QTableView
 
 SORT = Qt.ItemDataRole.UserRole  # the number behind a cell, so 10 sorts after 9
 STATUS_COLORS = {"finished": "#2ca02c", "running": "#1f77b4", "failed": "#d62728", "pruned": "#ff7f0e",
-                 "interrupted": "#7f7f7f", "waiting": "#7f7f7f"}
+                 "interrupted": "#7f7f7f", "waiting": "#7f7f7f", "compressing": "#1f77b4"}
 Index = QModelIndex | QPersistentModelIndex
 
 

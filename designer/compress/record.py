@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from designer.compress.report import CompressReport
+from designer.graph.project import SUFFIX as PROJECT_SUFFIX
+from designer.graph.project import load_project
 from designer.training.liveness import process_tags
 from designer.training.store_errors import open_client, store_access
 
@@ -62,8 +64,8 @@ def record_variant(tracking_uri: str, parent_run_id: str, report: CompressReport
                 saved = Path(scratch) / REPORT
                 saved.write_text(json.dumps(report.to_dict()), encoding="utf-8")
                 client.log_artifact(run_id, str(saved))
-            if report.ok:  # every method writes one file
-                client.log_artifact(run_id, report.path)
+            for written in _written(report):
+                client.log_artifact(run_id, str(written))
         except BaseException:
             client.set_terminated(run_id, "FAILED")
             raise
@@ -82,3 +84,14 @@ def list_variants(tracking_uri: str, parent_run_id: str) -> list[dict[str, Any]]
     return [{"run_id": r.info.run_id, "method": r.data.params.get("method", "?"), "params": dict(r.data.params),
              "metrics": dict(r.data.metrics), "status": r.data.tags.get("status", r.info.status.lower()),
              "failure": r.data.tags.get("failure_message", "")} for r in runs]
+
+
+def _written(report: CompressReport) -> list[Path]:
+    """The files a variant wrote: one artifact, or a project file with its weights file; none when it failed."""
+    if not report.ok:
+        return []
+    path = Path(report.path)
+    if path.suffix != PROJECT_SUFFIX:
+        return [path]
+    weights = load_project(path).weights
+    return [path, *([path.with_name(weights)] if weights else [])]

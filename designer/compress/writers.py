@@ -4,17 +4,21 @@ compressed artifact at ``path`` and returns notes for the report."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from designer.compress import prune
+from designer.compress import prune, structured
 from designer.data.dataset import Split
 from designer.export import keras_file, tflite_file
 from designer.export.probes import input_names
 from designer.export.report import ExportError
+from designer.graph.project import Project
+from designer.keras_bridge.build import build_model
+from designer.keras_bridge.saving import save_with_weights
+from designer.keras_bridge.weights import apply_weights, collect_weights
 
 CALIBRATION_SAMPLES = 200  # representative samples for int8 ranges: enough for stable min/max
 
@@ -31,6 +35,7 @@ class Job:
     learning_rate: float
     loss: str
     baseline: Path  # the verified float artifact of the same kind
+    project: Project | None = None  # the network's document and setup, which structured pruning changes
 
 
 def _calibration(job: Job) -> np.ndarray:
@@ -114,13 +119,38 @@ def pruned(job: Job, path: Path) -> list[str]:
     if not kernels:
         raise ExportError("nothing to prune: the model has no trainable kernels (Dense, Conv, Embedding, …)",
                           usage=True)
-    model.compile(optimizer=keras.optimizers.Adam(job.learning_rate), loss=job.loss)
     steps = job.epochs * -(-len(job.train.x) // job.batch_size)
-    model.fit(job.train.x, job.train.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0, shuffle=True,
-              callbacks=[prune.MagnitudePruning(kernels, job.sparsity, steps)])
+    fine_tune(model, job, [prune.MagnitudePruning(kernels, job.sparsity, steps)])
     keras_file.write(copy(model), path)  # without the optimizer's state, like the float baseline
     return [f"{len(kernels)} kernels pruned to {prune.sparsity(model):.1%} zeros during {job.epochs} epochs of "
             "fine-tuning"]
+
+
+def pruned_structure(job: Job, path: Path) -> list[str]:
+    """Remove whole filters and units (``structured``), fine-tune the smaller network for ``epochs`` and save
+    it as a project (.kdn) with its weights beside it; refused, naming each layer and why, when no layer
+    can shrink."""
+    assert job.project is not None
+    chosen = structured.plan(job.project.document, job.model, job.sparsity)
+    if not chosen.keep:
+        raise ExportError("no layer can lose filters or units: "
+                          + "; ".join(f"{name} stays whole: {why}" for name, why in chosen.whole.items())
+                          + " (structured pruning shrinks Conv and Dense layers whose outputs only reach "
+                          "channel-wise layers and other Conv or Dense layers)", usage=True)
+    document, arrays = structured.shrink(job.project.document, job.model, collect_weights(job.model), chosen)
+    model = build_model(document)
+    if missed := apply_weights(model, arrays):
+        raise ExportError(f"the shrunk weights of {', '.join(missed)} do not fit the shrunk network")
+    fine_tune(model, job)
+    save_with_weights(replace(job.project, document=document, weights=""), path, collect_weights(model))
+    return [*structured.notes(job.model, chosen), f"fine-tuned for {job.epochs} epochs after shrinking"]
+
+
+def fine_tune(model: keras.Model, job: Job, callbacks: list[keras.callbacks.Callback] | None = None) -> None:
+    """A short training of ``model`` on the job's training split, with training's loss and learning rate."""
+    model.compile(optimizer=keras.optimizers.Adam(job.learning_rate), loss=job.loss)
+    model.fit(job.train.x, job.train.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0, shuffle=True,
+              callbacks=callbacks or [])
 
 
 def copy(model: keras.Model) -> keras.Model:
@@ -142,4 +172,6 @@ def write(method: str, job: Job, path: Path) -> list[str]:
         return onnx_int8(job, path)
     if method == "prune":
         return pruned(job, path)
+    if method == "prune-structured":
+        return pruned_structure(job, path)
     return tflite(method, job, path)

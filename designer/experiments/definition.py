@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from designer.experiments import compression
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import TrainingSpec
@@ -207,6 +208,9 @@ def check_bindings(experiment: Experiment, document: NetworkDocument, catalog: A
     options = {f.name for f in fields(TrainingSpec)}
     nodes = {node.name: node for _, node in document.walk()}
     for h in experiment.hyperparameters():
+        if h.target == compression.KEY:
+            compression.check(h.key, h.option, h.kind, h.values, h.low, h.high)
+            continue
         if h.target == "training":
             if h.option not in options:
                 raise DocumentFormatError(h.key, f"no training option {h.option!r} "

@@ -17,6 +17,7 @@ may yet be lost and need running here.
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 import time
 import warnings
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from designer.experiments import compression
 from designer.experiments.definition import Experiment, check_bindings
 from designer.experiments.study import (
     default_storage,
@@ -64,6 +66,8 @@ class _Slot:
     ending: str = ""  # why we asked it to stop: prune, cancel or stop
     epochs_done: int = 0
     last_value: float | None = None
+    compress: dict[str, Any] | None = None  # the compression the trial's values ask for (compress.*)
+    trained: dict[str, Any] | None = None  # its finished event, kept while its model is being compressed
 
 
 class Sweep:
@@ -239,6 +243,7 @@ class Sweep:
             slot.handle = self._worker(slot.index)
         shown = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
         slot.trial, slot.values, slot.ending, slot.epochs_done, slot.last_value = trial, shown, "", 0, None
+        slot.compress, slot.trained = compression.options(values), None
         try:
             project, training = trial_project(self.project, values)
             slot.run = RecordedRun(project, self.folder, training={**self.training, **training}, data=self.data,
@@ -266,6 +271,9 @@ class Sweep:
 
     def _handle(self, slot: _Slot, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
         kind, trial = event["event"], slot.trial
+        if kind == "compressed":
+            yield self._compressed(slot, event)
+            return
         event = slot.run.record(event)
         if kind == "started":  # a worker has Keras and the data: the trials report from now on
             self.cold, self.stage = 0, ""
@@ -279,6 +287,8 @@ class Sweep:
                 if self.experiment.pruner != "none" and not slot.ending and trial.should_prune():
                     slot.ending = "prune"
                     slot.run.handle.stop()
+        elif kind == "finished" and slot.compress:
+            yield self._compress(slot, event)
         elif kind == "finished":
             yield self._finished(slot, event)
         elif kind == "failed":
@@ -303,6 +313,36 @@ class Sweep:
                "run_id": event["run_id"], **attrs}
         self._free(slot)
         return out
+
+    def _compress(self, slot: _Slot, event: dict[str, Any]) -> dict[str, Any]:
+        """The trial trained: compress its model in a process of its own; the trial ends when that reports."""
+        slot.trained = event
+        chosen, handle = dict(slot.compress or {}), slot.run.handle
+        data = compression.data_arguments({**self.project.data, **self.data}, self.folder)
+
+        def work() -> None:
+            result = compression.compress_run(self.tracking_uri, event["run_id"], chosen, data)
+            self.events.put((slot, handle, {"event": "compressed", **result}))
+
+        threading.Thread(target=work, daemon=True, name=f"trial-{slot.trial.number}-compress").start()
+        return {"event": "trial_compressing", "trial": slot.trial.number, "params": slot.values,
+                "run_id": event["run_id"], **slot.compress}
+
+    def _compressed(self, slot: _Slot, result: dict[str, Any]) -> dict[str, Any]:
+        """Record the variant (this process owns the store) and end the trial with its figures, or fail it."""
+        event, chosen = slot.trained or {}, slot.compress or {}
+        if "error" in result:
+            message = f"trained, but {chosen.get('method')} compression failed: {result['error']}"
+            failed = {"event": "trial_failed", "trial": slot.trial.number, "params": slot.values, "cause": "compress",
+                      "message": message, "run_id": event.get("run_id")}
+            self._tell_failed(slot, "compress", message)
+            return failed
+        try:
+            with store_access(self.tracking_uri):
+                figures = compression.record(self.tracking_uri, event["run_id"], result["report"], chosen)
+        finally:
+            shutil.rmtree(result["scratch"], ignore_errors=True)
+        return self._finished(slot, {**event, "metrics": {**event.get("metrics", {}), **figures}})
 
     def _failed(self, slot: _Slot, event: dict[str, Any]) -> dict[str, Any]:
         from optuna.trial import TrialState
@@ -367,7 +407,7 @@ class Sweep:
         for slot in self.slots:
             if slot.trial is None or self.study._storage.get_trial(slot.trial._trial_id).state != TrialState.RUNNING:
                 continue
-            if slot.run is not None:
+            if slot.run is not None and slot.trained is None:  # a trained one being compressed is recorded
                 slot.run.handle.kill()
                 slot.run.record({"event": "failed", "cause": "interrupted", "message": "the sweep was interrupted"})
             self._requeue(slot)

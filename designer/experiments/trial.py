@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from designer.experiments.compression import KEY as COMPRESS
 from designer.graph.document import NetworkDocument, Node, PortRef
 from designer.graph.project import Project
 from designer.graph.serialize import DocumentFormatError
@@ -16,6 +17,8 @@ def trial_project(project: Project, values: dict[str, Any]) -> tuple[Project, di
     training: dict[str, Any] = {}
     for key, value in values.items():
         target, option = key.split(".", 1)
+        if target == COMPRESS:  # done to the trained model, not to the network (experiments.compression)
+            continue
         if target == "training":
             training[option] = value
             continue

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from designer.app.compression.variants import SizeAccuracyPlot, VariantTable
 from designer.app.subprocesses import designer_process
-from designer.compress.methods import DEFAULT_SPARSITY, KIND, METHODS
-from designer.export.formats import SUFFIX, with_suffix
+from designer.compress.methods import DEFAULT_SPARSITY, KIND, METHODS, PROJECT, PRUNING, suffix
+from designer.export.formats import with_suffix
 
 HINT = "Compress the run on the Results page: each variant is measured against its float twin on the test split."
 
@@ -39,11 +39,13 @@ class CompressPage(QWidget):
         self.title.setWordWrap(True)
         self.method = QComboBox()
         self.method.addItems(list(METHODS))
-        self.method.setToolTip("dynamic, float16, int8: TFLite · keras-int8, prune: .keras · onnx-int8: ONNX")
+        self.method.setToolTip("dynamic, float16, int8: TFLite · keras-int8, prune: .keras · onnx-int8: ONNX · "
+                               "prune-structured: a smaller project (.kdn)")
         self.sparsity = QDoubleSpinBox(minimum=0.05, maximum=0.95, singleStep=0.05, value=DEFAULT_SPARSITY,
                                        prefix="sparsity ")
-        self.sparsity.setToolTip("The share of weights pruning sets to zero")
-        self.method.currentTextChanged.connect(lambda m: self.sparsity.setEnabled(m == "prune"))
+        self.sparsity.setToolTip("prune: the share of weights set to zero; prune-structured: the share of each "
+                                 "layer's filters or units removed")
+        self.method.currentTextChanged.connect(lambda m: self.sparsity.setEnabled(m in PRUNING))
         self.sparsity.setEnabled(False)
         self.compress_button = QPushButton("Compress…")
         self.compress_button.clicked.connect(self.compress_dialog)
@@ -103,18 +105,19 @@ class CompressPage(QWidget):
 
     def compress_dialog(self) -> None:
         method = self.method.currentText()
-        suffix = SUFFIX[KIND[method]]
-        path = QFileDialog.getSaveFileName(self, f"Compress with {method} into a {suffix} file",
-                                           str(self.folder / f"{method}{suffix}"), filter=f"*{suffix}")[0]
+        ending = suffix(method)
+        path = QFileDialog.getSaveFileName(self, f"Compress with {method} into a {ending} file",
+                                           str(self.folder / f"{method}{ending}"), filter=f"*{ending}")[0]
         if path:
-            self.compress(method, with_suffix(KIND[method], path))
+            self.compress(method, str(Path(path).with_suffix(ending)) if KIND[method] == PROJECT
+                          else with_suffix(KIND[method], path))
 
     def compress(self, method: str, path: str) -> QProcess:
         """``netdesigner compress RUN`` on the shown run, in its own process; the variant it records is
         listed when it ends."""
         arguments = ["compress", self.run_id, "--tracking-uri", self.tracking_uri,
                      "--method", method, "-o", path, "--json"]
-        if method == "prune":
+        if method in PRUNING:
             arguments += ["--sparsity", f"{self.sparsity.value():g}"]
         self.compress_button.setEnabled(False)
         self.compressing = (method, path, time.monotonic())

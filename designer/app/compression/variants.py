@@ -8,13 +8,12 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
-from designer.compress.methods import KIND
-from designer.export.formats import SUFFIX
+from designer.compress import methods
 from designer.wording import size_text
 
 COLUMNS = ["method", "size on disk", "test score", "latency, batch 1", "status"]
 FAILED, BASELINE = "#c62828", "#757575"
-BASELINE_SYMBOLS = {".tflite": "star", ".keras": "d", ".onnx": "t"}
+BASELINE_SYMBOLS = {".tflite": "star", ".keras": "d", ".onnx": "t", ".kdn": "s"}
 PALETTE = ("#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab", "#d81b60")
 
 
@@ -87,7 +86,8 @@ class SizeAccuracyPlot(pg.PlotWidget):
             look = {"symbol": "o" if ok else "x", "brush": PALETTE[i % len(PALETTE)] if ok else FAILED}
             spots.append({"pos": (m["size_bytes"], m[f"test_{score}"]), "data": v["run_id"], **look})
             self.legend.addItem(pg.ScatterPlotItem(pen=None, size=10, **look), settings_text(v))
-            floats[SUFFIX[KIND.get(v["method"], "keras")]] = (m["baseline_bytes"], m[f"baseline_test_{score}"])
+            kind = methods.suffix(v["method"] if v["method"] in methods.KIND else "prune")
+            floats[kind] = (m["baseline_bytes"], m[f"baseline_test_{score}"])
         self.variants.setData(spots)
         kinds = list(floats.items())
         self.baselines.setData([{"pos": pos, "symbol": BASELINE_SYMBOLS[suffix]} for suffix, pos in kinds])
