@@ -260,6 +260,11 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
+    recipe = spec.recipe if spec.recipe != "supervised" else None
+    if recipe:
+        from designer.training import recipes
+        from designer.training.recipes import common as recipe_parts
+        from designer.training.recipes import gan, vae  # noqa: F401  (their trainers load from checkpoints)
     with scope:
         if resume is not None:  # the checkpoint carries the optimizer and its state: no new compile
             model = keras.saving.load_model(resume / LAST, safe_mode=True)
@@ -267,51 +272,77 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
             initial_epoch, best = int(state["epoch"]), float(state.get("best", best))
         else:
             model, _ = model_with_weights(project_from_dict(project), folder)
-        problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs],
-                             [tuple(t.shape) for t in model.outputs])
+            if recipe:
+                try:
+                    model = recipes.trainer(model, recipe, spec.recipe_options, spec.seed)
+                except ValueError as exc:
+                    raise DataError(str(exc)) from None
+        if recipe:
+            problems = recipe_parts.data_problems(model, splits.train.x, len(dataset.class_names))
+        else:
+            problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs],
+                                 [tuple(t.shape) for t in model.outputs])
         if problems:
             raise DataError("; ".join(problems))
-        if resume is None:
+        if resume is None and not recipe:
             _adapt(model, splits.train.x, queue)
         steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
         if resume is None:
             optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
                 "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
                 **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
-            model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
-                          loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
-                          metrics=spec.metrics_for(dataset.task))
+            jit = "auto" if spec.jit_compile is None else spec.jit_compile
+            if recipe:  # the recipe's loss is its own (compute_loss)
+                model.compile(optimizer=optimizer, jit_compile=jit)
+            else:
+                model.compile(optimizer=optimizer, jit_compile=jit,
+                              loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
+                              metrics=spec.metrics_for(dataset.task))
     rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, len(splits.train.x), rate)]
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
                                                  overrides.get("resumable", True)))
+        if recipe:
+            training = {**project.get("training", {}), **overrides.get("training", {})}
+            classes = len(dataset.class_names) if getattr(model, "conditional", False) else 0
+            callbacks.append(recipe_parts.SampleGrids(Path(overrides["output_dir"]), queue, training, classes))
     if spec.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2))
     if spec.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
                                                        restore_best_weights=True))
-    validation = None
-    if len(splits.validation.x):
-        feed = _feed(splits.validation, spec)
-        validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
-    history = model.fit(**_feed(splits.train, spec, shuffle=True), epochs=spec.epochs, initial_epoch=initial_epoch,
-                        validation_data=validation, validation_freq=spec.validation_freq,
-                        class_weight=spec.class_weights(splits.train.y, dataset.class_names),
-                        callbacks=callbacks, verbose=0)
+    if recipe:  # a GAN's losses say nothing of how good its samples are: it validates on nothing
+        train: dict[str, Any] = {"x": recipe_parts.fit_inputs(model, splits.train), "batch_size": spec.batch_size}
+        validation = (recipe_parts.fit_inputs(model, splits.validation) if recipe == "vae"
+                      and len(splits.validation.x) else None)
+    else:
+        train = {**_feed(splits.train, spec, shuffle=True),
+                 "class_weight": spec.class_weights(splits.train.y, dataset.class_names)}
+        validation = None
+        if len(splits.validation.x):
+            feed = _feed(splits.validation, spec)
+            validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
+    history = model.fit(**train, epochs=spec.epochs, initial_epoch=initial_epoch, validation_data=validation,
+                        validation_freq=spec.validation_freq, callbacks=callbacks, verbose=0)
     reason = callbacks[0].reason
     if reason is not None:
         raise _Stopped(*reason)
     metrics, evaluation = {}, {}
-    if len(splits.test.x):
+    if recipe == "vae" and len(splits.test.x):  # the test split's reconstruction loss scores the samples
+        metrics = {f"test_{k}": float(v) for k, v in model.evaluate(
+            recipe_parts.fit_inputs(model, splits.test), batch_size=spec.batch_size, verbose=0,
+            return_dict=True).items()}
+    elif not recipe and len(splits.test.x):
         metrics = {f"test_{k}": float(v) for k, v in
                    model.evaluate(**_feed(splits.test, spec), verbose=0, return_dict=True).items()}
         from designer.training.evaluation import evaluate
 
         evaluation = evaluate(model, _feed(splits.test, spec)["x"], splits.test.x, splits.test.y, dataset.task,
                               dataset.class_names)
-    if overrides.get("output_dir"):
-        _save_outputs(Path(overrides["output_dir"]), model, history.history, project, evaluation)
+    if overrides.get("output_dir"):  # a recipe's trained model is the network it trained, blocks and all
+        _save_outputs(Path(overrides["output_dir"]), model.network if recipe else model, history.history, project,
+                      evaluation)
     queue.put({"event": "finished", "metrics": metrics, "evaluation": evaluation,
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
                "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
@@ -532,7 +563,8 @@ def _checkpoints_callback() -> type:
             if self.best_weights is not None:
                 current = self.model.get_weights()
                 self.model.set_weights(self.best_weights)
-                self.model.save(self.folder / BEST)
+                # what is exported from a run: a recipe's network, not the trainer around it (kept in LAST)
+                getattr(self.model, "network", self.model).save(self.folder / BEST)
                 self.model.set_weights(current)
                 self.best_weights = None
                 self.queue.put({"event": "checkpoint", "kind": "best", "epoch": self.best_epoch, "file": BEST})

@@ -1,0 +1,193 @@
+"""GAN and VAE recipes: options, training through the worker (events, sample grids, stop and resume on
+TensorFlow and JAX), and generating from the trained network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from designer.graph.document import NetworkDocument, PortRef
+from designer.graph.project import Project, project_from_dict, project_to_dict
+from designer.graph.serialize import DocumentFormatError
+from designer.training.spec import TrainingSpec
+from designer.training.worker import start_run
+
+
+def _chain(doc: NetworkDocument, *layers: tuple[str, str, dict]) -> list[str]:
+    ids: list[str] = []
+    for type_, name, params in layers:
+        node = doc.add_node(type_, name, params)
+        if ids:
+            doc.connect(ids[-1], node.id)
+        ids.append(node.id)
+    return ids
+
+
+def gan_project(conditional: bool = False, **training) -> dict:
+    """A tiny GAN on two digit classes: noise (and a class) → generator → discriminator."""
+    g, d, top = NetworkDocument("generator"), NetworkDocument("discriminator"), NetworkDocument("tiny_gan")
+    g_ids = _chain(g, ("InputLayer", "z", {"shape": [4]}), ("Dense", "h", {"units": 16, "activation": "relu"}),
+                   ("Dense", "pixels", {"units": 64, "activation": "sigmoid"}),
+                   ("Reshape", "image", {"target_shape": [8, 8, 1]}))
+    d_ids = _chain(d, ("InputLayer", "x", {"shape": [8, 8, 1]}), ("Flatten", "flat", {}),
+                   ("Dense", "h", {"units": 16, "activation": "relu"}), ("Dense", "logit", {"units": 1}))
+    noise = top.add_node("InputLayer", "noise", {"shape": [4]})
+    gen = top.add_node("Block", "generator", {}, block=g)
+    dis = top.add_node("Block", "discriminator", {}, block=d)
+    top.connect(noise.id, gen.id)
+    top.connect(gen.id, dis.id)
+    if conditional:  # the class joins the noise in the generator and the features in the discriminator
+        for doc, ids, at in ((g, g_ids, 1), (d, d_ids, 2)):
+            label = _chain(doc, ("InputLayer", "label", {"shape": [1], "dtype": "int32"}),
+                           ("Embedding", "label_code", {"input_dim": 2, "output_dim": 4}),
+                           ("Flatten", "label_flat", {}))
+            joined = doc.add_node("Concatenate", "with_label", {})
+            before, after = ids[at - 1], ids[at]
+            doc.disconnect(next(e for e in doc.in_edges(after)))
+            doc.connect(before, joined.id)
+            doc.connect(label[-1], joined.id)
+            doc.connect(joined.id, after)
+        label = top.add_node("InputLayer", "label", {"shape": [1], "dtype": "int32"})
+        top.connect(label.id, gen.id)
+        top.connect(label.id, dis.id)
+    return project_to_dict(Project(top, data={"source": "builtin:digits", "classes": ["0", "1"]},
+                                   training={"recipe": "gan", "epochs": 2, "batch_size": 32, **training}))
+
+
+def vae_project(**training) -> dict:
+    """A tiny VAE: image → encoder → (z_mean, z_log_var); z_mean → decoder → image."""
+    e, d, top = NetworkDocument("encoder"), NetworkDocument("decoder"), NetworkDocument("tiny_vae")
+    ids = _chain(e, ("InputLayer", "x", {"shape": [8, 8, 1]}), ("Flatten", "flat", {}),
+                 ("Dense", "h", {"units": 16, "activation": "relu"}))
+    mean, log_var = e.add_node("Dense", "z_mean", {"units": 2}), e.add_node("Dense", "z_log_var", {"units": 2})
+    e.connect(ids[-1], mean.id)
+    e.connect(ids[-1], log_var.id)
+    e.outputs = [PortRef(mean.id), PortRef(log_var.id)]
+    _chain(d, ("InputLayer", "z", {"shape": [2]}), ("Dense", "pixels", {"units": 64, "activation": "sigmoid"}),
+           ("Reshape", "image", {"target_shape": [8, 8, 1]}))
+    image = top.add_node("InputLayer", "digit", {"shape": [8, 8, 1]})
+    enc, dec = top.add_node("Block", "encoder", {}, block=e), top.add_node("Block", "decoder", {}, block=d)
+    top.connect(image.id, enc.id)
+    top.connect(enc.id, dec.id, src_port=0)
+    return project_to_dict(Project(top, data={"source": "builtin:digits", "classes": ["0", "1"]},
+                                   training={"recipe": "vae", "epochs": 2, "batch_size": 32, **training}))
+
+
+@pytest.mark.parametrize(("training", "where", "says"), [
+    ({"recipe": "diffusion"}, "training.recipe", "one of supervised, gan, vae"),
+    ({"recipe": "gan", "gan": {"label_smoothing": 0.7}}, "training.gan.label_smoothing", "[0, 0.5)"),
+    ({"recipe": "gan", "gan": {"generatr": "g"}}, "training.gan.generatr", "unknown gan option"),
+    ({"recipe": "vae", "vae": {"beta": -1}}, "training.vae.beta", "not a number"),
+    ({"recipe": "vae", "vae": {"encoder": "decoder"}}, "training.vae", "two different blocks"),
+    ({"recipe": "vae", "vae": {"reconstruction": "l1"}}, "training.vae.reconstruction", "binary_crossentropy"),
+])
+def test_recipe_options_are_refused_by_name(training, where, says):
+    with pytest.raises(DocumentFormatError) as caught:
+        TrainingSpec.from_dict(training)
+    assert caught.value.where == where and says in str(caught.value)
+
+
+def test_recipe_defaults_fill_in_and_stay_out_of_saved_files():
+    spec = TrainingSpec.from_dict({"recipe": "vae", "vae": {"beta": 0.5}})
+    assert spec.recipe_options == {"encoder": "encoder", "decoder": "decoder", "beta": 0.5,
+                                   "reconstruction": "binary_crossentropy"}
+    assert TrainingSpec().to_dict() == {} and TrainingSpec().recipe_options == {}
+
+
+def _run(project: dict, folder: Path, trainer=None, **overrides) -> list[dict]:
+    return list(start_run(project, folder, trainer, output_dir=str(folder / "out"), **overrides).events())
+
+
+def test_a_gan_trains_through_the_worker_with_both_losses_and_a_grid_each_epoch(tmp_path, trainer):
+    import keras
+
+    from designer.training.recipes import generate, interpolate
+
+    events = _run(gan_project(), tmp_path, trainer)
+    assert events[-1]["event"] == "finished", events[-1]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == 2 and all(np.isfinite([e["d_loss"], e["g_loss"]]).all() for e in epochs)
+    samples = [e for e in events if e["event"] == "samples"]
+    assert [(e["epoch"], e["file"]) for e in samples] == [(1, "samples/epoch_001.png"), (2, "samples/epoch_002.png")]
+    out = tmp_path / "out"
+    for name in ("epoch_001.png", "epoch_002.png", "final.png", "interpolation.png"):
+        assert (out / "samples" / name).stat().st_size > 100
+    network = keras.saving.load_model(out / "model.keras", safe_mode=True)  # the network, not its trainer
+    assert {layer.name for layer in network.layers} == {"noise", "generator", "discriminator"}
+    training = project_from_dict(gan_project()).training
+    x = generate(network, training, 5, seed=3)
+    assert x.shape == (5, 8, 8, 1) and x.min() >= 0 and x.max() <= 1
+    np.testing.assert_allclose(generate(network, training, 5, seed=3), x)
+    assert not np.allclose(generate(network, training, 5, seed=4), x)
+    line = interpolate(network, training, steps=6, seed=3)
+    np.testing.assert_allclose(line[0], generate(network, training, 2, seed=3)[0], atol=1e-6)
+    assert line.shape == (6, 8, 8, 1)
+    with pytest.raises(ValueError, match="not conditional"):
+        generate(network, training, 2, label=1)
+
+
+def test_a_vae_trains_with_reconstruction_and_kl_and_scores_the_test_split(tmp_path, trainer):
+    events = _run(vae_project(), tmp_path, trainer)
+    assert events[-1]["event"] == "finished", events[-1]
+    epoch = [e for e in events if e["event"] == "epoch"][-1]
+    assert {"loss", "reconstruction_loss", "kl_loss", "val_loss"} <= set(epoch)
+    assert epoch["loss"] == pytest.approx(epoch["reconstruction_loss"] + epoch["kl_loss"], rel=1e-3)
+    assert events[-1]["metrics"]["test_reconstruction_loss"] > 0
+    assert any(e["event"] == "checkpoint" and e["kind"] == "best" for e in events)
+
+
+def test_a_conditional_gan_learns_and_generates_the_class_asked_for(tmp_path, trainer):
+    import keras
+
+    from designer.training.recipes import generate
+
+    project = gan_project(conditional=True)
+    events = _run(project, tmp_path, trainer)
+    assert events[-1]["event"] == "finished", events[-1]
+    network = keras.saving.load_model(tmp_path / "out" / "model.keras", safe_mode=True)
+    training = project_from_dict(project).training
+    assert generate(network, training, 3, label=1).shape == (3, 8, 8, 1)
+    with pytest.raises(ValueError, match="conditional"):
+        generate(network, training, 3)
+
+
+def test_data_that_does_not_fit_the_generator_is_a_data_failure(tmp_path, trainer):
+    events = _run(gan_project(), tmp_path, trainer, data={"source": "builtin:iris", "classes": None})
+    assert events[-1]["cause"] == "data" and "generator makes (8, 8, 1)" in events[-1]["message"]
+
+
+def test_a_recipe_naming_a_missing_block_is_a_data_failure(tmp_path, trainer):
+    events = _run(gan_project(gan={"discriminator": "critic"}), tmp_path, trainer)
+    assert events[-1]["cause"] == "data" and "no block named 'critic'" in events[-1]["message"]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize("make", [gan_project, vae_project], ids=["gan", "vae"])
+def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_path, trainer):
+    from designer.training.session import RecordedRun
+
+    project = project_from_dict(make(epochs=200, batch_size=64, backend=backend))
+    warm = trainer if backend == "tensorflow" else None
+    first = RecordedRun(project, tmp_path, warm=warm)
+    events = []
+    for event in first.events():
+        events.append(event)
+        if event["event"] == "epoch" and event["epoch"] == 2:
+            first.stop()
+    assert events[-1]["cause"] == "stopped", events[-1]
+    assert events[0]["backend"] == backend
+    stopped_at = max(e["epoch"] for e in events if e["event"] == "epoch")
+    again = RecordedRun(project, tmp_path, training={"epochs": stopped_at + 2}, resume=first.run_id,
+                        warm=trainer if backend == "tensorflow" else None)
+    resumed = list(again.events())
+    assert resumed[-1]["event"] == "finished", resumed[-1]
+    epochs = [e["epoch"] for e in resumed if e["event"] == "epoch"]
+    assert epochs[0] >= 3 and epochs[-1] == stopped_at + 2  # went on from the checkpoint
+    losses = ("d_loss", "g_loss") if project.training["recipe"] == "gan" else ("loss",)
+    first_epoch = next(e for e in events if e["event"] == "epoch")
+    last_epoch = [e for e in resumed if e["event"] == "epoch"][-1]
+    assert all(np.isfinite(last_epoch[k]) for k in losses)
+    if project.training["recipe"] == "vae":  # the trained state came back: it starts where it left off
+        assert last_epoch["loss"] < first_epoch["loss"]
