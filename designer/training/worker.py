@@ -391,7 +391,12 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
     """Where the run computes, as a context to build and compile in, and its name for the user."""
     import contextlib
 
-    gpus = keras.distribution.list_devices("gpu") if device != "cpu" else []
+    gpus = []
+    if device != "cpu":
+        try:
+            gpus = keras.distribution.list_devices("gpu")
+        except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
+            gpus = []
     if device in ("gpu", "all_gpus") and not gpus:
         raise _Stopped("device", f"device {device!r} asks for a GPU but none is visible here; choose auto or cpu")
     if device != "all_gpus" or len(gpus) < 2:
