@@ -58,3 +58,18 @@ def functional_graph(model: keras.Model) -> keras.Model:
     if isinstance(model, Functional) and type(model) is not Functional:
         return keras.Model(model.inputs, model.outputs, name=model.name, trainable=model.trainable)
     return model
+
+
+def learning_rate_at(optimizer: Any, step: int, constant: float) -> float:
+    """The optimizer's learning rate at optimizer step ``step``, without reading its variables.
+
+    JAX detaches a model's and its optimizer's variables while ``fit`` runs (their values live in the
+    trainer's state and are given to each step), so a callback cannot read ``optimizer.learning_rate``
+    between batches. A schedule is a function of the step; a constant one is ``constant``, read by the
+    caller while the variables are attached (between epochs, where callbacks such as ReduceLROnPlateau
+    change it).
+    """
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+    return constant

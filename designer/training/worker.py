@@ -273,6 +273,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
         else:
             model, _ = model_with_weights(project_from_dict(project), folder)
             if recipe:
+                _check_recipe(project, recipe, spec.recipe_options)
                 try:
                     model = recipes.trainer(model, recipe, spec.recipe_options, spec.seed)
                 except ValueError as exc:
@@ -350,6 +351,19 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
 
 
 LAST, LAST_STATE, BEST = "last.keras", "last.json", "best.keras"
+
+
+def _check_recipe(project: dict[str, Any], recipe: str, options: dict[str, Any]) -> None:
+    """Refuse a GAN or VAE whose blocks do not fit together, naming the block (as analysis does)."""
+    from designer.data.dataset import DataError
+    from designer.graph.project import project_from_dict
+    from designer.keras_bridge.analysis import Analyzer
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+
+    doc = project_from_dict(project).document
+    wrong = recipe_diagnostics(doc, Analyzer().analyze(doc), recipe, options)
+    if wrong:
+        raise DataError("; ".join(f"{doc.node(d.node).name}: {d.message}" if d.node else d.message for d in wrong))
 
 
 def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
@@ -464,18 +478,21 @@ def _events_callback() -> type:
 
     import keras
 
+    from designer.keras_bridge.internals import learning_rate_at
+
     class Events(keras.callbacks.Callback):
         """Streams batch and epoch events; stops within a batch or two on request or on NaN.
 
-        Per batch it does a few comparisons; the queue and the learning rate (a device read) wait for
-        an event, at most ``rate`` a second. ``async_safe``: on backends whose Keras calls batch ends on
-        a thread pool (JAX, PyTorch; not TensorFlow, which Keras marks not thread-safe) the training
-        loop then never waits for a step's results to reach the host, as in a plain ``fit``. Those
-        calls may overlap or come out of order, so the state changes under a lock and a batch older
-        than one already seen is not sent.
+        Per batch it does a few comparisons; the queue waits for an event, at most ``rate`` a second.
+        ``async_safe``: on PyTorch, whose Keras calls batch ends on a thread pool (not on TensorFlow, which
+        Keras marks not thread-safe), the training loop then never waits for a step's results to reach the
+        host, as in a plain ``fit``. Those calls may overlap or come out of order, so the state changes
+        under a lock and a batch older than one already seen is not sent. Not on JAX: there a late call
+        reads a step's results after the next step has taken (donated) their buffers, and the run fails
+        with "Array has been deleted".
         """
 
-        async_safe = True
+        async_safe = keras.backend.backend() != "jax"
 
         def __init__(self, queue: Any, stop_event: Any, batch_size: int, samples: int, rate: float) -> None:
             super().__init__()
@@ -486,6 +503,7 @@ def _events_callback() -> type:
             self.last = (-1, 0.0)  # this epoch's latest batch seen and its running mean loss
             self.last_sent, self.batches = time.perf_counter(), 0  # batches since the last event, for samples/s
             self.reason: tuple[str, str] | None = None
+            self.rate = 0.0  # the learning rate at this epoch's start
 
         def seen(self, batch: int) -> int:
             return min((batch + 1) * self.batch_size, self.samples) if batch >= 0 else 0
@@ -493,6 +511,8 @@ def _events_callback() -> type:
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             with self.lock:  # the previous epoch's batch ends have all run (Keras waits for them at its end)
                 self.epoch, self.last = epoch, (-1, 0.0)
+                # the variables are attached now (JAX detaches them during the epoch's steps)
+                self.rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             logs = dict(logs or {})
@@ -514,7 +534,8 @@ def _events_callback() -> type:
                     return
                 if "loss" in logs:
                     logs["loss"] = batch_loss(mean_before, logs["loss"], self.seen(before), self.seen(batch))
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                step = self.epoch * (self.params.get("steps") or 0) + batch
+                logs["learning_rate"] = learning_rate_at(self.model.optimizer, step, self.rate)
                 self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1,
                                 "steps": self.params.get("steps"), **logs,
                                 "samples_per_s": self.batches * self.batch_size / max(now - self.last_sent, 1e-9)})
