@@ -26,7 +26,7 @@ from designer.wording import macs_text, size_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
-            "activations", "compress")
+            "activations", "compress", "generate")
 
 
 class UsageError(Exception):
@@ -99,11 +99,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from designer.keras_bridge.analysis import Analyzer
 
     analysis = Analyzer().analyze(project.document)
+    analysis.diagnostics += _recipe_diagnostics(project, analysis)
     if args.json:
         print(json.dumps(analysis.to_dict(project.document), indent=1))
     else:
         print(format_summary(project.document, analysis))
     return EXIT_OK if analysis.ok else EXIT_FAILED
+
+
+def _recipe_diagnostics(project: Any, analysis: Any) -> list[Any]:
+    """A GAN's or VAE's blocks checked against each other (the training options name them)."""
+    from designer.graph.serialize import DocumentFormatError
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+    from designer.training.recipes.options import recipe_options
+
+    recipe = project.training.get("recipe", "supervised")
+    try:
+        options = recipe_options(recipe, project.training.get(recipe))
+    except DocumentFormatError as exc:
+        raise UsageError(f"{project.name}: {exc}") from None
+    return recipe_diagnostics(project.document, analysis, recipe, options)
 
 
 def format_summary(doc: Any, analysis: Any) -> str:
@@ -671,6 +686,63 @@ def cmd_activations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix != ".npz" or not out.parent.is_dir():
+        raise UsageError(f"{out}: give a .npz file in an existing folder")
+    if args.n < 1:
+        raise UsageError(f"-n {args.n}: give how many samples to generate, 1 or more")
+    _quiet_backend()
+    import numpy as np
+
+    from designer.export.report import ExportError
+    from designer.export.source import open_source
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes import conditional, generate, recipe_options
+    from designer.training.records import download_run
+
+    try:
+        source = open_source(args.source, args.tracking_uri, download_run)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    training = source.project.training if source.project else {}
+    recipe = training.get("recipe", "supervised")
+    if recipe == "supervised":
+        raise UsageError(f"{args.source} trains a supervised network, which generates nothing: generate takes a "
+                         "project (or its run) whose training recipe is gan or vae")
+    try:
+        options = recipe_options(recipe, training.get(recipe))
+        labels = None
+        if conditional(source.model, recipe, options):
+            classes = _class_count(source)
+            if args.class_ is not None and not 0 <= args.class_ < classes:
+                raise UsageError(f"--class {args.class_}: the classes are 0–{classes - 1}")
+            labels = np.full(args.n, args.class_) if args.class_ is not None else np.arange(args.n) % classes
+        elif args.class_ is not None:
+            raise UsageError(f"--class {args.class_}: this {recipe.upper()} is not conditional (its "
+                             f"{options['generator' if recipe == 'gan' else 'decoder']} takes no class input)")
+        x = generate(source.model, training, args.n, seed=args.seed, label=labels)
+    except (DocumentFormatError, ValueError) as exc:
+        raise UsageError(f"{args.source}: {exc}") from None
+    arrays = {"x": x, **({"y": labels.astype("int64")} if labels is not None else {})}
+    np.savez(out, **arrays)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    return EXIT_OK
+
+
+def _class_count(source: Any) -> int:
+    """How many classes a conditional GAN's data has (its data setup names them, or the data holds them)."""
+    from designer.data.dataset import DataError
+    from designer.data.sources import load_setup
+
+    if source.data.get("classes"):
+        return len(source.data["classes"])
+    try:
+        return max(1, len(load_setup(source.data, source.folder).class_names))
+    except DataError as exc:
+        raise UsageError(f"cannot tell this conditional GAN's classes from its data: {exc}") from None
+
+
 # ---- parsing ------------------------------------------------------------------------------
 class _Skipped:
     """Stands in for the parser of a command not being run: its arguments are taken and dropped."""
@@ -800,6 +872,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help=f"accuracy points the artifact may lose on the test split (default {DEFAULT_TOLERANCE:g})")
     p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line, last")
+    p = command("generate", cmd_generate, "new samples from a trained GAN or VAE, as array x (and y, their "
+                "classes, for a conditional GAN) in a .npz file")
+    p.add_argument("source", metavar="RUN|PROJECT", help="a run id, a run's folder, or a project file (.kdn)")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="how many samples")
+    p.add_argument("--class", dest="class_", type=int, metavar="C", help="a conditional GAN's class (default: "
+                   "the classes in turn)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the noise's seed (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npz")
+    p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     return parser
 
 

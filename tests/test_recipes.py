@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SAMPLES
 from designer.graph.document import NetworkDocument, PortRef
 from designer.graph.project import Project, project_from_dict, project_to_dict
 from designer.graph.serialize import DocumentFormatError
@@ -160,7 +161,56 @@ def test_data_that_does_not_fit_the_generator_is_a_data_failure(tmp_path, traine
 
 def test_a_recipe_naming_a_missing_block_is_a_data_failure(tmp_path, trainer):
     events = _run(gan_project(gan={"discriminator": "critic"}), tmp_path, trainer)
-    assert events[-1]["cause"] == "data" and "no block named 'critic'" in events[-1]["message"]
+    assert events[-1]["cause"] == "data" and "the block 'critic', which this network lacks" in events[-1]["message"]
+
+
+def _block(project: dict, name: str) -> NetworkDocument:
+    return next(n.block for n in project_from_dict(project).document.nodes.values() if n.name == name)
+
+
+def _diagnostics(project: dict) -> list[tuple[str | None, str]]:
+    from designer.keras_bridge.analysis import Analyzer
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+    from designer.training.recipes import recipe_options
+
+    loaded = project_from_dict(project)
+    recipe = loaded.training["recipe"]
+    found = recipe_diagnostics(loaded.document, Analyzer().analyze(loaded.document), recipe,
+                               recipe_options(recipe, loaded.training.get(recipe)))
+    names = {n.id: n.name for n in loaded.document.nodes.values()}
+    return [(names.get(d.node), d.message) for d in found]
+
+
+def _edit(project: dict, block: str, layer: str, **params) -> dict:
+    """The project with one layer's params changed inside a block."""
+    for node in project["graph"]["nodes"]:
+        if node["name"] == block:
+            inner = next(n for n in node["block"]["nodes"] if n["name"] == layer)
+            inner["params"].update(params)
+    return project
+
+
+def test_analysis_pins_blocks_that_do_not_fit_together_to_the_block(capsys, tmp_path):
+    from designer.cli import main
+
+    assert _diagnostics(gan_project()) == [] and _diagnostics(vae_project()) == []
+    assert _diagnostics(gan_project(conditional=True)) == []
+    assert _diagnostics(_edit(gan_project(), "discriminator", "logit", units=10)) == [
+        ("discriminator", "the discriminator must end in one unit, a logit for real against generated; it gives "
+                          "(10,)")]
+    assert _diagnostics(_edit(vae_project(), "decoder", "z", shape=[3])) == [
+        ("decoder", "the decoder takes (3,) but the encoder's z_mean has (2,): make the latent sizes equal")]
+    assert _diagnostics(_edit(vae_project(), "encoder", "z_log_var", units=3)) == [
+        ("encoder", "z_mean (2,) and z_log_var (3,) must have one shape")]
+    assert _diagnostics(_edit(_edit(vae_project(), "decoder", "pixels", units=16), "decoder", "image",
+                              target_shape=[4, 4, 1])) == [
+        ("decoder", "the decoder draws (4, 4, 1) but the encoder takes (8, 8, 1): it must give back an image of the "
+                    "same shape")]
+    [(where, message)] = _diagnostics(vae_project(vae={"encoder": "coder"}))
+    assert where is None and "the block 'coder', which this network lacks (blocks: encoder, decoder)" in message
+    wrong = _save(_edit(gan_project(), "discriminator", "logit", units=10), tmp_path / "wrong.kdn")
+    assert main(["analyze", str(wrong)]) == 1
+    assert "discriminator must end in one unit" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
@@ -191,3 +241,52 @@ def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_pat
     assert all(np.isfinite(last_epoch[k]) for k in losses)
     if project.training["recipe"] == "vae":  # the trained state came back: it starts where it left off
         assert last_epoch["loss"] < first_epoch["loss"]
+
+
+def _save(project: dict, path: Path) -> Path:
+    from designer.graph.project import save_project
+
+    save_project(project_from_dict(project), path)
+    return path
+
+
+def test_generate_writes_samples_of_a_run_or_a_project_and_refuses_what_cannot_generate(tmp_path, capsys):
+    import json
+
+    from designer.cli import main
+
+    vae = _save(vae_project(epochs=1), tmp_path / "vae.kdn")
+    assert main(["train", str(vae), "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    out = tmp_path / "x.npz"
+    assert main(["generate", run_id[:8], "-n", "7", "--seed", "2", "-o", str(out), "--tracking-uri", store]) == 0
+    with np.load(out) as saved:
+        assert saved["x"].shape == (7, 8, 8, 1) and "y" not in saved.files
+        first = saved["x"].copy()
+    assert main(["generate", run_id, "-n", "7", "--seed", "2", "-o", str(out), "--tracking-uri", store]) == 0
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["x"], first)  # the seed fixes the samples
+    capsys.readouterr()
+
+    conditional = _save(gan_project(conditional=True), tmp_path / "cgan.kdn")
+    assert main(["generate", str(conditional), "-n", "4", "--class", "1", "-o", str(out)]) == 0
+    with np.load(out) as saved:
+        assert saved["x"].shape == (4, 8, 8, 1) and saved["y"].tolist() == [1, 1, 1, 1]
+    assert main(["generate", str(conditional), "-n", "3", "-o", str(out)]) == 0
+    with np.load(out) as saved:
+        assert saved["y"].tolist() == [0, 1, 0]  # the classes in turn
+    capsys.readouterr()
+
+    supervised = SAMPLES / "tabular_mlp.kdn"
+    refusals = [
+        (["generate", str(vae), "-n", "0", "-o", str(out)], "-n 0: give how many samples"),
+        (["generate", str(vae), "-n", "2", "--class", "1", "-o", str(out)], "this VAE is not conditional"),
+        (["generate", str(conditional), "-n", "2", "--class", "5", "-o", str(out)], "the classes are 0–1"),
+        (["generate", str(supervised), "-n", "2", "-o", str(out)], "trains a supervised network"),
+        (["generate", str(vae), "-n", "2", "-o", str(tmp_path / "x.csv")], "give a .npz file"),
+    ]
+    for argv, says in refusals:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err

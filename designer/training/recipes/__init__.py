@@ -17,7 +17,8 @@ import numpy as np
 
 from designer.training.recipes.options import RECIPES, image_block, recipe_options
 
-__all__ = ["RECIPES", "generate", "image_block", "interpolate", "latent_shape", "recipe_options", "trainer"]
+__all__ = ["RECIPES", "conditional", "generate", "image_block", "interpolate", "latent_shape", "recipe_options",
+           "trainer"]
 
 
 def trainer(network: Any, recipe: str, options: dict[str, Any], seed: int = 0) -> Any:
@@ -69,12 +70,14 @@ def decode(network: Any, recipe: str, options: dict[str, Any], z: np.ndarray,
     return np.asarray(keras.ops.convert_to_numpy(part(inputs, training=False)))
 
 
-def generate(network: Any, training: dict[str, Any], n: int, seed: int = 0, label: int | None = None) -> np.ndarray:
+def generate(network: Any, training: dict[str, Any], n: int, seed: int = 0,
+             label: int | np.ndarray | None = None) -> np.ndarray:
     """``n`` samples of a trained GAN or VAE network (the project's ``training`` section names its blocks);
-    ``label``: the class, for a conditional GAN (required there, refused elsewhere)."""
+    ``label``: the class of all samples, or one per sample, for a conditional GAN (required there, refused
+    elsewhere). ``ValueError`` for a supervised project or a class where none is taken."""
     recipe, options = _recipe(training)
     z = latents(network, recipe, options, n, seed)
-    return decode(network, recipe, options, z, None if label is None else np.full(n, label))
+    return decode(network, recipe, options, z, None if label is None else np.broadcast_to(label, (n,)))
 
 
 def interpolate(network: Any, training: dict[str, Any], steps: int = 8, seed: int = 0,
