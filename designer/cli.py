@@ -245,6 +245,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         source = open_source(args.source, args.tracking_uri, download_run)
+        network = args.network or _image_block(source.project)
+        if network and network != "all":
+            source = source.block(network)
         options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
@@ -257,6 +260,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     report.notes[:0] = source.notes
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _image_block(project: Any) -> str | None:
+    """What a GAN or VAE project exports by default: the block that makes images (generator, decoder),
+    which is what gets deployed; None for a supervised project (the whole network)."""
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes.options import image_block, recipe_options
+
+    recipe = project.training.get("recipe", "supervised") if project is not None else "supervised"
+    if recipe == "supervised":
+        return None
+    try:
+        return image_block(recipe, recipe_options(recipe, project.training.get(recipe)))
+    except DocumentFormatError as exc:
+        raise UsageError(f"{project.name}: {exc}") from None
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
@@ -794,6 +812,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
     p.add_argument("--tolerance", type=float, default=1e-5, metavar="T",
                    help="largest absolute difference from Keras accepted (default 1e-5)")
+    p.add_argument("--network", metavar="NAME", help="export this block alone, or 'all' for the whole network "
+                   "(default: a GAN's generator, a VAE's decoder; the whole network otherwise)")
     p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     p.add_argument("--json", action="store_true", help="print the verification report as a JSON object")
     p = command("train", cmd_train, "train the project's network in a worker process")
