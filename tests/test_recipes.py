@@ -290,3 +290,49 @@ def test_generate_writes_samples_of_a_run_or_a_project_and_refuses_what_cannot_g
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
+
+
+def test_a_recipe_project_exports_its_generator_alone_and_verified(tmp_path, capsys):
+    import json
+
+    from designer.cli import main
+
+    gan = _save(gan_project(), tmp_path / "gan.kdn")
+    for fmt, target in (("onnx", "g.onnx"), ("keras", "g.keras")):
+        assert main(["export", str(gan), "--format", fmt, "-o", str(tmp_path / target), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["ok"] and report["model_inputs"] == ["z"] and report["outputs"] == ["image"]
+        assert "the block 'generator' alone" in report["notes"]
+    assert main(["export", str(gan), "--format", "keras", "--network", "all", "-o", str(tmp_path / "all.keras"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs"] == ["discriminator"]
+    vae = _save(vae_project(), tmp_path / "vae.kdn")
+    assert main(["export", str(vae), "--format", "keras", "--network", "encoder", "-o", str(tmp_path / "e.keras"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs"] == ["z_mean", "z_log_var"]
+    assert main(["export", str(vae), "--format", "onnx", "--network", "critic", "-o", str(tmp_path / "c.onnx")]) == 2
+    assert "no block of that name (blocks: encoder, decoder" in capsys.readouterr().err
+
+
+def test_sweeps_take_recipe_options_and_score_a_vae_by_its_reconstruction(tmp_path, capsys):
+    import json
+
+    from designer.cli import main
+    from designer.experiments.definition import Experiment, check_bindings
+    from designer.experiments.trial import trial_project
+
+    project = project_from_dict(vae_project(vae={"reconstruction": "squared_error"}))
+    check_bindings(Experiment(params={"training.vae.beta": "0.5,1", "training.learning_rate": "log:1e-4:1e-2"}),
+                   project.document)
+    with pytest.raises(DocumentFormatError, match="no vae option 'betta'"):
+        check_bindings(Experiment(params={"training.vae.betta": "1,2"}), project.document)
+    _, training = trial_project(project, {"training.vae.beta": 0.5, "training.epochs": 3})
+    assert training == {"vae": {"reconstruction": "squared_error", "beta": 0.5}, "epochs": 3}
+
+    path = _save(vae_project(epochs=1), tmp_path / "vae.kdn")
+    assert main(["sweep", str(path), "--param", "training.vae.beta=0.1,4", "--strategy", "grid", "--workers", "1",
+                 "--objective", "val_reconstruction_loss", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    finished = [e for e in lines if e["event"] == "trial_finished"]
+    assert sorted(e["params"]["training.vae.beta"] for e in finished) == [0.1, 4]
+    assert all(e["objective"] > 0 for e in finished)
