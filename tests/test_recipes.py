@@ -213,13 +213,23 @@ def test_analysis_pins_blocks_that_do_not_fit_together_to_the_block(capsys, tmp_
     assert "discriminator must end in one unit" in capsys.readouterr().out
 
 
+@pytest.fixture(scope="module")
+def jax_worker():
+    """One JAX worker for this module's JAX runs (a process start and JAX's import each would cost more)."""
+    from designer.training.worker import RunHandle
+
+    handle = RunHandle("jax", reuse=True)
+    yield handle
+    handle.close()
+
+
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 @pytest.mark.parametrize("make", [gan_project, vae_project], ids=["gan", "vae"])
-def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_path, trainer):
+def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_path, request):
     from designer.training.session import RecordedRun
 
     project = project_from_dict(make(epochs=200, batch_size=64, backend=backend))
-    warm = trainer if backend == "tensorflow" else None
+    warm = request.getfixturevalue("trainer" if backend == "tensorflow" else "jax_worker")
     first = RecordedRun(project, tmp_path, warm=warm)
     events = []
     for event in first.events():
@@ -229,8 +239,7 @@ def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_pat
     assert events[-1]["cause"] == "stopped", events[-1]
     assert events[0]["backend"] == backend
     stopped_at = max(e["epoch"] for e in events if e["event"] == "epoch")
-    again = RecordedRun(project, tmp_path, training={"epochs": stopped_at + 2}, resume=first.run_id,
-                        warm=trainer if backend == "tensorflow" else None)
+    again = RecordedRun(project, tmp_path, training={"epochs": stopped_at + 2}, resume=first.run_id, warm=warm)
     resumed = list(again.events())
     assert resumed[-1]["event"] == "finished", resumed[-1]
     epochs = [e["epoch"] for e in resumed if e["event"] == "epoch"]
@@ -314,6 +323,7 @@ def test_a_recipe_project_exports_its_generator_alone_and_verified(tmp_path, cap
     assert "no block of that name (blocks: encoder, decoder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweeps_take_recipe_options_and_score_a_vae_by_its_reconstruction(tmp_path, capsys):
     import json
 
