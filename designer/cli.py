@@ -26,7 +26,7 @@ from designer.wording import macs_text, size_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = ("gui", "layers", "analyze", "import", "codegen", "export", "train", "sweep", "runs", "explain",
-            "activations", "compress")
+            "activations", "compress", "generate")
 
 
 class UsageError(Exception):
@@ -99,11 +99,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from designer.keras_bridge.analysis import Analyzer
 
     analysis = Analyzer().analyze(project.document)
+    analysis.diagnostics += _recipe_diagnostics(project, analysis)
     if args.json:
         print(json.dumps(analysis.to_dict(project.document), indent=1))
     else:
         print(format_summary(project.document, analysis))
     return EXIT_OK if analysis.ok else EXIT_FAILED
+
+
+def _recipe_diagnostics(project: Any, analysis: Any) -> list[Any]:
+    """A GAN's or VAE's blocks checked against each other (the training options name them)."""
+    from designer.graph.serialize import DocumentFormatError
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+    from designer.training.recipes.options import recipe_options
+
+    recipe = project.training.get("recipe", "supervised")
+    try:
+        options = recipe_options(recipe, project.training.get(recipe))
+    except DocumentFormatError as exc:
+        raise UsageError(f"{project.name}: {exc}") from None
+    return recipe_diagnostics(project.document, analysis, recipe, options)
 
 
 def format_summary(doc: Any, analysis: Any) -> str:
@@ -240,6 +255,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         source = open_source(args.source, args.tracking_uri, download_run)
+        network = args.network or _image_block(source.project)
+        if network and network != "all":
+            source = source.block(network)
         options = Options(opset=args.opset, tolerance=args.tolerance, title=source.title, reference=source.reference)
         report = export_model(source.model, args.format, Path(args.output), source.document, options)
     except ExportError as exc:
@@ -252,6 +270,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     report.notes[:0] = source.notes
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _image_block(project: Any) -> str | None:
+    """What a GAN or VAE project exports by default: the block that makes images (generator, decoder),
+    which is what gets deployed; None for a supervised project (the whole network)."""
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes.options import image_block, recipe_options
+
+    recipe = project.training.get("recipe", "supervised") if project is not None else "supervised"
+    if recipe == "supervised":
+        return None
+    try:
+        return image_block(recipe, recipe_options(recipe, project.training.get(recipe)))
+    except DocumentFormatError as exc:
+        raise UsageError(f"{project.name}: {exc}") from None
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
@@ -696,6 +729,63 @@ def cmd_activations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix != ".npz" or not out.parent.is_dir():
+        raise UsageError(f"{out}: give a .npz file in an existing folder")
+    if args.n < 1:
+        raise UsageError(f"-n {args.n}: give how many samples to generate, 1 or more")
+    _quiet_backend()
+    import numpy as np
+
+    from designer.export.report import ExportError
+    from designer.export.source import open_source
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes import conditional, generate, recipe_options
+    from designer.training.records import download_run
+
+    try:
+        source = open_source(args.source, args.tracking_uri, download_run)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    training = source.project.training if source.project else {}
+    recipe = training.get("recipe", "supervised")
+    if recipe == "supervised":
+        raise UsageError(f"{args.source} trains a supervised network, which generates nothing: generate takes a "
+                         "project (or its run) whose training recipe is gan or vae")
+    try:
+        options = recipe_options(recipe, training.get(recipe))
+        labels = None
+        if conditional(source.model, recipe, options):
+            classes = _class_count(source)
+            if args.class_ is not None and not 0 <= args.class_ < classes:
+                raise UsageError(f"--class {args.class_}: the classes are 0–{classes - 1}")
+            labels = np.full(args.n, args.class_) if args.class_ is not None else np.arange(args.n) % classes
+        elif args.class_ is not None:
+            raise UsageError(f"--class {args.class_}: this {recipe.upper()} is not conditional (its "
+                             f"{options['generator' if recipe == 'gan' else 'decoder']} takes no class input)")
+        x = generate(source.model, training, args.n, seed=args.seed, label=labels)
+    except (DocumentFormatError, ValueError) as exc:
+        raise UsageError(f"{args.source}: {exc}") from None
+    arrays = {"x": x, **({"y": labels.astype("int64")} if labels is not None else {})}
+    np.savez(out, **arrays)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    return EXIT_OK
+
+
+def _class_count(source: Any) -> int:
+    """How many classes a conditional GAN's data has (its data setup names them, or the data holds them)."""
+    from designer.data.dataset import DataError
+    from designer.data.sources import load_setup
+
+    if source.data.get("classes"):
+        return len(source.data["classes"])
+    try:
+        return max(1, len(load_setup(source.data, source.folder).class_names))
+    except DataError as exc:
+        raise UsageError(f"cannot tell this conditional GAN's classes from its data: {exc}") from None
+
+
 # ---- parsing ------------------------------------------------------------------------------
 class _Skipped:
     """Stands in for the parser of a command not being run: its arguments are taken and dropped."""
@@ -755,6 +845,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
     p.add_argument("--tolerance", type=float, default=1e-5, metavar="T",
                    help="largest absolute difference from Keras accepted (default 1e-5)")
+    p.add_argument("--network", metavar="NAME", help="export this block alone, or 'all' for the whole network "
+                   "(default: a GAN's generator, a VAE's decoder; the whole network otherwise)")
     p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     p.add_argument("--json", action="store_true", help="print the verification report as a JSON object")
     p = command("train", cmd_train, "train the project's network in a worker process")
@@ -837,6 +929,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help=f"accuracy points the artifact may lose on the test split (default {DEFAULT_TOLERANCE:g})")
     p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line, last")
+    p = command("generate", cmd_generate, "new samples from a trained GAN or VAE, as array x (and y, their "
+                "classes, for a conditional GAN) in a .npz file")
+    p.add_argument("source", metavar="RUN|PROJECT", help="a run id, a run's folder, or a project file (.kdn)")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="how many samples")
+    p.add_argument("--class", dest="class_", type=int, metavar="C", help="a conditional GAN's class (default: "
+                   "the classes in turn)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the noise's seed (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npz")
+    p.add_argument("--tracking-uri", metavar="URI", help="where to find RUN (default: sqlite:///runs.db here)")
     return parser
 
 

@@ -1,8 +1,9 @@
 """An experiment as saved in a project's ``experiments`` section, and its hyperparameters.
 
 A hyperparameter binds a key to a set of values. Keys are ``training.OPTION`` (any training
-option), ``LAYER.PARAM`` (a parameter of the layer or block of that name, nested blocks
-included) or ``LAYER.enabled`` (``false`` bypasses a one-input, one-output layer or block).
+option; ``training.gan.OPTION`` and ``training.vae.OPTION`` for a recipe's, e.g. ``training.vae.beta``),
+``LAYER.PARAM`` (a parameter of the layer or block of that name, nested blocks included) or
+``LAYER.enabled`` (``false`` bypasses a one-input, one-output layer or block).
 Values are written as on the command line: a list ``a,b,c`` (or a JSON list for tuples,
 ``[[3,3],[5,5]]``), ``int:LOW:HIGH``, ``float:LOW:HIGH`` or ``log:LOW:HIGH`` (log-uniform).
 """
@@ -17,6 +18,7 @@ from typing import Any
 from designer.experiments import compression
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import DocumentFormatError
+from designer.training.recipes.options import DEFAULTS
 from designer.training.spec import TrainingSpec
 
 STRATEGIES = ("grid", "random", "bayesian")
@@ -212,6 +214,12 @@ def check_bindings(experiment: Experiment, document: NetworkDocument, catalog: A
             compression.check(h.key, h.option, h.kind, h.values, h.low, h.high)
             continue
         if h.target == "training":
+            recipe, _, name = h.option.partition(".")
+            if name and recipe in DEFAULTS:  # a recipe's option: training.gan.label_smoothing, training.vae.beta
+                if name not in DEFAULTS[recipe]:
+                    raise DocumentFormatError(h.key, f"no {recipe} option {name!r} (known: "
+                                              f"{', '.join(DEFAULTS[recipe])})")
+                continue
             if h.option not in options:
                 raise DocumentFormatError(h.key, f"no training option {h.option!r} "
                                           f"(known: {', '.join(sorted(options))})")

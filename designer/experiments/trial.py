@@ -20,7 +20,11 @@ def trial_project(project: Project, values: dict[str, Any]) -> tuple[Project, di
         if target == COMPRESS:  # done to the trained model, not to the network (experiments.compression)
             continue
         if target == "training":
-            training[option] = value
+            recipe, _, name = option.partition(".")
+            if name:  # one option of a recipe's: merged into its options, the rest kept
+                training[recipe] = {**trial.training.get(recipe, {}), **training.get(recipe, {}), name: value}
+            else:
+                training[option] = value
             continue
         doc, node = find_layer(trial.document, target)
         if option == "enabled":

@@ -38,6 +38,19 @@ class ExportSource:
         return self.project.data if self.project is not None else {}
 
 
+    def block(self, name: str) -> ExportSource:
+        """The nested network ``name`` (a Block node of the document) as a source of its own: a GAN's generator
+        or a VAE's decoder exported alone. ``ExportError`` (usage) names the blocks there are."""
+        nodes = {node.name: node for node in self.document.nodes.values() if node.block is not None}
+        if name not in nodes:
+            raise ExportError(f"--network {name}: the network has no block of that name (blocks: "
+                              f"{', '.join(nodes) or 'none'}; 'all' exports the whole network)", usage=True)
+        block = nodes[name].block
+        assert block is not None
+        return ExportSource(self.model.get_layer(name), block, self.title,
+                            [*self.notes, f"the block {name!r} alone"], None, self.project, self.folder)
+
+
 # (tracking URI, run id or prefix, folder) -> the folder holding the run's files; LookupError if no such run
 FetchRun = Callable[[str, str, Path], Path]
 

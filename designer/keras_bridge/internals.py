@@ -83,3 +83,18 @@ def call_with_initial_values(layer: Any, inputs: Any, values: list[np.ndarray]) 
     finally:
         object.__delattr__(layer, "add_weight")
     return output, not pending and len(layer.weights) == len(values)
+
+
+def learning_rate_at(optimizer: Any, step: int, constant: float) -> float:
+    """The optimizer's learning rate at optimizer step ``step``, without reading its variables.
+
+    JAX detaches a model's and its optimizer's variables while ``fit`` runs (their values live in the
+    trainer's state and are given to each step), so a callback cannot read ``optimizer.learning_rate``
+    between batches. A schedule is a function of the step; a constant one is ``constant``, read by the
+    caller while the variables are attached (between epochs, where callbacks such as ReduceLROnPlateau
+    change it).
+    """
+    schedule = optimizer._learning_rate
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+    return constant

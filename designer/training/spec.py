@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from designer.graph.serialize import DocumentFormatError
+from designer.training.recipes.options import recipe_options
 
 SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "plateau")
 DEVICES = ("auto", "cpu", "gpu", "all_gpus")
@@ -38,6 +39,9 @@ class TrainingSpec:
     backend: str = "tensorflow"
     device: str = "auto"  # auto, cpu, gpu (the first), all_gpus (data parallel)
     jit_compile: bool | None = None  # None: Keras decides (XLA where it helps); False starts faster
+    recipe: str = "supervised"  # or gan / vae: two blocks trained against each other, see training.recipes
+    gan: dict[str, Any] = field(default_factory=dict)  # the gan recipe's options (block names, label smoothing)
+    vae: dict[str, Any] = field(default_factory=dict)  # the vae recipe's options (block names, beta)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "training") -> TrainingSpec:
@@ -71,6 +75,16 @@ class TrainingSpec:
         for name, ok, expected in rules:
             if not ok:
                 raise DocumentFormatError(f"{where}.{name}", f"{getattr(self, name)!r} is not {expected}")
+        recipe_options(self.recipe, {}, where)
+        for recipe in ("gan", "vae"):
+            if not isinstance(getattr(self, recipe), dict):
+                raise DocumentFormatError(f"{where}.{recipe}", "needs an object of option → value")
+            recipe_options(recipe, getattr(self, recipe), where)
+
+    @property
+    def recipe_options(self) -> dict[str, Any]:
+        """The chosen recipe's options, defaults filled in (empty for supervised)."""
+        return recipe_options(self.recipe, getattr(self, self.recipe, {}))
 
     def to_dict(self) -> dict[str, Any]:
         """Only what differs from the defaults, so project files stay short."""

@@ -266,6 +266,11 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
+    recipe = spec.recipe if spec.recipe != "supervised" else None
+    if recipe:
+        from designer.training import recipes
+        from designer.training.recipes import common as recipe_parts
+        from designer.training.recipes import gan, vae  # noqa: F401  (their trainers load from checkpoints)
     with scope:
         if resume is not None:  # the checkpoint carries the optimizer and its state: no new compile
             model = keras.saving.load_model(resume / LAST, safe_mode=True)
@@ -273,25 +278,42 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
             initial_epoch, best = int(state["epoch"]), float(state.get("best", best))
         else:
             model, _ = model_with_weights(project_from_dict(project), folder)
-        problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs],
-                             [tuple(t.shape) for t in model.outputs])
+            if recipe:
+                _check_recipe(project, recipe, spec.recipe_options)
+                try:
+                    model = recipes.trainer(model, recipe, spec.recipe_options, spec.seed)
+                except ValueError as exc:
+                    raise DataError(str(exc)) from None
+        if recipe:
+            problems = recipe_parts.data_problems(model, splits.train.x, len(dataset.class_names))
+        else:
+            problems = check_fit(dataset, [tuple(t.shape) for t in model.inputs],
+                                 [tuple(t.shape) for t in model.outputs])
         if problems:
             raise DataError("; ".join(problems))
-        if resume is None:
+        if resume is None and not recipe:
             _adapt(model, splits.train.x, queue)
         steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
         if resume is None:
             optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
                 "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
                 **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
-            model.compile(optimizer=optimizer, jit_compile="auto" if spec.jit_compile is None else spec.jit_compile,
-                          loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
-                          metrics=spec.metrics_for(dataset.task))
+            jit = "auto" if spec.jit_compile is None else spec.jit_compile
+            if recipe:  # the recipe's loss is its own (compute_loss)
+                model.compile(optimizer=optimizer, jit_compile=jit)
+            else:
+                model.compile(optimizer=optimizer, jit_compile=jit,
+                              loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
+                              metrics=spec.metrics_for(dataset.task))
     rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
     callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, len(splits.train.x), rate)]
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
                                                  overrides.get("resumable", True)))
+        if recipe:
+            training = {**project.get("training", {}), **overrides.get("training", {})}
+            classes = len(dataset.class_names) if getattr(model, "conditional", False) else 0
+            callbacks.append(recipe_parts.SampleGrids(Path(overrides["output_dir"]), queue, training, classes))
     if overrides.get("preview_weights"):
         callbacks.append(_preview_weights_callback()(Path(overrides["preview_weights"]), queue, previews))
     if spec.schedule == "plateau":
@@ -299,27 +321,37 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     if spec.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=spec.early_stopping_patience,
                                                        restore_best_weights=True))
-    validation = None
-    if len(splits.validation.x):
-        feed = _feed(splits.validation, spec)
-        validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
-    history = model.fit(**_feed(splits.train, spec, shuffle=True), epochs=spec.epochs, initial_epoch=initial_epoch,
-                        validation_data=validation, validation_freq=spec.validation_freq,
-                        class_weight=spec.class_weights(splits.train.y, dataset.class_names),
-                        callbacks=callbacks, verbose=0)
+    if recipe:  # a GAN's losses say nothing of how good its samples are: it validates on nothing
+        train: dict[str, Any] = {"x": recipe_parts.fit_inputs(model, splits.train), "batch_size": spec.batch_size}
+        validation = (recipe_parts.fit_inputs(model, splits.validation) if recipe == "vae"
+                      and len(splits.validation.x) else None)
+    else:
+        train = {**_feed(splits.train, spec, shuffle=True),
+                 "class_weight": spec.class_weights(splits.train.y, dataset.class_names)}
+        validation = None
+        if len(splits.validation.x):
+            feed = _feed(splits.validation, spec)
+            validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
+    history = model.fit(**train, epochs=spec.epochs, initial_epoch=initial_epoch, validation_data=validation,
+                        validation_freq=spec.validation_freq, callbacks=callbacks, verbose=0)
     reason = callbacks[0].reason
     if reason is not None:
         raise _Stopped(*reason)
     metrics, evaluation = {}, {}
-    if len(splits.test.x):
+    if recipe == "vae" and len(splits.test.x):  # the test split's reconstruction loss scores the samples
+        metrics = {f"test_{k}": float(v) for k, v in model.evaluate(
+            recipe_parts.fit_inputs(model, splits.test), batch_size=spec.batch_size, verbose=0,
+            return_dict=True).items()}
+    elif not recipe and len(splits.test.x):
         metrics = {f"test_{k}": float(v) for k, v in
                    model.evaluate(**_feed(splits.test, spec), verbose=0, return_dict=True).items()}
         from designer.training.evaluation import evaluate
 
         evaluation = evaluate(model, _feed(splits.test, spec)["x"], splits.test.x, splits.test.y, dataset.task,
                               dataset.class_names)
-    if overrides.get("output_dir"):
-        _save_outputs(Path(overrides["output_dir"]), model, history.history, project, evaluation)
+    if overrides.get("output_dir"):  # a recipe's trained model is the network it trained, blocks and all
+        _save_outputs(Path(overrides["output_dir"]), model.network if recipe else model, history.history, project,
+                      evaluation)
     queue.put({"event": "finished", "metrics": metrics, "evaluation": evaluation,
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
                "duration_s": time.perf_counter() - started, "parameters": int(model.count_params()),
@@ -327,6 +359,19 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
 
 
 LAST, LAST_STATE, BEST = "last.keras", "last.json", "best.keras"
+
+
+def _check_recipe(project: dict[str, Any], recipe: str, options: dict[str, Any]) -> None:
+    """Refuse a GAN or VAE whose blocks do not fit together, naming the block (as analysis does)."""
+    from designer.data.dataset import DataError
+    from designer.graph.project import project_from_dict
+    from designer.keras_bridge.analysis import Analyzer
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+
+    doc = project_from_dict(project).document
+    wrong = recipe_diagnostics(doc, Analyzer().analyze(doc), recipe, options)
+    if wrong:
+        raise DataError("; ".join(f"{doc.node(d.node).name}: {d.message}" if d.node else d.message for d in wrong))
 
 
 def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
@@ -368,7 +413,12 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
     """Where the run computes, as a context to build and compile in, and its name for the user."""
     import contextlib
 
-    gpus = keras.distribution.list_devices("gpu") if device != "cpu" else []
+    gpus = []
+    if device != "cpu":
+        try:
+            gpus = keras.distribution.list_devices("gpu")
+        except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
+            gpus = []
     if device in ("gpu", "all_gpus") and not gpus:
         raise _Stopped("device", f"device {device!r} asks for a GPU but none is visible here; choose auto or cpu")
     if device != "all_gpus" or len(gpus) < 2:
@@ -436,18 +486,21 @@ def _events_callback() -> type:
 
     import keras
 
+    from designer.keras_bridge.internals import learning_rate_at
+
     class Events(keras.callbacks.Callback):
         """Streams batch and epoch events; stops within a batch or two on request or on NaN.
 
-        Per batch it does a few comparisons; the queue and the learning rate (a device read) wait for
-        an event, at most ``rate`` a second. ``async_safe``: on backends whose Keras calls batch ends on
-        a thread pool (JAX, PyTorch; not TensorFlow, which Keras marks not thread-safe) the training
-        loop then never waits for a step's results to reach the host, as in a plain ``fit``. Those
-        calls may overlap or come out of order, so the state changes under a lock and a batch older
-        than one already seen is not sent.
+        Per batch it does a few comparisons; the queue waits for an event, at most ``rate`` a second.
+        ``async_safe``: on PyTorch, whose Keras calls batch ends on a thread pool (not on TensorFlow, which
+        Keras marks not thread-safe), the training loop then never waits for a step's results to reach the
+        host, as in a plain ``fit``. Those calls may overlap or come out of order, so the state changes
+        under a lock and a batch older than one already seen is not sent. Not on JAX: there a late call
+        reads a step's results after the next step has taken (donated) their buffers, and the run fails
+        with "Array has been deleted".
         """
 
-        async_safe = True
+        async_safe = keras.backend.backend() != "jax"
 
         def __init__(self, queue: Any, stop_event: Any, batch_size: int, samples: int, rate: float) -> None:
             super().__init__()
@@ -458,6 +511,7 @@ def _events_callback() -> type:
             self.last = (-1, 0.0)  # this epoch's latest batch seen and its running mean loss
             self.last_sent, self.batches = time.perf_counter(), 0  # batches since the last event, for samples/s
             self.reason: tuple[str, str] | None = None
+            self.rate = 0.0  # the learning rate at this epoch's start
 
         def seen(self, batch: int) -> int:
             return min((batch + 1) * self.batch_size, self.samples) if batch >= 0 else 0
@@ -465,6 +519,8 @@ def _events_callback() -> type:
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             with self.lock:  # the previous epoch's batch ends have all run (Keras waits for them at its end)
                 self.epoch, self.last = epoch, (-1, 0.0)
+                # the variables are attached now (JAX detaches them during the epoch's steps)
+                self.rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             logs = dict(logs or {})
@@ -486,7 +542,8 @@ def _events_callback() -> type:
                     return
                 if "loss" in logs:
                     logs["loss"] = batch_loss(mean_before, logs["loss"], self.seen(before), self.seen(batch))
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                step = self.epoch * (self.params.get("steps") or 0) + batch
+                logs["learning_rate"] = learning_rate_at(self.model.optimizer, step, self.rate)
                 self.queue.put({"event": "batch", "epoch": self.epoch + 1, "step": batch + 1,
                                 "steps": self.params.get("steps"), **logs,
                                 "samples_per_s": self.batches * self.batch_size / max(now - self.last_sent, 1e-9)})
@@ -540,7 +597,8 @@ def _checkpoints_callback() -> type:
             if self.best_weights is not None:
                 current = self.model.get_weights()
                 self.model.set_weights(self.best_weights)
-                self.model.save(self.folder / BEST)
+                # what is exported from a run: a recipe's network, not the trainer around it (kept in LAST)
+                getattr(self.model, "network", self.model).save(self.folder / BEST)
                 self.model.set_weights(current)
                 self.best_weights = None
                 self.queue.put({"event": "checkpoint", "kind": "best", "epoch": self.best_epoch, "file": BEST})
@@ -587,7 +645,8 @@ def _preview_weights_callback() -> type:
             if not self.wanted.is_set():
                 return
             started = time.perf_counter()
-            save_weights_file(collect_weights(self.model), self.path)
+            network = getattr(self.model, "network", self.model)  # a recipe trains the network it holds
+            save_weights_file(collect_weights(network), self.path)
             self.queue.put({"event": "weights", "epoch": self.epoch, "file": str(self.path)})
             now = time.perf_counter()
             self.written, self.next_write = True, now + max(PREVIEW_INTERVAL_S, (now - started) / PREVIEW_SHARE)

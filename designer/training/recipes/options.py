@@ -1,0 +1,53 @@
+"""A project's training recipe and its options, read strictly (no Keras here: projects validate fast).
+
+``supervised`` is ``fit`` on the whole network; ``gan`` and ``vae`` train two blocks of one document
+against each other (see ``designer.training.recipes``). The options name those blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from designer.graph.serialize import DocumentFormatError
+
+RECIPES = ("supervised", "gan", "vae")
+RECONSTRUCTIONS = ("binary_crossentropy", "squared_error")
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "gan": {"generator": "generator", "discriminator": "discriminator", "label_smoothing": 0.1},
+    "vae": {"encoder": "encoder", "decoder": "decoder", "beta": 1.0, "reconstruction": "binary_crossentropy"},
+}
+# The blocks each recipe trains, in the order its networks are called: first the one that makes images.
+ROLES = {"gan": ("generator", "discriminator"), "vae": ("decoder", "encoder")}
+
+
+def recipe_options(recipe: str, given: dict[str, Any] | None, where: str = "training") -> dict[str, Any]:
+    """The recipe's options with defaults filled in; ``DocumentFormatError`` names a wrong one and what it takes."""
+    if recipe not in RECIPES:
+        raise DocumentFormatError(f"{where}.recipe", f"{recipe!r} is not one of {', '.join(RECIPES)}")
+    if recipe == "supervised":
+        return {}
+    defaults = DEFAULTS[recipe]
+    options = {**defaults, **(given or {})}
+    for key in options:
+        if key not in defaults:
+            raise DocumentFormatError(f"{where}.{recipe}.{key}", f"unknown {recipe} option (known: "
+                                      f"{', '.join(defaults)})")
+    for role in ROLES[recipe]:
+        if not isinstance(options[role], str) or not options[role]:
+            raise DocumentFormatError(f"{where}.{recipe}.{role}", f"{options[role]!r} is not the name of a block")
+    if options[ROLES[recipe][0]] == options[ROLES[recipe][1]]:
+        raise DocumentFormatError(f"{where}.{recipe}", f"the {' and the '.join(ROLES[recipe])} must be two "
+                                  "different blocks")
+    number, low, high = ("label_smoothing", 0, 0.5) if recipe == "gan" else ("beta", 0, float("inf"))
+    value = options[number]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+        raise DocumentFormatError(f"{where}.{recipe}.{number}", f"{value!r} is not a number in [{low}, {high})")
+    if recipe == "vae" and options["reconstruction"] not in RECONSTRUCTIONS:
+        raise DocumentFormatError(f"{where}.vae.reconstruction", f"{options['reconstruction']!r} is not one of "
+                                  f"{', '.join(RECONSTRUCTIONS)}")
+    return options
+
+
+def image_block(recipe: str, options: dict[str, Any]) -> str:
+    """The block that makes images: what ``generate`` runs and exports default to (generator, decoder)."""
+    return str(options[ROLES[recipe][0]])
