@@ -80,6 +80,8 @@ def vae_project(**training) -> dict:
     ({"recipe": "diffusion"}, "training.recipe", "one of supervised, gan, vae"),
     ({"recipe": "gan", "gan": {"label_smoothing": 0.7}}, "training.gan.label_smoothing", "[0, 0.5)"),
     ({"recipe": "gan", "gan": {"generatr": "g"}}, "training.gan.generatr", "unknown gan option"),
+    ({"recipe": "gan", "gan": {"discriminator_learning_rate": 0}}, "training.gan.discriminator_learning_rate",
+     "leave it out to use the training's learning rate"),
     ({"recipe": "vae", "vae": {"beta": -1}}, "training.vae.beta", "not a number"),
     ({"recipe": "vae", "vae": {"encoder": "decoder"}}, "training.vae", "two different blocks"),
     ({"recipe": "vae", "vae": {"reconstruction": "l1"}}, "training.vae.reconstruction", "binary_crossentropy"),
@@ -106,10 +108,16 @@ def test_a_gan_trains_through_the_worker_with_both_losses_and_a_grid_each_epoch(
 
     from designer.training.recipes import generate, interpolate
 
-    events = _run(gan_project(), tmp_path, trainer)
+    events = _run(gan_project(gan={"discriminator_learning_rate": 4e-4}), tmp_path, trainer)
     assert events[-1]["event"] == "finished", events[-1]
     epochs = [e for e in events if e["event"] == "epoch"]
     assert len(epochs) == 2 and all(np.isfinite([e["d_loss"], e["g_loss"]]).all() for e in epochs)
+    # each network took one step of its own optimizer per batch, the discriminator at its own rate
+    optimizers = keras.saving.load_model(tmp_path / "out" / "last.keras", safe_mode=True).optimizer
+    batches = 2 * -(-events[-1]["samples"] // 32)
+    assert [int(optimizers.generator.iterations), int(optimizers.discriminator.iterations)] == [batches, batches]
+    assert float(optimizers.discriminator.learning_rate) == pytest.approx(4e-4)
+    assert float(optimizers.generator.learning_rate) == pytest.approx(1e-3)  # the training's learning rate
     samples = [e for e in events if e["event"] == "samples"]
     assert [(e["epoch"], e["file"]) for e in samples] == [(1, "samples/epoch_001.png"), (2, "samples/epoch_002.png")]
     out = tmp_path / "out"
@@ -248,6 +256,17 @@ def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_pat
     first_epoch = next(e for e in events if e["event"] == "epoch")
     last_epoch = [e for e in resumed if e["event"] == "epoch"][-1]
     assert all(np.isfinite(last_epoch[k]) for k in losses)
+    if project.training["recipe"] == "gan":  # both optimizers went on counting (and with their moments)
+        import keras
+
+        from designer.training.records import download_run
+        from designer.training.worker import LAST
+
+        saved = keras.saving.load_model(download_run(again.tracking_uri, again.run_id, tmp_path / "again") / LAST,
+                                        safe_mode=True).optimizer
+        per_epoch = -(-resumed[-1]["samples"] // 64)
+        done = [int(saved.generator.iterations), int(saved.discriminator.iterations)]
+        assert done[0] == done[1] > 2 * per_epoch, (done, per_epoch)
     if project.training["recipe"] == "vae":  # the trained state came back: it starts where it left off
         assert last_epoch["loss"] < first_epoch["loss"]
 

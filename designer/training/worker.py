@@ -295,9 +295,15 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
             _adapt(model, splits.train.x, queue)
         steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
         if resume is None:
-            optimizer = keras.optimizers.get({"class_name": spec.optimizer, "config": {
-                "learning_rate": learning_rate_schedule(keras, spec, steps), **spec.optimizer_args,
-                **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
+            def optimizer_at(rate: float) -> Any:
+                return keras.optimizers.get({"class_name": spec.optimizer, "config": {
+                    "learning_rate": learning_rate_schedule(keras, spec, steps, rate), **spec.optimizer_args,
+                    **({"clipnorm": spec.gradient_clip} if spec.gradient_clip else {})}})
+
+            optimizer = optimizer_at(spec.learning_rate)
+            if recipe == "gan":  # the discriminator steps with an optimizer (and a learning rate) of its own
+                optimizer = gan.GANOptimizers(optimizer, optimizer_at(
+                    spec.recipe_options["discriminator_learning_rate"] or spec.learning_rate))
             jit = "auto" if spec.jit_compile is None else spec.jit_compile
             if recipe:  # the recipe's loss is its own (compute_loss)
                 model.compile(optimizer=optimizer, jit_compile=jit)
@@ -434,9 +440,10 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
     raise _Stopped("device", "all_gpus needs the tensorflow or jax backend; torch trains on one GPU here")
 
 
-def learning_rate_schedule(keras: Any, spec: Any, steps: int) -> Any:
-    """The spec's schedule as a Keras LearningRateSchedule over ``steps`` optimizer steps."""
-    lr, schedules = spec.learning_rate, keras.optimizers.schedules
+def learning_rate_schedule(keras: Any, spec: Any, steps: int, lr: float | None = None) -> Any:
+    """The spec's schedule as a Keras LearningRateSchedule over ``steps`` optimizer steps, from the rate ``lr``
+    (default the spec's learning rate)."""
+    lr, schedules = spec.learning_rate if lr is None else lr, keras.optimizers.schedules
     if spec.schedule == "step":  # divide by 10 at half and at three quarters of training
         return schedules.PiecewiseConstantDecay([steps // 2, (3 * steps) // 4], [lr, lr / 10, lr / 100])
     if spec.schedule == "exponential":

@@ -13,7 +13,8 @@ from designer.graph.serialize import DocumentFormatError
 RECIPES = ("supervised", "gan", "vae")
 RECONSTRUCTIONS = ("binary_crossentropy", "squared_error")
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "gan": {"generator": "generator", "discriminator": "discriminator", "label_smoothing": 0.1},
+    "gan": {"generator": "generator", "discriminator": "discriminator", "label_smoothing": 0.1,
+            "discriminator_learning_rate": None},
     "vae": {"encoder": "encoder", "decoder": "decoder", "beta": 1.0, "reconstruction": "binary_crossentropy"},
 }
 # The blocks each recipe trains, in the order its networks are called: first the one that makes images.
@@ -42,6 +43,10 @@ def recipe_options(recipe: str, given: dict[str, Any] | None, where: str = "trai
     value = options[number]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
         raise DocumentFormatError(f"{where}.{recipe}.{number}", f"{value!r} is not a number in [{low}, {high})")
+    rate = options.get("discriminator_learning_rate")  # None: the training's learning rate
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1):
+        raise DocumentFormatError(f"{where}.gan.discriminator_learning_rate", f"{rate!r} is not a learning rate "
+                                  "in (0, 1); leave it out to use the training's learning rate")
     if recipe == "vae" and options["reconstruction"] not in RECONSTRUCTIONS:
         raise DocumentFormatError(f"{where}.vae.reconstruction", f"{options['reconstruction']!r} is not one of "
                                   f"{', '.join(RECONSTRUCTIONS)}")
