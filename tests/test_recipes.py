@@ -113,6 +113,8 @@ def test_a_gan_trains_through_the_worker_with_both_losses_and_a_grid_each_epoch(
     epochs = [e for e in events if e["event"] == "epoch"]
     assert len(epochs) == 2 and all(np.isfinite([e["d_loss"], e["g_loss"]]).all() for e in epochs)
     # each network took one step of its own optimizer per batch, the discriminator at its own rate
+    from designer.training.recipes import gan  # noqa: F401  (registers the trainer that last.keras holds)
+
     optimizers = keras.saving.load_model(tmp_path / "out" / "last.keras", safe_mode=True).optimizer
     batches = 2 * -(-events[-1]["samples"] // 32)
     assert [int(optimizers.generator.iterations), int(optimizers.discriminator.iterations)] == [batches, batches]
@@ -259,6 +261,7 @@ def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_pat
     if project.training["recipe"] == "gan":  # both optimizers went on counting (and with their moments)
         import keras
 
+        from designer.training.recipes import gan  # noqa: F401  (registers the trainer that last.keras holds)
         from designer.training.records import download_run
         from designer.training.worker import LAST
 

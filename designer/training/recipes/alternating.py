@@ -5,8 +5,9 @@ nothing written in ``keras.ops`` that draws its own noise; each update takes the
 its variables alone and applies it with its optimizer before the next loss is computed (so the generator
 meets the discriminator as just updated). Keras 3 has no backend-agnostic gradient, so each backend gets its
 own ``train_step``, after Keras's guides on writing one: a gradient tape (TensorFlow), ``backward`` (PyTorch)
-and, for JAX, a pure function of the variables' values: the state comes in and goes out, and the trainer's
-Python code runs under a ``keras.StatelessScope`` that maps every variable to its current value.
+and, for JAX, a pure function of the variables' values: the state comes in and goes out, the trainer's
+Python code runs under a ``keras.StatelessScope`` that maps every variable to its current value, and each
+optimizer steps by its ``stateless_apply``.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def _jax(trainer: Any, state: Sequence[Sequence[Any]], data: Any) -> tuple[dict[
 
         (_, (loss, after)), grads = jax.value_and_grad(scaled_loss, has_aux=True)([current[id(v)] for v in variables])
         current.update(after)  # the noise seed and any moving statistics the forward pass moved on
-        current.update(run(lambda o=optimizer, g=grads, v=variables: o.apply(g, v))[1])
+        state = optimizer.variables  # its share of the trainer's optimizer variables
+        values, moved = optimizer.stateless_apply([current[id(v)] for v in state], grads,
+                                                  [current[id(v)] for v in variables])
+        current.update({**dict(zip(map(id, variables), values, strict=True)),
+                        **dict(zip(map(id, state), moved, strict=True))})
         losses.append(loss)
     logs, after = run(lambda: trainer.track(*losses))
     current.update(after)

@@ -1,8 +1,9 @@
 """What the GAN and VAE trainers share: finding their blocks, saving, the per-epoch sample grid.
 
-The trainers change only the loss (``compute_loss``, written once in ``keras.ops``) and the logged
-metrics (``compute_metrics``); Keras's own ``train_step`` for the backend in use takes the gradient
-and applies it. So the same recipe trains on TensorFlow, JAX and PyTorch with no backend code.
+Their losses are written once in ``keras.ops``. The VAE changes only the loss (``compute_loss``) and the
+logged metrics (``compute_metrics``), and Keras's own ``train_step`` for the backend in use takes the
+gradient; the GAN steps its two networks in turn with an optimizer each, the one piece written per
+backend (``alternating``). So the recipes train on TensorFlow, JAX and PyTorch.
 """
 
 from __future__ import annotations
