@@ -36,19 +36,30 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
     assert "'encoder'" in seen["vae"] and "add it, or name the encoder" in seen["vae"]
     assert window.project.training["recipe"] == "gan"
     assert window.project.training["gan"] == {"label_smoothing": 0.2}  # only what differs from the defaults
-    assert window.undo.count() == 1
+    assert window.undo.count() == 1  # one edit
 
     def choose_discriminator_as_generator(dialog):
         dialog.recipe.editors["gan"]["generator"].setCurrentText("discriminator")
         dialog.recipe.editors["gan"]["discriminator"].setCurrentText("generator")
         seen["swapped"] = dialog.recipe.problems.text()
-        dialog.recipe.recipe.setCurrentIndex(RECIPES.index("supervised"))
         return True
 
     answer_options(monkeypatch, choose_discriminator_as_generator)
     dock.edit_options()
-    assert "discriminator must end in one unit" in seen["swapped"]  # the analysis's message, pinned to the block
+    assert "discriminator must end in one unit" in seen["swapped"]  # the analysis's message, in the dialog
+    # ... and in the window's analysis, pinned to the block at fault (the one now named the discriminator)
+    names = {node.id: node.name for node in window.project.document.nodes.values()}
+
+    def pinned():
+        return [names.get(d.node) for d in window.analysis.diagnostics if d.code == "recipe"]
+
+    qtbot.waitUntil(lambda: window.analysis is not None and set(pinned()) == {"generator"}, timeout=30_000)
+    answer_options(monkeypatch, lambda dialog: dialog.recipe.recipe.setCurrentIndex(RECIPES.index("supervised"))
+                   or True)
+    dock.edit_options()
     assert "recipe" not in window.project.training  # back to the default, in the project too
+    qtbot.waitUntil(lambda: not pinned(), timeout=30_000)
+    window.undo.undo()
     window.undo.undo()
     assert window.project.training["recipe"] == "gan" and window.project.training["gan"] == {"label_smoothing": 0.2}
     window.undo.undo()
@@ -93,3 +104,30 @@ def test_a_gan_trains_with_its_sample_grid_live_and_generates_from_results(qtbot
 
     results.reset()  # another project: nothing of the run stays
     assert not results.pages.isTabVisible(results.pages.indexOf(page)) and page.final.image.isNull()
+
+
+def test_the_monitor_puts_every_loss_on_the_loss_plot_and_shows_the_latest_grid(qtbot, tmp_path):
+    from PIL import Image
+
+    from designer.app.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    qtbot.addWidget(monitor)
+    monitor.show()
+    monitor.reset(running=True, epochs=2)
+    assert monitor.samples.isHidden()  # a supervised run never shows an empty picture
+    grid = (np.random.default_rng(0).random((148, 292)) * 255).astype("uint8")  # as a run writes: 8×8 digits, ×4
+    Image.fromarray(grid).save(tmp_path / "epoch_001.png")
+    monitor.add_events([
+        {"event": "batch", "epoch": 1, "step": 1, "steps": 2, "d_loss": 1.3, "g_loss": 0.7},
+        {"event": "epoch", "epoch": 1, "loss": 9.0, "val_loss": 8.0, "val_kl_loss": 2.0, "accuracy": 0.5},
+        {"event": "samples", "epoch": 1, "file": "samples/epoch_001.png",
+         "png": (tmp_path / "epoch_001.png").read_bytes()},
+        {"event": "samples", "epoch": 2, "file": "samples/epoch_002.png", "png": b"not a picture"},
+    ])
+    assert {name for where, name in monitor.curves if where == "loss"} >= {"d_loss", "g_loss", "val_loss",
+                                                                            "val_kl_loss"}
+    assert not monitor.samples.isHidden() and "epoch 1" in monitor.samples.caption.text()  # the broken one skipped
+    assert (monitor.samples.image.width(), monitor.samples.image.height()) == (292, 148)
+    monitor.reset(running=False)
+    assert monitor.samples.isHidden() and monitor.samples.image.isNull()

@@ -318,6 +318,10 @@ class MainWindow(QMainWindow):
         }
 
     def _analysed(self, analysis: Any) -> None:
+        from designer.app.generative.recipe_editor import project_diagnostics
+
+        if self.project is not None:  # a GAN's or VAE's blocks that do not fit, pinned to the block
+            analysis.diagnostics += project_diagnostics(self.state.root, analysis, self.project.training)
         self.analysis = analysis
         self.canvas.sync(self.state.doc, self.describe)
         self._network_shapes(analysis)
@@ -619,6 +623,7 @@ class MainWindow(QMainWindow):
             self._training.data.load_project(self.project.data, self.project.training, self.project_folder())
         if self.analysis is not None:  # another recipe checks the data against other shapes
             self._network_shapes(self.analysis)
+        self.background.request(self.state.root)  # and its blocks against each other
         self._update_title()
 
     def show_experiments(self) -> Any:

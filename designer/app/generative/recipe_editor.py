@@ -126,6 +126,16 @@ def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
     return spin
 
 
+def project_diagnostics(doc: Any, analysis: Any, training: dict[str, Any]) -> list[Any]:
+    """The project's recipe checked on an analysis of its network: diagnostics pinned to the block at fault,
+    as ``netdesigner analyze`` adds them (none for a supervised network)."""
+    from designer.keras_bridge.recipe_checks import recipe_diagnostics
+    from designer.training.recipes.options import recipe_options
+
+    recipe = training.get("recipe", "supervised")
+    return recipe_diagnostics(doc, analysis, recipe, recipe_options(recipe, training.get(recipe)))
+
+
 def recipe_problems(doc: Any, analysis: Any, recipe: str, options: dict[str, Any]) -> list[str]:
     """What analysis says of a recipe's blocks in ``doc`` (an analysis of it), each message naming its block;
     nothing while the document has no analysis yet."""
