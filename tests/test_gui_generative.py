@@ -129,5 +129,7 @@ def test_the_monitor_puts_every_loss_on_the_loss_plot_and_shows_the_latest_grid(
                                                                             "val_kl_loss"}
     assert not monitor.samples.isHidden() and "epoch 1" in monitor.samples.caption.text()  # the broken one skipped
     assert (monitor.samples.image.width(), monitor.samples.image.height()) == (292, 148)
+    assert "none, this recipe logs its losses" in monitor.plots["metric"].titleLabel.text
     monitor.reset(running=False)
     assert monitor.samples.isHidden() and monitor.samples.image.isNull()
+    assert monitor.plots["metric"].titleLabel.text == "Metrics"

@@ -33,6 +33,7 @@ SMOOTHING = 0.9
 ETA_AFTER_S, ETA_AFTER_BATCHES = 1.0, 3  # of steady batches before the remaining time is estimated
 OVERLAY_COLORS = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
 PLOTS = ("loss", "metric", "lr", "speed")
+TITLES = {"loss": "Loss", "metric": "Metrics", "lr": "Learning rate", "speed": "Samples/s"}
 KEYED = ("loss", "metric")  # plots with a key under them; the others hold one curve, named by the title
 KEY_COLUMNS = 3
 SKIP = ("event", "epoch", "step", "steps", "samples_per_s", "learning_rate", "wall_time")
@@ -154,9 +155,8 @@ class TrainingMonitor(QWidget):
         header.setStretch(1, 1)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
-        titles = {"loss": "Loss", "metric": "Metrics", "lr": "Learning rate", "speed": "Samples/s"}
         for i, key in enumerate(PLOTS):
-            title = titles[key]
+            title = TITLES[key]
             plot = self.graphics.addPlot(row=i // 2 * 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.25)
             for axis in ("left", "bottom"):  # labels on major ticks only: text is most of an axis's paint
@@ -209,6 +209,7 @@ class TrainingMonitor(QWidget):
         self.console.hide()
         self.samples.clear()
         self.samples.hide()  # until a GAN or VAE run sends its first grid
+        self.plots["metric"].setTitle(TITLES["metric"])
         self.epochs, self.started_at, self.position = epochs, time.perf_counter(), 0.0
         self.phase = "starting TensorFlow"  # what the run waits for until its first batch
         self.first_batch: tuple[float, float] | None = None  # when and where (in epochs) batches began
@@ -339,6 +340,8 @@ class TrainingMonitor(QWidget):
         if "png" in event and self.samples.show_png(event["png"], f"Samples after epoch {event['epoch']} "
                                                                     "(the same noise each epoch)"):
             self.samples.show()
+        if not any(where == "metric" for where, _ in self.curves):  # an empty plot should say why it is
+            self.plots["metric"].setTitle("Metrics: none, this recipe logs its losses")
 
     def redraw(self, everything: bool = False) -> None:
         """One plot per tick, in turn (each plot redraws five times a second): a tick then repaints a
