@@ -30,6 +30,8 @@ def main(out: Path) -> None:
     dock.monitor.redraw(everything=True)
     app.processEvents()
     window.grab().save(str(out / "gan_training.png"))
+    dock.controller.stop()  # the run ends after its batch, so the window has nothing to ask on closing
+    assert wait_until(lambda: not dock.controller.running, timeout=300)
     dock.controller.shutdown()
     background.stop()
     window.undo.setClean()

@@ -129,11 +129,16 @@ def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
 def project_diagnostics(doc: Any, analysis: Any, training: dict[str, Any]) -> list[Any]:
     """The project's recipe checked on an analysis of its network: diagnostics pinned to the block at fault,
     as ``netdesigner analyze`` adds them (none for a supervised network)."""
+    from designer.graph.serialize import DocumentFormatError
     from designer.keras_bridge.recipe_checks import recipe_diagnostics
     from designer.training.recipes.options import recipe_options
 
     recipe = training.get("recipe", "supervised")
-    return recipe_diagnostics(doc, analysis, recipe, recipe_options(recipe, training.get(recipe)))
+    try:
+        options = recipe_options(recipe, training.get(recipe))
+    except DocumentFormatError:  # training refuses the options with their own message; nothing to pin
+        return []
+    return recipe_diagnostics(doc, analysis, recipe, options)
 
 
 def recipe_problems(doc: Any, analysis: Any, recipe: str, options: dict[str, Any]) -> list[str]:
@@ -157,9 +162,13 @@ def fit_shapes(doc: Any, analysis: Any, training: dict[str, Any], inputs: list[A
         return inputs, outputs
     if recipe == "vae":
         return inputs[:1], []
+    from designer.graph.serialize import DocumentFormatError
     from designer.training.recipes.options import recipe_options
 
-    name = recipe_options(recipe, training.get(recipe))["generator"]
+    try:
+        name = recipe_options(recipe, training.get(recipe))["generator"]
+    except DocumentFormatError:  # training says what is wrong with the options
+        return [], []
     made = [analysis.nodes[node.id].outputs[0][0] for node in doc.nodes.values()
             if node.name == name and node.is_block and node.id in analysis.nodes and analysis.nodes[node.id].outputs]
     return made[:1], []
