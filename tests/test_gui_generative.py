@@ -26,7 +26,7 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
         assert {"generator", "discriminator"} <= {editor.editors["gan"]["generator"].itemText(i)
                                                   for i in range(editor.editors["gan"]["generator"].count())}
         editor.recipe.setCurrentIndex(RECIPES.index("vae"))  # a GAN's blocks are no encoder and decoder
-        seen["vae"] = editor.problems.text()
+        seen["vae"] = " ".join(editor.problems.text().split())  # as read, not as wrapped
         editor.recipe.setCurrentIndex(RECIPES.index("gan"))
         editor.editors["gan"]["label_smoothing"].setValue(0.2)
         return True
@@ -41,7 +41,7 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
     def choose_discriminator_as_generator(dialog):
         dialog.recipe.editors["gan"]["generator"].setCurrentText("discriminator")
         dialog.recipe.editors["gan"]["discriminator"].setCurrentText("generator")
-        seen["swapped"] = dialog.recipe.problems.text()
+        seen["swapped"] = " ".join(dialog.recipe.problems.text().split())
         return True
 
     answer_options(monkeypatch, choose_discriminator_as_generator)

@@ -4,15 +4,16 @@ together is said at once, with the analysis's own message, before the options ar
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +32,7 @@ HELP = {
     "beta": "The weight of the KL term: above 1 a smoother latent space, below 1 sharper reconstructions",
     "reconstruction": "binary_crossentropy for images in [0, 1] (sigmoid outputs), squared_error otherwise",
 }
+WRAP = 56  # characters a line of the problems
 # What a recipe's options are checked with: (recipe, options with defaults) -> the analysis's messages.
 Check = Callable[[str, dict[str, Any]], list[str]]
 
@@ -45,9 +47,9 @@ class RecipeEditor(QWidget):
             self.recipe.addItem(NAMES[recipe], recipe)
         self.recipe.setToolTip("How the network is trained: fit on the data's targets, or two blocks of it "
                                "trained against each other (GAN) or together as a variational autoencoder")
-        self.pages = QStackedWidget()
+        # one page of options per recipe, only the chosen one shown (so the dialog is as tall as it needs)
+        self.pages: dict[str, QWidget] = {"supervised": QWidget()}
         self.editors: dict[str, dict[str, QWidget]] = {"supervised": {}}
-        self.pages.addWidget(QWidget())
         for recipe in ("gan", "vae"):
             given = {**DEFAULTS[recipe], **(training.get(recipe) or {})}
             form = QFormLayout()
@@ -65,14 +67,15 @@ class RecipeEditor(QWidget):
             self.editors[recipe] = editors
             page = QWidget()
             page.setLayout(form)
-            self.pages.addWidget(page)
-        self.problems = QLabel("")
-        self.problems.setWordWrap(True)
+            self.pages[recipe] = page
+        self.problems = QLabel("")  # wrapped here: a word-wrapping label makes a form squeeze its rows
+        self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setStyleSheet("color: #c62828")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.recipe)
-        layout.addWidget(self.pages)
+        for page in self.pages.values():
+            layout.addWidget(page)
         layout.addWidget(self.problems)
         self.recipe.currentIndexChanged.connect(self._chosen)
         self.recipe.setCurrentIndex(RECIPES.index(training.get("recipe", "supervised")))
@@ -97,15 +100,17 @@ class RecipeEditor(QWidget):
         return out
 
     def _chosen(self) -> None:
-        self.pages.setCurrentIndex(RECIPES.index(self.chosen()))
+        for recipe, page in self.pages.items():
+            page.setVisible(recipe == self.chosen())
         self._recheck()
 
     def _recheck(self, *_: Any) -> list[str]:
         """The analysis's messages for the chosen recipe's blocks (none for supervised)."""
         recipe = self.chosen()
         problems = self.check(recipe, self.options(recipe)) if self.check and recipe != "supervised" else []
-        self.problems.setText("<br>".join(f"✖ {p}" for p in problems))
+        self.problems.setText("\n".join(textwrap.fill(f"✖ {p}", WRAP) for p in problems))
         self.problems.setVisible(bool(problems))
+        QTimer.singleShot(0, self.window().adjustSize)  # the dialog grows or shrinks with what it shows
         return problems
 
 
