@@ -63,8 +63,9 @@ class SampleGrid(QWidget):
             return
         room = self.picture.size()
         scale = min(room.width() / self.image.width(), room.height() / self.image.height())
-        if scale >= 1:
-            scale = int(scale)  # whole pixels: every sample pixel the same size
+        if scale >= 2:
+            scale = int(scale)  # whole pixels: every sample pixel the same size (below 2, a run's grid, whose
+            # pixels are blocks already, fills the room instead, a block a pixel wider here and there)
         size = self.image.size() * max(scale, 0.05)
         self.picture.setPixmap(QPixmap.fromImage(self.image.scaled(
             size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)))

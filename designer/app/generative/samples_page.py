@@ -61,7 +61,7 @@ class SamplesPage(QWidget):
         split = QSplitter()
         for widget in (self.final, self.interpolation, right):
             split.addWidget(widget)
-        split.setSizes([300, 300, 420])
+        split.setSizes([300, 560, 440])  # the interpolation is twice as wide as tall
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
