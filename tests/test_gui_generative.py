@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QProcess
 from test_gui_training import open_copy, window  # noqa: F401  (the fixture)
 
@@ -66,6 +67,7 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
     assert "gan" not in window.project.training and window.undo.isClean()
 
 
+@pytest.mark.slow  # two epochs, then a generate process that imports TensorFlow: about a minute
 def test_a_gan_trains_with_its_sample_grid_live_and_generates_from_results(qtbot, window, tmp_path):  # noqa: F811
     dock = open_copy(qtbot, window, tmp_path, sample="gan_digits", epochs=2, batch_size=64)
     assert "fits the network" in dock.data.fit.text()
