@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -110,7 +110,10 @@ class RecipeEditor(QWidget):
         problems = self.check(recipe, self.options(recipe)) if self.check and recipe != "supervised" else []
         self.problems.setText("\n".join(textwrap.fill(f"✖ {p}", WRAP) for p in problems))
         self.problems.setVisible(bool(problems))
-        QTimer.singleShot(0, self.window().adjustSize)  # the dialog grows or shrinks with what it shows
+        window = self.window()
+        if window is not self and window.layout() is not None:  # the dialog grows or shrinks with what it shows
+            window.layout().activate()
+            window.adjustSize()
         return problems
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -28,9 +28,15 @@ from designer.app.subprocesses import designer_process
 EACH_CLASS = -1  # the class box's "every class in turn"
 
 
+class _Fetched(QObject):
+    """Carries the grids from the reading thread to the GUI thread. Not a child of the page: a page deleted
+    while the thread reads (its window closed) must not be what the thread emits on."""
+
+    done = Signal(int, object)  # generation, the folder with the grids, None, or why they could not be read
+
+
 class SamplesPage(QWidget):
     available = Signal(bool)  # the shown run is a GAN or VAE with sample grids (the page is worth a tab)
-    _fetched = Signal(int, object)  # generation, the folder with the grids, None, or why they could not be read
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +71,8 @@ class SamplesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
-        self._fetched.connect(self._show)
+        self.fetched = _Fetched()
+        self.fetched.done.connect(self._show)
         self.run: tuple[str, str] | None = None  # tracking URI, run id
         self.folder = Path(".")  # the project's folder: the generate process runs there
         self.generation = 0
@@ -93,17 +100,8 @@ class SamplesPage(QWidget):
             return
         self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-samples-", ignore_cleanup_errors=True)
         self.loading = True
-        threading.Thread(target=self._fetch, args=(self.generation, *run, Path(self.scratch.name)), daemon=True,
-                         name="sample-grids").start()
-
-    def _fetch(self, generation: int, tracking_uri: str, run_id: str, folder: Path) -> None:
-        try:
-            from designer.training.records import download_sample_grids
-
-            result: object = download_sample_grids(tracking_uri, run_id, folder / "grids")
-        except Exception as exc:  # a store gone: said on the page, not raised
-            result = f"The run's samples could not be read: {exc}"
-        self._fetched.emit(generation, result)
+        threading.Thread(target=_fetch, args=(self.fetched, self.generation, *run, Path(self.scratch.name)),
+                         daemon=True, name="sample-grids").start()
 
     def _show(self, generation: int, result: object) -> None:
         if generation != self.generation:
@@ -176,6 +174,16 @@ class SamplesPage(QWidget):
         self.generated.show_image(array_image(grid(x, columns)), f"{len(x)} samples, seed {self.seed.value()}"
                                   + (f", classes {_classes(y)}" if y is not None else ""))
         self.status.setText("")
+
+
+def _fetch(fetched: _Fetched, generation: int, tracking_uri: str, run_id: str, folder: Path) -> None:
+    try:
+        from designer.training.records import download_sample_grids
+
+        result: object = download_sample_grids(tracking_uri, run_id, folder / "grids")
+    except Exception as exc:  # a store gone: said on the page, not raised
+        result = f"The run's samples could not be read: {exc}"
+    fetched.done.emit(generation, result)
 
 
 def _conditional(project_file: Path) -> bool:
