@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
         }
 
     def _analysed(self, analysis: Any) -> None:
-        from designer.app.generative.recipe_editor import project_diagnostics
+        from designer.app.generative.recipe_fit import project_diagnostics
 
         if self.project is not None:  # a GAN's or VAE's blocks that do not fit, pinned to the block
             analysis.diagnostics += project_diagnostics(self.state.root, analysis, self.project.training)
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
         except (KeyError, IndexError):  # the graph does not analyse yet: nothing to check against
             return
         if self._training is not None and self.project is not None:
-            from designer.app.generative.recipe_editor import fit_shapes
+            from designer.app.generative.recipe_fit import fit_shapes
 
             self._training.data.set_network_shapes(*fit_shapes(root, analysis, self.project.training, inputs,
                                                                outputs))

@@ -452,7 +452,7 @@ class TrainingDock(QTabWidget):
         self.runs.set_store(tracking_uri, project.name)
 
     def edit_options(self) -> None:
-        from designer.app.generative.recipe_editor import recipe_problems
+        from designer.app.generative.recipe_fit import recipe_problems
         from designer.app.training_options import TrainingOptionsDialog
 
         project, _ = self.project_getter()
