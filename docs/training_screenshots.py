@@ -22,20 +22,22 @@ from designer.app.background import Background
 from designer.app.main_window import MainWindow
 from designer.app.run import application, wait_until
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_projects" / "classic_cnn.kdn"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
 
 
-def open_sample() -> tuple[MainWindow, Background, Path]:
-    """The window on a copy of the classic CNN sample (8 epochs) in a scratch folder, Training tab shown."""
+def open_sample(name: str = "classic_cnn", training: dict | None = None) -> tuple[MainWindow, Background, Path]:
+    """The window on a copy of a sample (by default the classic CNN, 8 epochs) with ``training`` options
+    changed, in a scratch folder, Training tab shown."""
     folder = Path(tempfile.mkdtemp(prefix="screens-"))
-    project = json.loads(SAMPLE.read_text())
-    project["training"] = {**project["training"], "epochs": 8, "early_stopping_patience": None}
-    (folder / "classic_cnn.kdn").write_text(json.dumps(project))
+    project = json.loads((SAMPLES / f"{name}.kdn").read_text())
+    changes = {"epochs": 8, "early_stopping_patience": None} if training is None else training
+    project["training"] = {**project["training"], **changes}
+    (folder / f"{name}.kdn").write_text(json.dumps(project))
     background = Background()
     window = MainWindow(background)
     window.resize(1440, 960)
     window.show()
-    window.open_path(folder / "classic_cnn.kdn")
+    window.open_path(folder / f"{name}.kdn")
     dock = window.training
     assert wait_until(lambda: background.idle and window.analysis is not None and dock.data.dataset is not None)
     window.findChild(QDockWidget, "Training").raise_()  # once the docks are laid out, as a user's click

@@ -68,6 +68,8 @@ def test_train_to_completion_fills_plots_results_and_runs(qtbot, window, tmp_pat
     assert "accuracy" in dock.results.summary.text()
     qtbot.waitUntil(lambda: dock.runs.table.rowCount() == 1, timeout=30_000)
     assert (tmp_path / "runs.db").is_file()
+    qtbot.waitUntil(lambda: not dock.results.generative.loading, timeout=30_000)
+    assert not dock.results.pages.isTabVisible(dock.results.pages.indexOf(dock.results.generative))  # no GAN, no VAE
 
 
 def test_two_runs_overlay_and_export_from_results(qtbot, window, tmp_path, monkeypatch):

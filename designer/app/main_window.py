@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
 
             dock = TrainingDock(lambda: (self.project, self.project_folder()), self.change_setup)
             dock.notify = self.notify
+            dock.analysis = lambda: self.analysis
             dock.controller.warm, self.warm = self.warm, None
             dock.data.augment.connect(self.set_augmentation)
             self.previews.follow(dock.controller)
@@ -341,6 +342,10 @@ class MainWindow(QMainWindow):
         }
 
     def _analysed(self, analysis: Any) -> None:
+        from designer.app.generative.recipe_fit import project_diagnostics
+
+        if self.project is not None:  # a GAN's or VAE's blocks that do not fit, pinned to the block
+            analysis.diagnostics += project_diagnostics(self.state.root, analysis, self.project.training)
         self.analysis = analysis
         self.canvas.sync(self.state.doc, self.describe)
         self._network_shapes(analysis)
@@ -362,8 +367,11 @@ class MainWindow(QMainWindow):
             outputs = [analysis.nodes[o.node].outputs[o.port][0] for o in root.effective_outputs()]
         except (KeyError, IndexError):  # the graph does not analyse yet: nothing to check against
             return
-        if self._training is not None:
-            self._training.data.set_network_shapes(inputs, outputs)
+        if self._training is not None and self.project is not None:
+            from designer.app.generative.recipe_fit import fit_shapes
+
+            self._training.data.set_network_shapes(*fit_shapes(root, analysis, self.project.training, inputs,
+                                                               outputs))
 
     def _catalog_ready(self, catalog: Any) -> None:
         if self.warm_up and self.warm is None and self._training is None:
@@ -623,9 +631,12 @@ class MainWindow(QMainWindow):
         folder until it is saved."""
         return self.path.parent if self.path is not None else unsaved_folder()
 
-    def change_setup(self, data: dict[str, Any], training: dict[str, Any]) -> None:
+    def change_setup(self, data: dict[str, Any], training: dict[str, Any], whole: bool = False) -> None:
+        """One undoable edit of the data setup and the training options: ``training`` updates them, or with
+        ``whole`` (the options dialog's complete answer, defaults left out) replaces them, so an option set
+        back to its default is set back in the project too."""
         assert self.project is not None
-        merged = {**self.project.training, **training}
+        merged = training if whole else {**self.project.training, **training}
         if data != self.project.data or merged != self.project.training:
             self.undo.push(EditSections(self.project, {"data": data, "training": merged}, self._setup_changed))
 
@@ -633,6 +644,9 @@ class MainWindow(QMainWindow):
         assert self.project is not None
         if self._training is not None and self._training.data.setup() != self.project.data:  # undone/redone
             self._training.data.load_project(self.project.data, self.project.training, self.project_folder())
+        if self.analysis is not None:  # another recipe checks the data against other shapes
+            self._network_shapes(self.analysis)
+        self.background.request(self.state.root)  # and its blocks against each other
         self._update_title()
 
     def show_experiments(self) -> Any:

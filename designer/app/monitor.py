@@ -1,5 +1,7 @@
 """The live training monitor: loss and metric curves per iteration (each batch's own loss, and
 smoothed) with validation points per epoch, learning rate, samples/s, progress with ETA, Stop and Kill.
+Every loss goes on the loss plot (a GAN's d_loss and g_loss, a VAE's three), and a GAN's or VAE's
+grid of samples from fixed noise is shown beside the plots, the latest epoch's.
 
 Events only append to numpy buffers; a timer redraws one plot every 50 ms in turn, with pyqtgraph
 downsampling and clipping to the view, so a long run stays smooth and the event loop stays free.
@@ -25,10 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.generative.sample_grid import SampleGrid
+
 SMOOTHING = 0.9
 ETA_AFTER_S, ETA_AFTER_BATCHES = 1.0, 3  # of steady batches before the remaining time is estimated
 OVERLAY_COLORS = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
 PLOTS = ("loss", "metric", "lr", "speed")
+TITLES = {"loss": "Loss", "metric": "Metrics", "lr": "Learning rate", "speed": "Samples/s"}
 KEYED = ("loss", "metric")  # plots with a key under them; the others hold one curve, named by the title
 KEY_COLUMNS = 3
 SKIP = ("event", "epoch", "step", "steps", "samples_per_s", "learning_rate", "wall_time")
@@ -150,9 +155,8 @@ class TrainingMonitor(QWidget):
         header.setStretch(1, 1)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
-        titles = {"loss": "Loss", "metric": "Metrics", "lr": "Learning rate", "speed": "Samples/s"}
         for i, key in enumerate(PLOTS):
-            title = titles[key]
+            title = TITLES[key]
             plot = self.graphics.addPlot(row=i // 2 * 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.25)
             for axis in ("left", "bottom"):  # labels on major ticks only: text is most of an axis's paint
@@ -173,7 +177,12 @@ class TrainingMonitor(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
-        layout.addWidget(self.graphics, 1)
+        self.samples = SampleGrid()
+        self.samples.setToolTip("The same noise through the generator (or decoder) after each epoch")
+        body = QHBoxLayout()
+        body.addWidget(self.graphics, 3)
+        body.addWidget(self.samples, 1)
+        layout.addLayout(body, 1)
         layout.addWidget(self.console)
         self.curves: dict[tuple[str, str], _Curve] = {}
         self.y_ranges: dict[str, tuple[float, float]] = {}  # in data units, widened only when data leave it
@@ -198,6 +207,9 @@ class TrainingMonitor(QWidget):
         self.smoothed.clear()
         self.console.clear()
         self.console.hide()
+        self.samples.clear()
+        self.samples.hide()  # until a GAN or VAE run sends its first grid
+        self.plots["metric"].setTitle(TITLES["metric"])
         self.epochs, self.started_at, self.position = epochs, time.perf_counter(), 0.0
         self.phase = "starting TensorFlow"  # what the run waits for until its first batch
         self.first_batch: tuple[float, float] | None = None  # when and where (in epochs) batches began
@@ -289,6 +301,8 @@ class TrainingMonitor(QWidget):
                 self._batch(event)
             elif kind == "epoch":
                 self._epoch(event)
+            elif kind == "samples":
+                self._samples(event)
             elif kind == "note":
                 self.say(event["text"])
             elif kind in ("finished", "failed"):
@@ -304,7 +318,7 @@ class TrainingMonitor(QWidget):
         for name, value in event.items():
             if name in SKIP or not isinstance(value, (int, float)):
                 continue
-            plot = "loss" if name == "loss" else "metric"
+            plot = "loss" if name.endswith("loss") else "metric"
             color = self.color(name)
             self.curve(plot, name, _lighter(color)).add(x, value)
             smooth = self.smoothed.setdefault(name, DebiasedEma()).add(value)
@@ -317,9 +331,17 @@ class TrainingMonitor(QWidget):
     def _epoch(self, event: dict[str, Any]) -> None:
         for name, value in event.items():
             if name.startswith("val_") and isinstance(value, (int, float)):
-                plot = "loss" if name == "val_loss" else "metric"
+                plot = "loss" if name.endswith("loss") else "metric"
                 self.curve(plot, name, self.color(name), 2, symbol="o", dashed=True).add(float(event["epoch"]), value)
         self.position = float(event["epoch"])
+
+    def _samples(self, event: dict[str, Any]) -> None:
+        """The epoch's grid (its PNG read by whoever pumps the run's events)."""
+        if "png" in event and self.samples.show_png(event["png"], f"Samples after epoch {event['epoch']} "
+                                                                    "(the same noise each epoch)"):
+            self.samples.show()
+        if not any(where == "metric" for where, _ in self.curves):  # an empty plot should say why it is
+            self.plots["metric"].setTitle("Metrics: none, this recipe logs its losses")
 
     def redraw(self, everything: bool = False) -> None:
         """One plot per tick, in turn (each plot redraws five times a second): a tick then repaints a

@@ -1,5 +1,6 @@
 """A finished run's results: final metrics, the confusion matrix as a heat map, per-class
-precision/recall/F1, and export of the trained model in every format, each verified."""
+precision/recall/F1, and export of the trained model in every format, each verified; for a GAN or
+VAE, its samples and new ones generated on request."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.generative.samples_page import SamplesPage
 from designer.app.inspection.explain_page import ExplainPage
 from designer.app.subprocesses import designer_process
 from designer.export.formats import FORMATS, NAMES, SUFFIX, with_suffix
@@ -145,6 +147,9 @@ class ResultsView(QWidget):
         self.pages.setDocumentMode(True)
         self.pages.addTab(split, "Evaluation")
         self.pages.addTab(self.explain, "Explain")
+        self.generative = SamplesPage()
+        self.pages.addTab(self.generative, "Samples")
+        self.generative.available.connect(self._samples_available)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.report)
@@ -161,6 +166,7 @@ class ResultsView(QWidget):
         self.summary.setText("Results appear here when a run finishes.")
         self.report.hide()
         self.explain.set_run(None)
+        self.generative.set_run(None)
         self.pages.setCurrentIndex(0)
         for view in (self.matrix, self.per_class, self.samples, self.pairs):
             view.hide()
@@ -171,6 +177,8 @@ class ResultsView(QWidget):
         self.compress_button.setEnabled(self.export_button.isEnabled())
         self.explain.folder = self.folder
         self.explain.set_run((tracking_uri, self.run_id) if self.export_button.isEnabled() else None)
+        self.generative.folder = self.folder
+        self.generative.set_run((tracking_uri, self.run_id) if self.export_button.isEnabled() else None)
         if event["event"] != "finished":
             self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
             return
@@ -197,6 +205,15 @@ class ResultsView(QWidget):
                 for j, key in enumerate(("precision", "recall", "f1", "support")):
                     value = scores[key]
                     self.per_class.setItem(i, j, QTableWidgetItem(f"{value:.3f}" if key != "support" else str(value)))
+
+    def _samples_available(self, available: bool) -> None:
+        """A GAN's or VAE's run opens on its samples: it has no evaluation to show."""
+        index = self.pages.indexOf(self.generative)
+        self.pages.setTabVisible(index, available)
+        if available:
+            self.pages.setCurrentIndex(index)
+        elif self.pages.currentIndex() == index:
+            self.pages.setCurrentIndex(0)
 
     def export_dialog(self) -> None:
         fmt = self.format.currentText()

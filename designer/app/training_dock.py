@@ -398,8 +398,9 @@ class RunsList(QWidget):
 class TrainingDock(QTabWidget):
     """Setup · Monitor · Results · Runs, driven by the window's project."""
 
-    def __init__(self, project_getter: Callable[[], tuple[Any, Path]], on_setup: Callable[[dict, dict], None],
+    def __init__(self, project_getter: Callable[[], tuple[Any, Path]], on_setup: Callable[..., None],
                  parent: QWidget | None = None) -> None:
+        """``on_setup(data, training, whole=False)`` stores an edit of the data setup and training options."""
         super().__init__(parent)
         self.project_getter = project_getter
         self.data = DataSetup()
@@ -438,6 +439,7 @@ class TrainingDock(QTabWidget):
         self.data.changed.connect(lambda data: on_setup(data, self.data.splits()))
         self.on_setup = on_setup
         self.notify: Callable[[str], None] = lambda _: None
+        self.analysis: Callable[[], Any] = lambda: None  # the window's newest analysis of the network
 
     def show_project(self, project: Any, folder: Path, tracking_uri: str) -> None:
         """Another project: nothing of the last one's runs stays (curves, overlays, results, Export)."""
@@ -450,12 +452,17 @@ class TrainingDock(QTabWidget):
         self.runs.set_store(tracking_uri, project.name)
 
     def edit_options(self) -> None:
+        from designer.app.generative.recipe_fit import recipe_problems
         from designer.app.training_options import TrainingOptionsDialog
 
         project, _ = self.project_getter()
-        dialog = TrainingOptionsDialog({**project.training, **self.data.splits()}, self)
+        doc = project.document
+        dialog = TrainingOptionsDialog({**project.training, **self.data.splits()}, self,
+                                       blocks=[node.name for node in doc.nodes.values() if node.is_block],
+                                       check=lambda recipe, options: recipe_problems(doc, self.analysis(), recipe,
+                                                                                     options))
         if dialog.exec():
-            self.on_setup(self.data.setup(), dialog.values())
+            self.on_setup(self.data.setup(), dialog.values(), True)
 
     def train(self) -> None:
         if self.controller.running:

@@ -1,5 +1,6 @@
-"""The training options dialog: one editor per field of the training spec, with its default and
-a tooltip; values the spec refuses are shown with the reason and not accepted."""
+"""The training options dialog: the recipe (supervised, GAN, VAE) with its options, then one editor per
+field of the training spec, with its default and a tooltip; values the spec refuses are shown with the
+reason and not accepted."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.generative.recipe_editor import Check, RecipeEditor
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import DEVICES, SCHEDULES, TrainingSpec
 
@@ -47,16 +49,24 @@ HELP = {
     "validation_freq": "Validate every this many epochs", "mixed_precision": "float16 compute (GPUs with tensor cores)",
     "jit_compile": "Compile with XLA: faster steps, slower start",
 }
+RECIPE_FIELDS = ("recipe", "gan", "vae")  # edited together by the recipe editor
 
 
 class TrainingOptionsDialog(QDialog):
-    def __init__(self, training: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, training: dict[str, Any], parent: QWidget | None = None, blocks: list[str] | None = None,
+                 check: Check | None = None) -> None:
+        """``blocks``: the network's block names, offered for the recipe's parts; ``check`` says what
+        analysis finds wrong with a recipe's blocks."""
         super().__init__(parent)
         self.setWindowTitle("Training options")
         spec = TrainingSpec.from_dict(training)
         self.editors: dict[str, QWidget] = {}
+        self.recipe = RecipeEditor(training, blocks or [], check)
         form = QFormLayout()
+        form.addRow("recipe", self.recipe)
         for f in fields(TrainingSpec):
+            if f.name in RECIPE_FIELDS:
+                continue
             editor = self._editor(f.name, getattr(spec, f.name), getattr(TrainingSpec(), f.name))
             editor.setToolTip(HELP.get(f.name, ""))
             self.editors[f.name] = editor
@@ -117,9 +127,10 @@ class TrainingOptionsDialog(QDialog):
                 out[name] = editor.value() or (None if name == "gradient_clip" else 0.0)
             elif isinstance(editor, QLineEdit):
                 out[name] = _parse_text(name, editor.text().strip())
-        return TrainingSpec.from_dict(out).to_dict()
+        return TrainingSpec.from_dict({**out, **self.recipe.values()}).to_dict()
 
     def restore_defaults(self) -> None:
+        """Every option but the recipe, which says what the network is rather than how to tune it."""
         form = self.layout().itemAt(0).layout()
         defaults = TrainingSpec()
         for name, editor in list(self.editors.items()):

@@ -70,11 +70,21 @@ class TrainingController(QObject):
             self.want_previews(self.previews)  # asked for before the run was there
             self.tracking_uri = self.run.tracking_uri
             for event in self.run.events():
-                self.pending.append(event)
+                self.pending.append(self._with_picture(event))
         except StoreError as exc:  # its message names the store, the problem and the fix
             self.pending.append({"event": "failed", "cause": "store", "message": str(exc)})
         except Exception as exc:  # a broken option must end the run in the window, not crash it
             self.pending.append({"event": "failed", "cause": "crash", "message": f"{type(exc).__name__}: {exc}"})
+
+    def _with_picture(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A GAN's or VAE's sample grid read here, as it is announced: the run's files go when it ends, maybe
+        before the GUI thread gets to the event; the PNG is small."""
+        if event["event"] != "samples":
+            return event
+        try:
+            return {**event, "png": (self.run.outputs / event["file"]).read_bytes()}
+        except OSError:  # not written (a full disk): the monitor keeps the last grid
+            return event
 
     def _deliver(self) -> None:
         batch = []

@@ -232,6 +232,19 @@ def download_trained_model(tracking_uri: str, run_id: str, folder: Path) -> Path
     return folder
 
 
+def download_sample_grids(tracking_uri: str, run_id: str, folder: Path) -> Path | None:
+    """A GAN's or VAE's sample grids (``samples/final.png``, ``samples/interpolation.png``) and the project
+    snapshot copied into ``folder``; None for a run that kept no grids (a supervised one)."""
+    import mlflow
+
+    if not MlflowClient(tracking_uri).list_artifacts(run_id, "samples"):
+        return None
+    for name in ("samples", "project.kdn"):
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, tracking_uri=tracking_uri,
+                                            dst_path=str(folder))
+    return folder
+
+
 def run_result(tracking_uri: str, run: dict[str, Any]) -> dict[str, Any]:
     """A past run (a ``list_runs`` entry) as the terminal event its worker sent, to show its results again."""
     import mlflow

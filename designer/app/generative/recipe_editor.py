@@ -1,0 +1,134 @@
+"""The training options' recipe: supervised, GAN or VAE, and the chosen recipe's options (which blocks
+play which part, label smoothing, β, the reconstruction loss). A GAN or VAE whose blocks do not fit
+together is said at once, with the analysis's own message, before the options are accepted."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.training.recipes.options import DEFAULTS, RECIPES, RECONSTRUCTIONS, ROLES
+
+NAMES = {"supervised": "supervised (fit the whole network)", "gan": "GAN (generator against discriminator)",
+         "vae": "VAE (encoder and decoder)"}
+HELP = {
+    "generator": "The block that turns noise (and a class, for a conditional GAN) into an image",
+    "discriminator": "The block that scores an image real or generated: it ends in one unit, a logit",
+    "label_smoothing": "Real images' target is 1 − this (one-sided smoothing keeps the discriminator from "
+                       "growing overconfident); 0: none",
+    "encoder": "The block that turns an image into two outputs of one shape: z_mean and z_log_var",
+    "decoder": "The block that turns a latent code back into an image",
+    "beta": "The weight of the KL term: above 1 a smoother latent space, below 1 sharper reconstructions",
+    "reconstruction": "binary_crossentropy for images in [0, 1] (sigmoid outputs), squared_error otherwise",
+}
+WRAP = 56  # characters a line of the problems
+# What a recipe's options are checked with: (recipe, options with defaults) -> the analysis's messages.
+Check = Callable[[str, dict[str, Any]], list[str]]
+
+
+class RecipeEditor(QWidget):
+    def __init__(self, training: dict[str, Any], blocks: list[str], check: Check | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.check = check
+        self.recipe = QComboBox()
+        for recipe in RECIPES:
+            self.recipe.addItem(NAMES[recipe], recipe)
+        self.recipe.setToolTip("How the network is trained: fit on the data's targets, or two blocks of it "
+                               "trained against each other (GAN) or together as a variational autoencoder")
+        # one page of options per recipe, only the chosen one shown (so the dialog is as tall as it needs)
+        self.pages: dict[str, QWidget] = {"supervised": QWidget()}
+        self.editors: dict[str, dict[str, QWidget]] = {"supervised": {}}
+        for recipe in ("gan", "vae"):
+            given = {**DEFAULTS[recipe], **(training.get(recipe) or {})}
+            form = QFormLayout()
+            form.setContentsMargins(0, 0, 0, 0)
+            editors: dict[str, QWidget] = {}
+            for key, value in given.items():
+                editor = _editor(key, value, blocks)
+                editor.setToolTip(HELP[key])
+                if isinstance(editor, QComboBox):
+                    editor.currentTextChanged.connect(self._recheck)
+                else:
+                    editor.valueChanged.connect(self._recheck)
+                editors[key] = editor
+                form.addRow(key.replace("_", " "), editor)
+            self.editors[recipe] = editors
+            page = QWidget()
+            page.setLayout(form)
+            self.pages[recipe] = page
+        self.problems = QLabel("")  # wrapped here: a word-wrapping label makes a form squeeze its rows
+        self.problems.setTextFormat(Qt.TextFormat.PlainText)
+        self.problems.setStyleSheet("color: #c62828")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.recipe)
+        for page in self.pages.values():
+            layout.addWidget(page)
+        layout.addWidget(self.problems)
+        self.recipe.currentIndexChanged.connect(self._chosen)
+        self.recipe.setCurrentIndex(RECIPES.index(training.get("recipe", "supervised")))
+        self._chosen()
+
+    def chosen(self) -> str:
+        return str(self.recipe.currentData())
+
+    def options(self, recipe: str) -> dict[str, Any]:
+        """Every option of ``recipe`` as the editors hold it."""
+        out: dict[str, Any] = {}
+        for key, editor in self.editors[recipe].items():
+            out[key] = editor.currentText().strip() if isinstance(editor, QComboBox) else round(editor.value(), 4)
+        return out
+
+    def values(self) -> dict[str, Any]:
+        """The training section's recipe fields; each recipe keeps only what differs from its defaults, so a
+        project file stays short and a later default reaches projects that never changed it."""
+        out: dict[str, Any] = {"recipe": self.chosen()}
+        for recipe in ("gan", "vae"):
+            out[recipe] = {k: v for k, v in self.options(recipe).items() if v != DEFAULTS[recipe][k]}
+        return out
+
+    def _chosen(self) -> None:
+        for recipe, page in self.pages.items():
+            page.setVisible(recipe == self.chosen())
+        self._recheck()
+
+    def _recheck(self, *_: Any) -> list[str]:
+        """The analysis's messages for the chosen recipe's blocks (none for supervised)."""
+        recipe = self.chosen()
+        problems = self.check(recipe, self.options(recipe)) if self.check and recipe != "supervised" else []
+        self.problems.setText("\n".join(textwrap.fill(f"✖ {p}", WRAP) for p in problems))
+        self.problems.setVisible(bool(problems))
+        window = self.window()
+        if window is not self and window.layout() is not None:  # the dialog grows or shrinks with what it shows
+            window.layout().activate()
+            window.adjustSize()
+        return problems
+
+
+def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
+    if key in ROLES["gan"] + ROLES["vae"]:
+        box = QComboBox(editable=True)  # the network's blocks, or a name typed before the block exists
+        box.addItems(blocks)
+        box.setCurrentText(str(value))
+        return box
+    if key == "reconstruction":
+        box = QComboBox()
+        box.addItems(list(RECONSTRUCTIONS))
+        box.setCurrentText(str(value))
+        return box
+    spin = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=0.49 if key == "label_smoothing" else 1000.0,
+                          singleStep=0.05 if key == "label_smoothing" else 0.1)
+    spin.setValue(float(value))
+    return spin
