@@ -19,6 +19,14 @@ from designer.graph.serialize import document_from_dict, document_to_dict
 from designer.quiet import import_keras_quietly
 
 
+class ThreadResult(QObject):
+    """Carries a plain thread's result to the GUI thread. Not a child of the widget that started the thread:
+    a widget deleted while the thread works (its window closed) must not be what the thread emits on, or
+    the emit crashes the process."""
+
+    done = Signal(int, object)  # the request's generation, its result (or why there is none)
+
+
 class _KerasThread(QThread):
     """The worker's thread, whose ``run`` is Python so that one Python thread state lives as long as the
     thread. With Qt's own ``run`` each queued call gets a fresh one, while TensorFlow's pybind11 keeps the

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.background import ThreadResult
 from designer.app.compression.page import CompressPage
 from designer.app.monitor import TrainingMonitor, plot_defaults
 from designer.app.results import ResultsView
@@ -292,7 +293,6 @@ class RunsList(QWidget):
 
     overlay = Signal(list)
     opened = Signal(dict)
-    _loaded = Signal(int, object)  # generation, runs or the reason they could not be read
     HINT = "Tick runs to overlay their curves on the monitor."
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -318,7 +318,8 @@ class RunsList(QWidget):
         self.runs: list[dict[str, Any]] = []
         self.generation = 0
         self.loading = False
-        self._loaded.connect(self._fill)
+        self.loaded = ThreadResult()  # runs, or the reason they could not be read
+        self.loaded.done.connect(self._fill)
 
     def set_store(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri, self.experiment = tracking_uri, experiment
@@ -342,7 +343,7 @@ class RunsList(QWidget):
             result: object = list_runs(uri, experiment)
         except Exception as exc:  # a damaged or unreachable store is said in the panel, not raised
             result = f"The runs in {uri} could not be read: {exc}"
-        self._loaded.emit(generation, result)
+        self.loaded.done.emit(generation, result)
 
     def _fill(self, generation: int, runs: object) -> None:
         if generation != self.generation:

@@ -27,11 +27,14 @@ HELP = {
     "discriminator": "The block that scores an image real or generated: it ends in one unit, a logit",
     "label_smoothing": "Real images' target is 1 − this (one-sided smoothing keeps the discriminator from "
                        "growing overconfident); 0: none",
+    "discriminator_learning_rate": "The discriminator's own learning rate (its optimizer is separate from the "
+                                   "generator's); 0: the training's learning rate",
     "encoder": "The block that turns an image into two outputs of one shape: z_mean and z_log_var",
     "decoder": "The block that turns a latent code back into an image",
     "beta": "The weight of the KL term: above 1 a smoother latent space, below 1 sharper reconstructions",
     "reconstruction": "binary_crossentropy for images in [0, 1] (sigmoid outputs), squared_error otherwise",
 }
+OWN_RATE = "discriminator_learning_rate"
 WRAP = 56  # characters a line of the problems
 # What a recipe's options are checked with: (recipe, options with defaults) -> the analysis's messages.
 Check = Callable[[str, dict[str, Any]], list[str]]
@@ -88,7 +91,12 @@ class RecipeEditor(QWidget):
         """Every option of ``recipe`` as the editors hold it."""
         out: dict[str, Any] = {}
         for key, editor in self.editors[recipe].items():
-            out[key] = editor.currentText().strip() if isinstance(editor, QComboBox) else round(editor.value(), 4)
+            if isinstance(editor, QComboBox):
+                out[key] = editor.currentText().strip()
+            elif key == OWN_RATE:
+                out[key] = editor.value() or None  # 0 shows "same as training": no rate of its own
+            else:
+                out[key] = round(editor.value(), 4)
         return out
 
     def values(self) -> dict[str, Any]:
@@ -128,6 +136,11 @@ def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
         box.addItems(list(RECONSTRUCTIONS))
         box.setCurrentText(str(value))
         return box
+    if key == OWN_RATE:
+        spin = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.99, singleStep=0.0001)
+        spin.setSpecialValueText("same as training")
+        spin.setValue(float(value or 0.0))
+        return spin
     spin = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=0.49 if key == "label_smoothing" else 1000.0,
                           singleStep=0.05 if key == "label_smoothing" else 0.1)
     spin.setValue(float(value))

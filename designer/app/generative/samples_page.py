@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QProcess, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -22,17 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.background import ThreadResult
 from designer.app.generative.sample_grid import SampleGrid, array_image
 from designer.app.subprocesses import designer_process
 
 EACH_CLASS = -1  # the class box's "every class in turn"
-
-
-class _Fetched(QObject):
-    """Carries the grids from the reading thread to the GUI thread. Not a child of the page: a page deleted
-    while the thread reads (its window closed) must not be what the thread emits on."""
-
-    done = Signal(int, object)  # generation, the folder with the grids, None, or why they could not be read
 
 
 class SamplesPage(QWidget):
@@ -71,7 +65,7 @@ class SamplesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
-        self.fetched = _Fetched()
+        self.fetched = ThreadResult()  # the folder with the grids, None, or why they could not be read
         self.fetched.done.connect(self._show)
         self.run: tuple[str, str] | None = None  # tracking URI, run id
         self.folder = Path(".")  # the project's folder: the generate process runs there
@@ -176,7 +170,7 @@ class SamplesPage(QWidget):
         self.status.setText("")
 
 
-def _fetch(fetched: _Fetched, generation: int, tracking_uri: str, run_id: str, folder: Path) -> None:
+def _fetch(fetched: ThreadResult, generation: int, tracking_uri: str, run_id: str, folder: Path) -> None:
     try:
         from designer.training.records import download_sample_grids
 
