@@ -305,7 +305,7 @@ def _constructor_params(cls: type, config: dict[str, Any], params: dict[str, Any
         return params
     except Exception as exc:
         failure = exc
-    accepted = set(inspect.signature(cls.__init__).parameters) | set(inspect.signature(keras.layers.Layer.__init__).parameters)
+    accepted = {*inspect.signature(cls.__init__).parameters, *inspect.signature(keras.layers.Layer.__init__).parameters}
     kept = {k: v for k, v in config.items() if k in accepted}
     try:
         same = _as_json(cls.from_config(kept).get_config()) == _as_json(config)

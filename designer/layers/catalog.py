@@ -182,7 +182,8 @@ def library_specs(taken: set[str]) -> list[LayerSpec]:
                 or not issubclass(cls, keras.layers.Layer) or issubclass(cls, keras.Model) or cls.__name__ in taken):
             continue
         taken.add(cls.__name__)
-        specs.append(replace(_spec(cls), category=LIBRARY_CATEGORY.format(_library(cls, package)), module=cls.__module__))
+        category = LIBRARY_CATEGORY.format(_library(cls, package))
+        specs.append(replace(_spec(cls), category=category, module=cls.__module__))
     return specs
 
 
