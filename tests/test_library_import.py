@@ -1,17 +1,14 @@
-"""Models of installed Keras libraries (keras-hub style: a class that subclasses the functional model and
-keeps its constructor arguments as config) import from their graph, their own layers as nodes.
-
-keras-hub itself needs tensorflow-text, so these tests register a library of their own the same way."""
+"""Layers of any library that registers them with Keras, beyond keras-hub (tests/test_keras_hub.py imports real
+keras-hub models): a library of the tests' own, registered as keras-hub registers its layers, so that it can
+also be taken away (the import then names the package to install) and added from the palette."""
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 import pytest
 from keras import layers
 from test_gui import window  # noqa: F401  (the window fixture)
 
-from designer.cli import main
 from designer.keras_bridge.importer import ModelImportError, import_model
 
 LIBRARY = "tinyhub"
@@ -53,41 +50,6 @@ class TinyBackbone(keras.Model):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "vocabulary": self.vocabulary,
                 "width": self.width, "depth": self.depth}
-
-
-def probe():
-    rng = np.random.default_rng(0)
-    return {"token_ids": rng.integers(0, 20, (3, 5)).astype("int32"),
-            "padding_mask": (rng.random((3, 5)) > 0.3).astype("float32")}
-
-
-def as_list(model, x):
-    """The model's outputs for inputs given in its own order (an imported model takes a list)."""
-    names = [t.name.split(":")[0] for t in model.inputs]
-    out = model([x[n] for n in names]) if not isinstance(model, TinyBackbone) else model(x)
-    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(out)]
-
-
-def test_functional_subclass_imports_its_layers_and_exports_the_same_model(tmp_path):
-    backbone = TinyBackbone(name="tiny")
-    backbone.save(tmp_path / "tiny.keras")
-    project, out = tmp_path / "tiny.kdn", tmp_path / "again.keras"
-    assert main(["import", str(tmp_path / "tiny.keras"), "-o", str(project)]) == 0
-    assert main(["export", str(project), "--format", "keras", "-o", str(out)]) == 0
-    again = keras.saving.load_model(out, safe_mode=True)
-    scales = [layer for layer in again.layers if isinstance(layer, Scale)]
-    assert [s.factor for s in scales] == [1.5, 1.5]  # the library's class, its params from get_config
-    x = probe()
-    for expected, got in zip(as_list(backbone, x), as_list(again, x), strict=True):
-        np.testing.assert_array_equal(got, expected)
-
-
-def test_library_layers_are_editable_nodes_with_their_package():
-    doc = import_model(TinyBackbone(depth=3))
-    scales = [n for n in doc.nodes.values() if n.type == "Scale"]
-    assert len(scales) == 3 and scales[0].params["factor"] == 1.5
-    assert scales[0].module == Scale.__module__
-    assert {n.name for n in doc.nodes.values() if n.is_input} == {"token_ids", "padding_mask"}
 
 
 def test_a_library_model_nested_in_a_functional_model_opens_as_a_block():

@@ -36,10 +36,29 @@ def output_names(model: keras.Model) -> list[str]:
 
 def sample_inputs(model: keras.Model, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Reproducible inputs of the right shape and dtype: floats in [0, 1), integers in {0, 1}."""
+    return _samples(model, batch, seed, _free_size(model))
+
+
+def _free_size(model: keras.Model) -> int:
+    """The size for unknown dimensions: ``FREE_DIM``, or the largest smaller power of two the model takes
+    where it caps them (a keras-hub BERT built with a short ``max_sequence_length`` refuses longer sequences)."""
+    if all(d is not None for t in model.inputs for d in t.shape[1:]):
+        return FREE_DIM
+    size = FREE_DIM
+    while size > 1:
+        try:
+            keras_outputs(model, _samples(model, 1, 0, size))
+            return size
+        except Exception:  # too long for it; a model that takes no size fails again where it is used
+            size //= 2
+    return FREE_DIM
+
+
+def _samples(model: keras.Model, batch: int, seed: int, free: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {}
     for name, t in zip(input_names(model), model.inputs, strict=True):
-        shape = (batch, *(d if d is not None else FREE_DIM for d in t.shape[1:]))
+        shape = (batch, *(d if d is not None else free for d in t.shape[1:]))
         dtype = np.dtype(object) if str(t.dtype) == "string" else np.dtype(keras.backend.standardize_dtype(t.dtype))
         if dtype.kind in "iub":
             feeds[name] = rng.integers(0, 2, shape).astype(dtype)

@@ -76,10 +76,13 @@ def invoke(layer: Any, node: Node, inputs: list[Any], catalog: Catalog) -> list[
 
 
 def fill_ports(template: Any, inputs: list[Any]) -> Any:
-    """Put input tensors where a call template has ``{"port": i}``."""
+    """Put input tensors where a call template has ``{"port": i}``, and rebuild the objects Keras wrote as
+    configs there (``x[:, 0]`` records its slices as ``__slice__`` objects), as Keras's own loading does."""
     if isinstance(template, dict):
         if template.keys() == {"port"}:
             return inputs[template["port"]]
+        if template.keys() == {"class_name", "config"}:
+            return keras.saving.deserialize_keras_object(template, safe_mode=True)
         return {k: fill_ports(v, inputs) for k, v in template.items()}
     if isinstance(template, list):
         return [fill_ports(v, inputs) for v in template]

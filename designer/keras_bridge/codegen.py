@@ -212,6 +212,6 @@ class _Writer:
             return inputs[value["port"]]
         if isinstance(value, list):
             return "[" + ", ".join(self.template(v, inputs) for v in value) + "]"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value.keys() != {"class_name", "config"}:  # not a Keras object
             return "{" + ", ".join(f"{k!r}: {self.template(v, inputs)}" for k, v in value.items()) + "}"
         return literal(value)

@@ -9,6 +9,7 @@ Parameters equal to the layer's defaults are left out so the inspector shows wha
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import zipfile
 from pathlib import Path
@@ -288,7 +289,37 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
         return class_name, _non_default(class_name, config, catalog), "", None
     if not _is_loadable(entry):
         raise ModelImportError(_custom_class(config["name"], class_name, module))
-    return class_name, {k: v for k, v in config.items() if k not in _DROPPED}, module, None
+    params = {k: v for k, v in config.items() if k not in _DROPPED}
+    if not module.startswith("keras."):
+        params = _constructor_params(library_class(module, class_name, entry.get("registered_name")), config, params)
+    return class_name, params, module, None
+
+
+def _constructor_params(cls: type, config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A library layer's params that its constructor takes. Some write values they derive into their config
+    (keras-hub's ``ViTPatchingAndEmbedding`` adds ``num_patches``), so their own ``from_config`` fails on it;
+    their library rebuilds the whole model from its arguments instead. Such values are left out when the
+    layer rebuilt without them has the same config."""
+    try:
+        cls.from_config(config)
+        return params
+    except Exception as exc:
+        failure = exc
+    accepted = {*inspect.signature(cls.__init__).parameters, *inspect.signature(keras.layers.Layer.__init__).parameters}
+    kept = {k: v for k, v in config.items() if k in accepted}
+    try:
+        same = _as_json(cls.from_config(kept).get_config()) == _as_json(config)
+    except Exception:
+        same = False
+    if not same:
+        raise ModelImportError(f"layer {config['name']!r} ({cls.__name__}) cannot be rebuilt from its own config: "
+                               f"{_explain(failure)}")
+    return {k: v for k, v in params.items() if k in accepted}
+
+
+def _as_json(config: dict[str, Any]) -> str:
+    """A config as JSON (tuples as lists), for comparing one with another."""
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def _non_default(class_name: str, config: dict[str, Any], catalog: Catalog) -> dict[str, Any]:

@@ -17,19 +17,22 @@ from designer.layers.catalog import KERAS_LIBRARIES
 
 
 def library_class(module: str, class_name: str, registered_name: str | None = None) -> type | None:
-    """The registered layer class that ``module``/``class_name`` names, or None when not installed."""
+    """The layer class that ``module``/``class_name`` names, or None when not installed: a registered one, or
+    any layer of a library Keras loads by module path (keras-hub's ``ViTPatchingAndEmbedding`` is not registered)."""
     cls = keras.saving.get_registered_object(registered_name) if registered_name else None
+    package = module.split(".", 1)[0]
     if cls is None:
-        package = module.split(".", 1)[0]
         if package in KERAS_LIBRARIES and importlib.util.find_spec(package) is not None:
             try:
                 importlib.import_module(module)
             except ImportError:
                 return None
         cls = getattr(sys.modules.get(module), class_name, None)
-    registered = isinstance(cls, type) and issubclass(cls, keras.layers.Layer) and \
-        keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is cls
-    return cls if registered else None
+    if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+        return None
+    by_path = package in KERAS_LIBRARIES and cls.__module__ == module
+    return cls if by_path or keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is cls \
+        else None
 
 
 def install_hint(module: str) -> str:

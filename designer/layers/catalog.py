@@ -182,9 +182,16 @@ def library_specs(taken: set[str]) -> list[LayerSpec]:
                 or not issubclass(cls, keras.layers.Layer) or issubclass(cls, keras.Model) or cls.__name__ in taken):
             continue
         taken.add(cls.__name__)
-        specs.append(replace(_spec(cls), category=LIBRARY_CATEGORY.format(package.split(".")[0]),
-                             module=cls.__module__))
+        category = LIBRARY_CATEGORY.format(_library(cls, package))
+        specs.append(replace(_spec(cls), category=category, module=cls.__module__))
     return specs
+
+
+def _library(cls: type, package: str) -> str:
+    """The library a registered class belongs to: the package it is imported from for Keras's own libraries
+    (keras-hub registers many layers under its old name, ``keras_nlp``), else the package it registered."""
+    top = cls.__module__.split(".", 1)[0]
+    return top if top in KERAS_LIBRARIES else package.split(".")[0]
 
 
 # ---- introspection --------------------------------------------------------------------------
