@@ -78,7 +78,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
     _quiet_backend()
     from designer.layers.catalog import load_catalog
 
-    catalog = load_catalog()
+    catalog = load_catalog(libraries=True)
     if args.json:
         json.dump(catalog.to_json(), sys.stdout, indent=1)
         print()

@@ -32,7 +32,7 @@ def chain(doc: NetworkDocument, start: str, *layers: tuple[str, str, dict]) -> s
 def catalog():
     from designer.layers.catalog import load_catalog
 
-    return load_catalog()
+    return load_catalog(libraries=True)  # the palette's catalog: installed libraries included
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ class _Worker(QObject):
             from designer.keras_bridge.analysis import Analyzer
             from designer.layers.catalog import load_catalog
 
-            catalog = load_catalog()
+            catalog = load_catalog(libraries=True)
             self.analyzer = Analyzer(catalog)
             networkx()  # here, so that opening the first graph on the GUI thread does not wait ~0.4 s for it
         except Exception as exc:  # a broken Keras install must not take the window down

@@ -149,9 +149,14 @@ class Catalog:
         return [s.to_dict() for s in self.specs.values()]
 
 
-@functools.lru_cache(maxsize=1)
-def load_catalog() -> Catalog:
-    """Build the catalog from the installed Keras (about 50 ms once Keras is imported)."""
+@functools.lru_cache(maxsize=2)
+def load_catalog(libraries: bool = False) -> Catalog:
+    """Build the catalog from the installed Keras (about 50 ms once Keras is imported).
+
+    ``libraries``: import the installed Keras libraries first, so their layers join (the palette and
+    ``netdesigner layers`` want them). Importing keras-hub takes seconds, which building, analysing, training
+    or exporting a network does not need: a library node is made from its module path (``build.make_layer``),
+    so those get only the library layers already registered in the process."""
     classes: dict[type, str] = {}
     for attr in dir(keras.layers):
         obj = getattr(keras.layers, attr)
@@ -163,18 +168,24 @@ def load_catalog() -> Catalog:
             excluded[cls.__name__] = EXCLUDED[cls.__name__]
         else:
             specs.append(_spec(cls))
+    if libraries:
+        import_libraries()
     return Catalog(specs + library_specs({s.type for s in specs}), excluded)
 
 
-def library_specs(taken: set[str]) -> list[LayerSpec]:
-    """The layers installed Keras libraries registered with ``keras.saving`` (keras-hub's ``TransformerEncoder``,
-    …), read like Keras's own, in a category per library; names Keras already has stay Keras's."""
-    for package in KERAS_LIBRARIES:  # they register their classes when imported
+def import_libraries() -> None:
+    """Import the installed Keras libraries: they register their classes when imported."""
+    for package in KERAS_LIBRARIES:
         if importlib.util.find_spec(package) is not None:
             try:
                 importlib.import_module(package)
             except Exception:  # a broken install leaves its own layers out, not the whole palette
                 continue
+
+
+def library_specs(taken: set[str]) -> list[LayerSpec]:
+    """The layers Keras libraries registered with ``keras.saving`` (keras-hub's ``TransformerEncoder``, …), read
+    like Keras's own, in a category per library; names Keras already has stay Keras's."""
     specs = []
     for registered, cls in keras.saving.get_custom_objects().items():
         package = registered.split(">", 1)[0] if ">" in registered else ""
