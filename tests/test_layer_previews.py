@@ -65,14 +65,20 @@ def test_previews_are_the_layers_outputs_and_an_edit_recomputes_only_what_follow
     assert previewer.refresh(doc, digits().x[6])[ids["conv1"]] is not third[ids["conv1"]]  # another sample
 
 
-def test_previews_use_the_projects_weights_where_they_fit(catalog):
-    """Trained weights, as a project keeps them: every preview is what the trained model computes."""
-    doc, ids = small_cnn()
-    data = digits()
+def trained_one_epoch(doc, catalog, data):
+    """The network trained a little, seeded: weights unlike the initial ones."""
     keras.utils.set_random_seed(0)
     model = build_model(doc, catalog)
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    return model
+
+
+def test_previews_use_the_projects_weights_where_they_fit(catalog):
+    """Trained weights, as a project keeps them: every preview is what the trained model computes."""
+    doc, ids = small_cnn()
+    data = digits()
+    model = trained_one_epoch(doc, catalog, data)
     previewer = Previewer(catalog)
     previewer.use_weights(collect_weights(model))
     previews = previewer.refresh(doc, data.x[7])
@@ -105,10 +111,7 @@ def blocked_cnn() -> tuple[NetworkDocument, dict[str, str]]:
 def test_nodes_inside_blocks_have_previews_with_the_trained_weights(catalog):
     doc, ids = blocked_cnn()
     data = digits()
-    keras.utils.set_random_seed(0)
-    model = build_model(doc, catalog)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(data.x[:200], data.y[:200], epochs=1, verbose=0)
+    model = trained_one_epoch(doc, catalog, data)
     previewer = Previewer(catalog)
     previewer.use_weights(collect_weights(model))  # inner layers keyed features/b_conv|0 …
     previews = previewer.refresh(doc, data.x[7])
