@@ -14,7 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
 
-from training_screenshots import open_sample
+from training_screenshots import close_sample, open_sample
 
 from designer.app.run import application, wait_until
 
@@ -37,9 +37,7 @@ def main(out: Path) -> None:
         print(page.report.toPlainText().splitlines()[0], flush=True)
     app.processEvents()
     window.grab().save(str(out / "compress_page.png"))
-    dock.controller.shutdown()
-    background.stop()
-    window.undo.setClean()
+    close_sample(window, dock, background)
 
 
 if __name__ == "__main__":

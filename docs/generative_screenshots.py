@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
-from training_screenshots import open_sample
+from training_screenshots import close_sample, open_sample
 
 from designer.app.run import application, wait_until
 
@@ -32,9 +32,7 @@ def main(out: Path) -> None:
     window.grab().save(str(out / "gan_training.png"))
     dock.controller.stop()  # the run ends after its batch, so the window has nothing to ask on closing
     assert wait_until(lambda: not dock.controller.running, timeout=300)
-    dock.controller.shutdown()
-    background.stop()
-    window.undo.setClean()
+    close_sample(window, dock, background)
     window.close()
 
     window, background, _ = open_sample("vae_digits", {"epochs": VAE_EPOCHS})
@@ -48,9 +46,7 @@ def main(out: Path) -> None:
     assert wait_until(lambda: page.process is None, timeout=300)
     app.processEvents()
     window.grab().save(str(out / "vae_interpolation.png"))
-    dock.controller.shutdown()
-    background.stop()
-    window.undo.setClean()
+    close_sample(window, dock, background)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from training_screenshots import open_sample
+from training_screenshots import close_sample, open_sample
 
 from designer.app.run import application, wait_until
 
@@ -39,9 +39,7 @@ def main(out: Path) -> None:
     assert wait_until(lambda: previews.idle)
     app.processEvents()
     window.grab().save(str(out / "layer_previews_block.png"))
-    dock.controller.shutdown()
-    background.stop()
-    window.undo.setClean()
+    close_sample(window, dock, background)
 
 
 if __name__ == "__main__":

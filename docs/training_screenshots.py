@@ -67,7 +67,12 @@ def main(out: Path) -> None:
     dock.setCurrentWidget(dock.monitor)
     app.processEvents()
     window.grab().save(str(out / "training_overlay.png"))
-    dock.controller.shutdown()
+    close_sample(window, dock, background)
+
+
+def close_sample(window: MainWindow, dock: object, background: Background) -> None:
+    """Stop the run's worker and the Keras thread, and mark the project clean so closing asks nothing."""
+    dock.controller.shutdown()  # type: ignore[attr-defined]
     background.stop()
     window.undo.setClean()
 
