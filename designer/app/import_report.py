@@ -20,8 +20,8 @@ def verdict(report: Any) -> tuple[str, bool]:
     if parity is None:
         return "Not compared with onnxruntime: " + ("; ".join(report.notes) or "no check ran"), False
     if parity.ok:
-        return f"Matches onnxruntime (max relative difference {parity.max_rel:.2g})", True
-    return (f"Does NOT match onnxruntime: max relative difference {parity.max_rel:.2g} — check the "
+        return f"Matches {parity.against} (max relative difference {parity.max_rel:.2g})", True
+    return (f"Does NOT match {parity.against}: max relative difference {parity.max_rel:.2g} — check the "
             "layers the report lists before trusting this import"), False
 
 

@@ -25,7 +25,7 @@ from designer.keras_bridge.importer import ModelImportError
 from designer.keras_bridge.internals import call_with_initial_values, rename_operation
 from designer.keras_bridge.onnx_import import layout
 from designer.keras_bridge.onnx_import.layout import Perm
-from designer.keras_bridge.onnx_import.registry import HANDLERS, Unsupported
+from designer.keras_bridge.onnx_import.registry import HANDLERS, AcrossBatch, Unsupported
 from designer.keras_bridge.placeholder import Placeholder
 
 # Ops whose first input is laid out (N, C, spatial...): an input feeding one becomes channels last.
@@ -47,7 +47,8 @@ class Value:
 
     @property
     def rank(self) -> int:
-        return len(self.perm)
+        """The ONNX rank (the Keras rank, less a batch axis of Keras's own)."""
+        return len(self.perm) - (layout.BATCH in self.perm)
 
     def keras_axis(self, onnx_axis: int) -> int:
         return self.perm.index(onnx_axis % self.rank)
@@ -86,11 +87,16 @@ def valid_name(text: str) -> str:
 
 
 class Converter:
-    """One conversion: ONNX model in, functional ``keras.Model`` and its record out."""
+    """One conversion: ONNX model in, functional ``keras.Model`` and its record out.
 
-    def __init__(self, model: onnx.ModelProto, channels_last: bool = True, placeholders: bool = False) -> None:
+    ``fixed_batch`` keeps ONNX axis 0 as data: Keras gets a batch axis of its own (``layout.BATCH``),
+    so a graph that computes across ONNX axis 0 imports, one ONNX tensor per Keras sample."""
+
+    def __init__(self, model: onnx.ModelProto, channels_last: bool = True, placeholders: bool = False,
+                 fixed_batch: bool = False) -> None:
         self.model, self.graph = model, model.graph
         self.placeholders = placeholders  # stand-ins for unsupported nodes, instead of refusing
+        self.fixed_batch = fixed_batch
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.channels_last = channels_last
         self.constants: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
@@ -104,6 +110,8 @@ class Converter:
         self.became: list[tuple[str, str, list[str]]] = []  # (node name, op type, Keras classes made)
         self.unsupported: list[tuple[str, str, str]] = []  # (node name, op type, reason)
         self.placed: list[tuple[str, str, str]] = []  # the same, for nodes a placeholder stands in for
+        self.across_batch: list[str] = []  # nodes refused (or placeholders) for computing across ONNX axis 0
+        self.float_dtype = _float_dtype(model.graph)  # the layers' dtype policy: float64 for a float64 graph
         self.read_constants: set[str] = set()
         self.permutes = 0
         self.folded = 0
@@ -136,6 +144,8 @@ class Converter:
                 else:
                     results = self._handle(node)
             except Unsupported as exc:
+                if isinstance(exc, AcrossBatch):
+                    self.across_batch.append(node.name)
                 results = self._placeholder(node, str(exc)) if self.placeholders else None
                 if results is None:
                     self.unsupported.append((node.name, node.op_type, str(exc)))
@@ -165,11 +175,15 @@ class Converter:
                 continue
             tensor_type = info.type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-            if not dims:
-                raise OnnxImportError(f"input {info.name!r} is a scalar; Keras inputs need a batch axis")
-            perm = self._input_perm(info.name, len(dims))
-            if not made and dims[perm[0]]:
-                self.batch = dims[perm[0]]
+            if self.fixed_batch:
+                perm = layout.identity(len(dims), fixed_batch=True)
+            elif not dims:
+                raise OnnxImportError(f"input {info.name!r} is a scalar; Keras inputs need a batch axis "
+                                      "(import with --fixed-batch to give it one)")
+            else:
+                perm = self._input_perm(info.name, len(dims))
+                if not made and dims[perm[0]]:
+                    self.batch = dims[perm[0]]
             dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
             name = self._unique(valid_name(info.name))
             tensor = keras.Input(shape=tuple(dims[a] for a in perm[1:]), dtype=str(dtype), name=name)
@@ -237,7 +251,7 @@ class Converter:
             dims = self._inferred.get(name)
             shape = ([d.dim_value if d.HasField("dim_value") else None for d in dims] if dims
                      else list(self.onnx_shape(first)))
-            perm = first.perm if len(shape) == first.rank else layout.identity(len(shape))
+            perm = first.perm if len(shape) == first.rank else self.onnx_order(len(shape))
             shapes.append([shape[a] for a in perm[1:]])
             perms.append(perm)
         self._node, self._made = node, []
@@ -274,6 +288,10 @@ class Converter:
             raise Unsupported("expected a tensor computed from the inputs, got a constant")
         return self.values[name]
 
+    def onnx_order(self, rank: int) -> Perm:
+        """The perm of a tensor in ONNX's own order, as this import lays tensors out."""
+        return layout.identity(rank, self.fixed_batch)
+
     def onnx_shape(self, value: Value) -> tuple[int | None, ...]:
         """The ONNX shape of ``value``, with the batch size the graph was exported with."""
         keras_shape = (self.batch, *value.tensor.shape[1:])
@@ -282,6 +300,8 @@ class Converter:
     def layer(self, cls: type, inputs: Any, suffix: str = "", weights: Sequence[np.ndarray] = (),
               **config: Any) -> Any:
         """Make a Keras layer named after the current node, call it, give it ``weights``."""
+        if self.float_dtype != "float32":
+            config.setdefault("dtype", self.float_dtype)
         made = cls(name=self._layer_name(suffix), **config)
         tensor, done = call_with_initial_values(made, inputs, list(weights))
         if weights and not done:
@@ -315,18 +335,21 @@ class Converter:
         key = (id(value.tensor), perm)
         if key not in self._arranged:
             dims = layout.permute_dims(value.perm, perm)
+            if dims is None and self.fixed_batch:
+                raise Unsupported("needs ONNX axis 0 as Keras's batch axis, which a fixed-batch import keeps as "
+                                  "data: import without --fixed-batch")
             if dims is None:
-                raise Unsupported("needs the batch axis moved, which a Keras layer cannot do")
+                raise AcrossBatch("needs the batch axis moved, which a Keras layer cannot do")
             self.permutes += 1
             self._arranged[key] = Value(self.layer(keras.layers.Permute, value.tensor, "permute", dims=dims), perm)
         return self._arranged[key]
 
     def in_onnx_order(self, value: Value) -> Any:
         """A Keras tensor whose elements are laid out as ONNX lays them out (for Reshape, Flatten)."""
-        identity = layout.identity(value.rank)
-        if layout.same_memory_order(self.onnx_shape(value), value.perm, identity):
+        ordered = self.onnx_order(value.rank)
+        if layout.same_memory_order(self.onnx_shape(value), value.perm, ordered):
             return value.tensor
-        return self.arrange(value, identity).tensor
+        return self.arrange(value, ordered).tensor
 
     def _layer_name(self, suffix: str) -> str:
         assert self._node is not None
@@ -342,3 +365,9 @@ class Converter:
 
     def operator_counts(self) -> dict[str, int]:
         return dict(Counter(p.op_type for p in self.graph.node).most_common())
+
+
+def _float_dtype(graph: onnx.GraphProto) -> str:
+    """float64 when an input of the graph is float64 (Keras layers would compute it in float32)."""
+    types = {info.type.tensor_type.elem_type for info in graph.input}
+    return "float64" if onnx.TensorProto.DOUBLE in types else "float32"

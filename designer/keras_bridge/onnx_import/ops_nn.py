@@ -11,8 +11,9 @@ import keras
 import numpy as np
 
 from designer.keras_bridge.onnx_import.converter import Converter, OnnxNode, Value
-from designer.keras_bridge.onnx_import.layout import channels_last, constant_for
-from designer.keras_bridge.onnx_import.registry import Unsupported, handles
+from designer.keras_bridge.onnx_import.layout import after_transpose, channels_last, constant_for
+from designer.keras_bridge.onnx_import.ops_tensor import merge, with_constant
+from designer.keras_bridge.onnx_import.registry import AcrossBatch, Unsupported, handles
 
 _LOWEST = float(np.finfo(np.float32).min)  # max-pool padding: never the maximum
 
@@ -199,6 +200,9 @@ def batch_norm(cv: Converter, node: OnnxNode) -> list[Any]:
 @handles("InstanceNormalization")
 def instance_norm(cv: Converter, node: OnnxNode) -> list[Any]:
     x = cv.value(node.inputs[0])
+    if cv.fixed_batch:
+        raise Unsupported("normalizing each ONNX sample needs ONNX axis 0 as Keras's batch axis, which a "
+                          "fixed-batch import keeps as data: import without --fixed-batch")
     scale, offset = cv.const(node.inputs[1]), cv.const(node.inputs[2])
     out = cv.layer(keras.layers.GroupNormalization, x.tensor, weights=[scale, offset], groups=scale.shape[0],
                    axis=x.keras_axis(1), epsilon=node.attr("epsilon", 1e-5))
@@ -211,13 +215,13 @@ def layer_norm(cv: Converter, node: OnnxNode) -> list[Any]:
     first = node.attr("axis", -1) % x.rank
     axes = [x.keras_axis(a) for a in range(first, x.rank)]
     if 0 in axes:
-        raise Unsupported("normalizing over the batch axis")
+        raise AcrossBatch("normalizing over the batch axis")
     scale = cv.const(node.inputs[1])
     bias = cv.optional_const(node, 2)
     normalized = cv.onnx_shape(x)[first:]
     gamma = constant_for(np.broadcast_to(scale, normalized), x.rank, x.perm)
     beta = constant_for(np.broadcast_to(0.0 if bias is None else bias, normalized), x.rank, x.perm)
-    squeeze = tuple(i - 1 for i in range(1, x.rank) if i not in axes)
+    squeeze = tuple(i - 1 for i in range(1, len(x.perm)) if i not in axes)
     out = cv.layer(keras.layers.LayerNormalization, x.tensor, axis=axes[0] if len(axes) == 1 else sorted(axes),
                    epsilon=node.attr("epsilon", 1e-5), center=bias is not None,
                    weights=[gamma.squeeze(squeeze)] + ([beta.squeeze(squeeze)] if bias is not None else []))
@@ -227,8 +231,13 @@ def layer_norm(cv: Converter, node: OnnxNode) -> list[Any]:
 @handles("Gemm")
 def gemm(cv: Converter, node: OnnxNode) -> list[Any]:
     x = cv.value(node.inputs[0])
-    if node.attr("transA", 0) or x.rank != 2:
-        raise Unsupported("Gemm with a transposed or non-2-D first input")
+    if x.rank != 2:
+        raise Unsupported("Gemm with a non-2-D first input")
+    if node.attr("transA", 0):
+        x = Value(x.tensor, after_transpose(x.perm, (1, 0)))
+    if not cv.is_const(node.inputs[1]):
+        return [_gemm_of_tensors(cv, node, x)]
+    x = cv.arrange(x, cv.onnx_order(2))
     w = cv.const(node.inputs[1], "Gemm's second input")
     w = (w.T if node.attr("transB", 0) else w) * node.attr("alpha", 1.0)
     bias = cv.optional_const(node, 2)
@@ -239,20 +248,50 @@ def gemm(cv: Converter, node: OnnxNode) -> list[Any]:
     return [Value(out, x.perm)]
 
 
+def _gemm_of_tensors(cv: Converter, node: OnnxNode, a: Value) -> Value:
+    """alpha·A·B + beta·C where B is computed at run time (torch.mm, torch.addmm): no weights, so no Dense."""
+    b = cv.value(node.inputs[1])
+    if node.attr("transB", 0):
+        b = Value(b.tensor, after_transpose(b.perm, (1, 0)))
+    out = _product(cv, a, b)
+    alpha, beta = node.attr("alpha", 1.0), node.attr("beta", 1.0)
+    if alpha != 1:
+        out = Value(cv.layer(keras.layers.Rescaling, out.tensor, "alpha", scale=alpha), out.perm)
+    c_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    if not c_name or beta == 0:
+        return out
+    if cv.is_const(c_name):
+        c = constant_for(cv.const(c_name, "Gemm's C") * beta, out.rank, out.perm)
+        if c is None:
+            raise AcrossBatch("a constant C that varies along the batch")
+        return Value(with_constant(cv, "Add", out.tensor, c, float(c.reshape(-1)[0]) if c.size == 1 else None,
+                                   x_first=True), out.perm)
+    c = cv.value(c_name)
+    if beta != 1:
+        c = Value(cv.layer(keras.layers.Rescaling, c.tensor, "beta", scale=beta), c.perm)
+    return merge(cv, "Add", [out, c])
+
+
+def _product(cv: Converter, a: Value, b: Value) -> Value:
+    """``a @ b`` of two run-time tensors (attention scores, torch.mm) as ``keras.ops.matmul``."""
+    if a.rank != b.rank or a.rank < 2:
+        raise Unsupported("MatMul of two tensors of different rank, or of vectors")
+    a, b = cv.arrange(a, cv.onnx_order(a.rank)), cv.arrange(b, cv.onnx_order(b.rank))
+    if b.keras_axis(b.rank - 2) == 0:
+        raise AcrossBatch("a product that sums over the batch axis of its second operand (a 2-D tensor)")
+    return Value(cv.op(keras.ops.matmul, a.tensor, b.tensor), a.perm)
+
+
 @handles("MatMul")
 def matmul(cv: Converter, node: OnnxNode) -> list[Any]:
     if not cv.is_const(node.inputs[1]):
-        a, b = cv.value(node.inputs[0]), cv.value(node.inputs[1])
-        if a.rank != b.rank:
-            raise Unsupported("MatMul of two tensors of different rank")
-        a, b = cv.arrange(a, tuple(range(a.rank))), cv.arrange(b, tuple(range(b.rank)))
-        return [Value(cv.op(keras.ops.matmul, a.tensor, b.tensor), a.perm)]
+        return [_product(cv, cv.value(node.inputs[0]), cv.value(node.inputs[1]))]
     x = cv.value(node.inputs[0])
     w = cv.const(node.inputs[1], "MatMul's weights")
     if w.ndim != 2:
         raise Unsupported("MatMul by a constant of rank other than 2")
     if x.perm[-1] != x.rank - 1:
-        x = cv.arrange(x, tuple(range(x.rank)))
+        x = cv.arrange(x, cv.onnx_order(x.rank))
     weights, add = [w], cv.sole_consumer(node.outputs[0], "Add")
     if add is not None:
         other = add.input[1] if add.input[0] == node.outputs[0] else add.input[0]
@@ -285,7 +324,7 @@ def gather(cv: Converter, node: OnnxNode) -> list[Any]:
     axis = node.attr("axis", 0) % x.rank
     k = x.keras_axis(axis)
     if k == 0:
-        raise Unsupported("Gather along the batch axis")
+        raise AcrossBatch("Gather along the batch axis")
     if index.ndim > 1:
         raise Unsupported("Gather with multi-dimensional indices")
     size = cv.onnx_shape(x)[axis]

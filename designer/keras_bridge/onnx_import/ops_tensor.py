@@ -10,8 +10,8 @@ import numpy as np
 from onnx import helper
 
 from designer.keras_bridge.onnx_import.converter import Converter, OnnxNode, Value
-from designer.keras_bridge.onnx_import.layout import after_transpose, channels_last, constant_for, identity
-from designer.keras_bridge.onnx_import.registry import Unsupported, handles
+from designer.keras_bridge.onnx_import.layout import BATCH, after_transpose, channels_last, constant_for
+from designer.keras_bridge.onnx_import.registry import AcrossBatch, Unsupported, handles
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
                 "HardSwish": "hard_silu", "Mish": "mish"}
@@ -113,7 +113,7 @@ def prelu(cv: Converter, node: OnnxNode) -> list[Any]:
         slope = slope.reshape(-1, *([1] * (x.rank - 2)))
     alpha = constant_for(slope, x.rank, x.perm)
     if alpha is None:
-        raise Unsupported("PRelu slope varies along the batch")
+        raise AcrossBatch("PRelu slope varies along the batch")
     shape = x.tensor.shape[1:]
     alpha = alpha.reshape((1,) * (len(shape) - alpha.ndim) + alpha.shape)
     shared = [i + 1 for i, size in enumerate(alpha.shape) if size == 1 and shape[i] != 1]
@@ -127,6 +127,8 @@ def softmax(cv: Converter, node: OnnxNode) -> list[Any]:
     if cv.opset < 13 and any(d != 1 for d in cv.onnx_shape(x)[axis + 1:]):
         raise Unsupported("before opset 13 Softmax works on all axes from 'axis' on; only the last is supported")
     k = x.keras_axis(axis)
+    if k == 0:
+        raise AcrossBatch(f"{node.op_type} across the batch axis")
     if node.op_type == "LogSoftmax":
         return _same(x, cv.op(keras.ops.log_softmax, x.tensor, axis=k))
     return _same(x, cv.layer(keras.layers.Softmax, x.tensor, axis=k))
@@ -141,7 +143,8 @@ def elementwise(cv: Converter, node: OnnxNode) -> list[Any]:
     names = [n for n in node.inputs if n]
     constants = [n for n in names if cv.is_const(n)]
     if not constants:
-        return _merge(cv, node, [cv.value(n) for n in names])
+        legacy_axis = node.attr("axis") if node.attr("broadcast", 0) else None  # opset < 7 broadcasting
+        return [merge(cv, node.op_type, [cv.value(n) for n in names], legacy_axis)]
     if len(names) != 2:
         raise Unsupported("more than two operands with a constant among them")
     x_first = not cv.is_const(names[0])
@@ -149,11 +152,13 @@ def elementwise(cv: Converter, node: OnnxNode) -> list[Any]:
     c = cv.const(names[1] if x_first else names[0]).astype(np.float64)
     if node.attr("broadcast", 0) and node.attr("axis") is not None:  # opset < 7 broadcasting
         c = c.reshape(c.shape + (1,) * (x.rank - node.attr("axis") - c.ndim))
+    if c.ndim > x.rank:
+        raise Unsupported("a constant operand with more axes than the tensor")
     keras_c = constant_for(c, x.rank, x.perm)
     if keras_c is None:
-        raise Unsupported("a constant operand that varies along the batch or has more axes than the tensor")
+        raise AcrossBatch("a constant operand that varies along the batch")
     scalar = float(keras_c.reshape(-1)[0]) if keras_c.size == 1 else None
-    return _same(x, _with_constant(cv, node.op_type, x.tensor, keras_c, scalar, x_first))
+    return _same(x, with_constant(cv, node.op_type, x.tensor, keras_c, scalar, x_first))
 
 
 def _erf_gelu(cv: Converter, div: OnnxNode) -> Value | None:
@@ -188,15 +193,15 @@ def _erf_gelu(cv: Converter, div: OnnxNode) -> Value | None:
     return result
 
 
-def _with_constant(cv: Converter, op: str, x: Any, c: np.ndarray, scalar: float | None, x_first: bool) -> Any:
+def with_constant(cv: Converter, op: str, x: Any, c: np.ndarray, scalar: float | None, x_first: bool) -> Any:
     """``x op c`` (or ``c op x``): Rescaling where it is an affine map, else a keras.ops call. A constant
     array stays an array (its config holds it as Keras's ``__numpy__`` object): as a nested list Keras's
     attribute tracking walked every element each time the layer was made, half of analysing DenseNet."""
-    value = scalar if scalar is not None else c.astype(np.float32)
+    value = scalar if scalar is not None else c.astype(cv.float_dtype)
     if op == "Add":
         return cv.layer(keras.layers.Rescaling, x, scale=1.0, offset=value)
     if op == "Sub":
-        negated = -scalar if scalar is not None else (-c).astype(np.float32)
+        negated = -scalar if scalar is not None else (-c).astype(cv.float_dtype)
         if x_first:
             return cv.layer(keras.layers.Rescaling, x, scale=1.0, offset=negated)
         return cv.layer(keras.layers.Rescaling, x, scale=-1.0, offset=value)
@@ -211,18 +216,35 @@ def _with_constant(cv: Converter, op: str, x: Any, c: np.ndarray, scalar: float 
     raise Unsupported(f"{op} with a constant operand")
 
 
-def _merge(cv: Converter, node: OnnxNode, values: list[Value]) -> list[Value]:
+def merge(cv: Converter, op: str, values: list[Value], legacy_axis: int | None = None) -> Value:
+    """``op`` (Add, Mul, ...) of run-time tensors, broadcast as ONNX broadcasts: a Keras merge layer
+    where one exists. ``legacy_axis``: where opset < 7 aligns the second operand in the first."""
+    rank = max(v.rank for v in values)
+    values = [v if v.rank == rank else _to_rank(cv, v, rank, legacy_axis if i else None)
+              for i, v in enumerate(values)]
     first = values[0]
-    if any(v.rank != first.rank for v in values):
-        raise Unsupported("operands of different rank (one of them has no batch axis)")
     tensors = [cv.arrange(v, first.perm).tensor for v in values]
     if len(tensors) == 1:
-        return [first]
-    if node.op_type in _MERGE:
-        return _same(first, cv.layer(_MERGE[node.op_type], tensors))
+        return first
+    if op in _MERGE:
+        return Value(cv.layer(_MERGE[op], tensors), first.perm)
     if len(tensors) != 2:
-        raise Unsupported(f"{node.op_type} of more than two tensors")
-    return _same(first, cv.op(_BINARY_OPS[node.op_type], *tensors))
+        raise Unsupported(f"{op} of more than two tensors")
+    return Value(cv.op(_BINARY_OPS[op], *tensors), first.perm)
+
+
+def _to_rank(cv: Converter, x: Value, rank: int, axis: int | None) -> Value:
+    """``x`` with unit axes added to broadcast against a tensor of ONNX ``rank``: in front (numpy's
+    rule), or around it so that its first axis lands on ``axis`` (opset < 7)."""
+    lead = rank - x.rank if axis is None else axis % rank
+    if BATCH not in x.perm and lead:
+        raise AcrossBatch("an operand of lower rank: its axes, Keras's batch axis among them, move behind others")
+    perm, shape = [a if a == BATCH else a + lead for a in x.perm], list(x.tensor.shape)
+    for unit in (a for a in range(rank) if not lead <= a < lead + x.rank):  # where ONNX order puts it
+        at = next((i for i, a in enumerate(perm) if a > unit), len(perm))
+        perm.insert(at, unit)
+        shape.insert(at, 1)
+    return _reshaped(cv, x, tuple(perm), shape)
 
 
 # ---- axes and shapes ---------------------------------------------------------------------------
@@ -253,12 +275,17 @@ def transpose(cv: Converter, node: OnnxNode) -> list[Any]:
 @handles("Flatten")
 def flatten(cv: Converter, node: OnnxNode) -> list[Any]:
     x = cv.value(node.inputs[0])
-    if node.attr("axis", 1) % max(x.rank, 1) != 1 and x.rank > 1:
-        raise Unsupported("Flatten at an axis other than 1 would merge the batch axis")
+    axis = node.attr("axis", 1) % max(x.rank, 1)
+    if cv.fixed_batch:
+        dims = cv.onnx_shape(x)
+        target = (int(np.prod(dims[:axis])), int(np.prod(dims[axis:])))
+        return [Value(cv.layer(keras.layers.Reshape, cv.in_onnx_order(x), target_shape=target), cv.onnx_order(2))]
+    if axis != 1 and x.rank > 1:
+        raise AcrossBatch("Flatten at an axis other than 1 would merge the batch axis")
     tensor = cv.in_onnx_order(x)
     if x.rank == 2:
-        return [Value(tensor, identity(2))]
-    return [Value(cv.layer(keras.layers.Flatten, tensor), identity(2))]
+        return [Value(tensor, cv.onnx_order(2))]
+    return [Value(cv.layer(keras.layers.Flatten, tensor), cv.onnx_order(2))]
 
 
 @handles("Reshape")
@@ -267,14 +294,16 @@ def reshape(cv: Converter, node: OnnxNode) -> list[Any]:
     target = node.attr("shape") if len(node.inputs) < 2 else cv.const(node.inputs[1], "Reshape's shape")
     source = cv.onnx_shape(x)
     target = [int(source[i]) if d == 0 and not node.attr("allowzero", 0) else int(d) for i, d in enumerate(target)]
-    if -1 in target[1:] and target[0] == -1:
+    kept = target if cv.fixed_batch else target[1:]  # the sizes of Keras's axes after its batch axis
+    if target.count(-1) > 1:
         raise Unsupported("Reshape with two unknown sizes")
-    if target[0] not in (cv.batch, -1) or (target[0] == -1 and np.prod(target[1:]) * cv.batch != np.prod(source)):
-        raise Unsupported("Reshape that changes the batch axis")
+    if not cv.fixed_batch and (target[0] not in (cv.batch, -1) or (
+            target[0] == -1 and np.prod(target[1:]) * cv.batch != np.prod(source))):
+        raise AcrossBatch("Reshape that changes the batch axis")
     tensor = cv.in_onnx_order(x)
-    if list(tensor.shape[1:]) == target[1:] and x.perm == identity(x.rank):
+    if list(tensor.shape[1:]) == kept and x.perm == cv.onnx_order(x.rank):
         return [x]
-    return [Value(cv.layer(keras.layers.Reshape, tensor, target_shape=tuple(target[1:])), identity(len(target)))]
+    return [Value(cv.layer(keras.layers.Reshape, tensor, target_shape=tuple(kept)), cv.onnx_order(len(target)))]
 
 
 def _axes(cv: Converter, node: OnnxNode, index: int) -> list[int] | None:
@@ -298,7 +327,7 @@ def squeeze(cv: Converter, node: OnnxNode) -> list[Any]:
     axes = _axes(cv, node, 1)
     axes = [a % x.rank for a in axes] if axes is not None else [a for a in range(x.rank) if dims[a] == 1]
     if x.perm[0] in axes:
-        raise Unsupported("Squeeze of the batch axis")
+        raise AcrossBatch("Squeeze of the batch axis")
     kept = [a for a in x.perm if a not in axes]
     perm = tuple(a - sum(r < a for r in axes) for a in kept)
     return [_reshaped(cv, x, perm, [x.tensor.shape[x.perm.index(a)] for a in kept])]
@@ -309,7 +338,7 @@ def unsqueeze(cv: Converter, node: OnnxNode) -> list[Any]:
     x = cv.value(node.inputs[0])
     axes = sorted(a % (x.rank + len(_axes(cv, node, 1))) for a in _axes(cv, node, 1))
     old = [a for a in range(x.rank + len(axes)) if a not in axes]  # new numbering of the old axes
-    perm = tuple(old[a] for a in x.perm) + tuple(axes)  # new unit axes go last in Keras order
+    perm = tuple(a if a == BATCH else old[a] for a in x.perm) + tuple(axes)  # new unit axes go last in Keras order
     return [_reshaped(cv, x, perm, [*x.tensor.shape, *([1] * len(axes))])]
 
 
@@ -320,7 +349,7 @@ def concat(cv: Converter, node: OnnxNode) -> list[Any]:
     tensors = [cv.arrange(v, first.perm).tensor for v in values]
     axis = first.keras_axis(node.attr("axis", 1))
     if axis == 0:
-        raise Unsupported("Concat along the batch axis")
+        raise AcrossBatch("Concat along the batch axis")
     if len(tensors) == 1:
         return [first]
     return _same(first, cv.layer(keras.layers.Concatenate, tensors, axis=axis))
@@ -332,7 +361,7 @@ def split(cv: Converter, node: OnnxNode) -> list[Any]:
     axis = node.attr("axis", 0) % x.rank
     k = x.keras_axis(axis)
     if k == 0:
-        raise Unsupported("Split along the batch axis")
+        raise AcrossBatch("Split along the batch axis")
     sizes = node.attr("split")
     if len(node.inputs) > 1 and node.inputs[1]:
         sizes = cv.const(node.inputs[1], "Split's sizes").tolist()
@@ -362,7 +391,7 @@ def slice_op(cv: Converter, node: OnnxNode) -> list[Any]:
         if index == list(range(dims[axis])):
             continue
         if x.keras_axis(axis) == 0:
-            raise Unsupported("Slice of the batch axis")
+            raise AcrossBatch("Slice of the batch axis")
         tensor = cv.op(keras.ops.take, tensor, index, axis=x.keras_axis(axis), suffix=f"axis{axis}")
     return _same(x, tensor)
 
@@ -376,9 +405,11 @@ def pad(cv: Converter, node: OnnxNode) -> list[Any]:
         value = float(cv.const(node.inputs[2], "the padding value"))
     mode = node.attr("mode", "constant")
     widths = list(zip(pads[:x.rank], pads[x.rank:], strict=True))
-    keras_widths = [tuple(int(p) for p in widths[a]) for a in x.perm]
-    if keras_widths[0] != (0, 0) or any(p < 0 for w in keras_widths for p in w):
-        raise Unsupported("padding of the batch axis, or negative padding")
+    keras_widths = [(0, 0) if a == BATCH else tuple(int(p) for p in widths[a]) for a in x.perm]
+    if any(p < 0 for w in keras_widths for p in w):
+        raise Unsupported("negative padding")
+    if keras_widths[0] != (0, 0):
+        raise AcrossBatch("padding of the batch axis")
     spatial = x.rank - 2
     if (mode == "constant" and value == 0 and 1 <= spatial <= 3 and x.perm == channels_last(x.rank)
             and keras_widths[-1] == (0, 0)):
@@ -402,9 +433,9 @@ def pad(cv: Converter, node: OnnxNode) -> list[Any]:
 def tile(cv: Converter, node: OnnxNode) -> list[Any]:
     x = cv.value(node.inputs[0])
     repeats = cv.const(node.inputs[1], "Tile's repeats").tolist()
-    keras_repeats = [int(repeats[a]) for a in x.perm]
+    keras_repeats = [1 if a == BATCH else int(repeats[a]) for a in x.perm]
     if keras_repeats[0] != 1:
-        raise Unsupported("Tile along the batch axis")
+        raise AcrossBatch("Tile along the batch axis")
     return _same(x, cv.op(keras.ops.tile, x.tensor, keras_repeats))
 
 
@@ -420,7 +451,7 @@ def reduce(cv: Converter, node: OnnxNode) -> list[Any]:
     keep = bool(node.attr("keepdims", 1))
     keras_axes = [x.keras_axis(a) for a in axes]
     if 0 in keras_axes:
-        raise Unsupported("reduction over the batch axis")
+        raise AcrossBatch("reduction over the batch axis")
     out = cv.op(_REDUCE[node.op_type], x.tensor, axis=keras_axes, keepdims=keep)
     if keep:
         return _same(x, out)

@@ -6,6 +6,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from designer.keras_bridge.onnx_import.layout import BATCH, channels_last, onnx_axes
+
 PARITY_TOLERANCE = 1e-4  # relative to the largest reference output
 
 
@@ -16,6 +18,7 @@ class Parity:
     max_abs: float
     max_rel: float
     probe: str
+    against: str = "onnxruntime"
 
     @property
     def ok(self) -> bool:
@@ -27,11 +30,22 @@ class TensorLayout:
     name: str
     onnx_shape: list[int | None]
     keras_shape: list[int | None]
-    axes: list[int]  # Keras axis i holds ONNX axis axes[i]
+    axes: list[int]  # Keras axis i holds ONNX axis axes[i] (BATCH, -1: a batch axis of Keras's own)
 
     @property
     def changed(self) -> bool:
-        return self.axes != sorted(self.axes)
+        return BATCH in self.axes or self.axes != sorted(self.axes)
+
+    def change(self) -> str:
+        """How Keras lays the tensor out, in words."""
+        words = []
+        if BATCH in self.axes:
+            words.append("a batch axis of Keras's own in front")
+        axes = list(onnx_axes(tuple(self.axes)))
+        if axes != sorted(axes):
+            words.append(f"axes {tuple(axes)}" + (", channels moved last" if tuple(axes) == channels_last(len(axes))
+                                                  else ""))
+        return ", ".join(words) or "unchanged"
 
 
 @dataclass
@@ -51,6 +65,11 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     placeholders: list[tuple[str, str, str]] = field(default_factory=list)  # (node, op type, why unconverted)
 
+    @property
+    def fixed_batch(self) -> bool:
+        """Whether ONNX axis 0 is data behind a batch axis of Keras's own."""
+        return any(BATCH in t.axes for t in self.inputs + self.outputs)
+
     def mapping(self) -> dict[str, dict[str, int]]:
         """Per operator type, how often it became each Keras class (``Conv → {Conv2D: 26}``)."""
         counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -63,6 +82,7 @@ class ImportReport:
         data["became"] = [{"node": n, "op": op, "keras": made} for n, op, made in self.became]
         data["mapping"] = self.mapping()
         data["layout_changed"] = any(t.changed for t in self.inputs + self.outputs)
+        data["fixed_batch"] = self.fixed_batch
         data["placeholders"] = [{"node": n, "op": op, "reason": why} for n, op, why in self.placeholders]
         if self.parity is not None:
             data["parity"]["ok"] = self.parity.ok
@@ -77,10 +97,8 @@ class ImportReport:
         lines.append("layout:")
         for kind, tensors in (("input", self.inputs), ("output", self.outputs)):
             for t in tensors:
-                change = "unchanged" if not t.changed else f"axes {tuple(t.axes)}" + (
-                    ", channels moved last" if t.axes == [0, *range(2, len(t.axes)), 1] else "")
-                lines.append(f"  {kind} {t.name}: ONNX {_shape(t.onnx_shape)} → Keras {_shape(t.keras_shape)} "
-                             f"({change})")
+                lines.append(f"  {kind} {t.name}: ONNX {shape_text(t.onnx_shape)} → Keras "
+                             f"{shape_text(t.keras_shape)} ({t.change()})")
         if self.permutes:
             lines.append(f"  {self.permutes} Permute layer(s) keep ONNX's element order (e.g. before Flatten)")
         lines.append(f"parameters: {self.parameters_onnx:,} in ONNX → {self.parameters_keras:,} in Keras")
@@ -92,10 +110,10 @@ class ImportReport:
         if self.parity is not None:
             p = self.parity
             verdict = "OK" if p.ok else f"MISMATCH: ABOVE {PARITY_TOLERANCE:g} RELATIVE — DO NOT TRUST THIS IMPORT"
-            lines.append(f"parity vs onnxruntime ({p.probe}): max abs {p.max_abs:.3g}, "
+            lines.append(f"parity vs {p.against} ({p.probe}): max abs {p.max_abs:.3g}, "
                          f"max rel {p.max_rel:.3g} — {verdict}")
         return "\n".join(lines)
 
 
-def _shape(dims: list[int | None]) -> str:
+def shape_text(dims: list[int | None]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
