@@ -185,9 +185,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
 
         if is_onnx_source(args.source):
-
             imported = import_onnx(args.source, placeholders=args.placeholders, trust_code=args.trust_code,
-                                   input_shape=_shape(args.input_shape) if args.input_shape else None)
+                                   input_shape=_shape(args.input_shape) if args.input_shape else None,
+                                   fixed_batch=args.fixed_batch)
             model, report = imported.model, imported.report
         else:
             model = load_source(args.source, args.weights)
@@ -828,6 +828,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--placeholders", action="store_true",
                    help="ONNX: put marked placeholders where operators have no Keras equivalent (analysis reports "
                         "them as errors until replaced) instead of refusing the file")
+    p.add_argument("--fixed-batch", action="store_true",
+                   help="ONNX: keep ONNX axis 0 as an ordinary data axis behind a Keras batch axis of its own (one "
+                        "whole ONNX tensor per sample: run it as model(x[None])); chosen on its own for a graph "
+                        "that computes across ONNX axis 0")
     p.add_argument("--trust-code", action="store_true",
                    help="PyTorch .pt2/.pt: allow loading the file, which runs Python code pickled in it (done in a "
                         "separate process); only for files from a source you trust")

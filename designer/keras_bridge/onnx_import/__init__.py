@@ -188,7 +188,15 @@ def parity(imported: OnnxImport, proto: onnx.ModelProto, batch: int, bounds: dic
         against = "onnx's reference evaluator"
         refusal = f"; onnxruntime refused the graph: {str(exc).splitlines()[0].rsplit(' : ', 1)[-1][:120]}"
     actual = imported.predict(list(feeds.values()))
-    max_abs = max(float(np.max(np.abs(a - e), initial=0.0)) for a, e in zip(actual, expected, strict=True))
-    scale = max(float(np.max(np.abs(e), initial=0.0)) for e in expected)
+    max_abs = max(_max_difference(a, e) for a, e in zip(actual, expected, strict=True))
+    scale = max(float(np.nanmax(np.abs(e), initial=0.0)) for e in expected)
     shapes = ", ".join(str(tuple(x.shape)) for x in feeds.values())
     return Parity(max_abs, max_abs / scale if scale else max_abs, f"random input {shapes}{refusal}", against)
+
+
+def _max_difference(actual: np.ndarray, expected: np.ndarray) -> float:
+    """The largest absolute difference; NaN where the source gives NaN too (sqrt of a negative probe) is
+    equal, NaN anywhere else infinitely wrong."""
+    both = np.isnan(actual) & np.isnan(expected)
+    difference = np.where(both, 0.0, np.abs(actual.astype(np.float64) - expected))
+    return float("inf") if np.isnan(difference).any() else float(np.max(difference, initial=0.0))
