@@ -60,10 +60,10 @@ def test_each_sample_of_a_keras_batch_is_one_whole_onnx_tensor(statistics):
     """Batch 1 runs the ONNX graph once; a batch of B runs it B times, independently (so it can train)."""
     model = import_onnx(statistics, check=False).model
     xs = np.random.default_rng(1).normal(size=(3, 4, 6)).astype(np.float32)
-    batched = np.asarray(model(xs))
+    batched = np.asarray(model([xs]))
     for x, y in zip(xs, batched, strict=True):
         np.testing.assert_allclose(y, _onnxruntime(statistics, x), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(np.asarray(model(x[None]))[0], y, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(model([x[None]]))[0], y, rtol=1e-6, atol=1e-7)
 
 
 def test_a_plain_graph_imports_with_a_fixed_batch_when_asked(tmp_path):
@@ -122,7 +122,7 @@ def test_a_fixed_batch_project_rebuilds_and_exports_to_onnx(statistics, tmp_path
     rebuilt = build_model(loaded.document)
     assert apply_weights(rebuilt, dict(np.load(tmp_path / loaded.weights))) == []
     x = np.random.default_rng(3).normal(size=(4, 6)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(rebuilt(x[None]))[0], _onnxruntime(statistics, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(rebuilt([x[None]]))[0], _onnxruntime(statistics, x), rtol=1e-5, atol=1e-6)
 
     exported = tmp_path / "back.onnx"
     assert main(["export", str(project), "--format", "onnx", "-o", str(exported)]) == 0

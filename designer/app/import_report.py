@@ -20,7 +20,8 @@ def verdict(report: Any) -> tuple[str, bool]:
     if parity is None:
         return "Not compared with onnxruntime: " + ("; ".join(report.notes) or "no check ran"), False
     if parity.ok:
-        return f"Matches {parity.against} (max relative difference {parity.max_rel:.2g})", True
+        fixed = "; fixed batch: one Keras sample is one whole ONNX tensor (see the note)" if report.fixed_batch else ""
+        return f"Matches {parity.against} (max relative difference {parity.max_rel:.2g}){fixed}", True
     return (f"Does NOT match {parity.against}: max relative difference {parity.max_rel:.2g} — check the "
             "layers the report lists before trusting this import"), False
 
