@@ -97,8 +97,7 @@ def test_a_task_model_round_trips_with_its_backbone(tmp_path):
 
 def test_vit_imports_with_its_constructor_arguments_and_builds_the_same_model():
     """keras-hub's ``ViTPatchingAndEmbedding`` writes derived values (``num_patches``) into its config that its
-    constructor refuses; the node keeps the arguments, and the built model computes what the source does.
-    (Its ``.keras`` export then fails Keras's reload for the same reason, and the export's check refuses it.)"""
+    constructor refuses; the node keeps the arguments, and the built model computes what the source does."""
     source = vit()
     entry = next(e for e in graph_config(source)["layers"] if e["class_name"] == "ViTPatchingAndEmbedding")
     assert "num_patches" in entry["config"]
@@ -109,6 +108,18 @@ def test_vit_imports_with_its_constructor_arguments_and_builds_the_same_model():
     model.set_weights(source.get_weights())
     x = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(source(x)))
+
+
+def test_vit_round_trips_through_keras_export_though_its_layer_refuses_its_own_config(tmp_path):
+    """The same derived values in the exported file would stop Keras reloading it (keras-hub 0.32 still writes
+    them): the export keeps the constructor's arguments there too, and says so."""
+    source = vit()
+    with pytest.raises(TypeError, match="num_patches"):
+        type(source.get_layer("vit_patching_and_embedding")).from_config(
+            source.get_layer("vit_patching_and_embedding").get_config())
+    again = round_trip(source, tmp_path)
+    x = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
+    np.testing.assert_array_equal(outputs(again, {"images": x})[0], keras.ops.convert_to_numpy(source(x)))
 
 
 def test_the_palette_lists_keras_hubs_layers_in_their_own_category(catalog):

@@ -291,11 +291,11 @@ def _describe(entry: dict[str, Any], catalog: Catalog) -> tuple[str, dict[str, A
         raise ModelImportError(_custom_class(config["name"], class_name, module))
     params = {k: v for k, v in config.items() if k not in _DROPPED}
     if not module.startswith("keras."):
-        params = _constructor_params(library_class(module, class_name, entry.get("registered_name")), config, params)
+        params = constructor_params(library_class(module, class_name, entry.get("registered_name")), config, params)
     return class_name, params, module, None
 
 
-def _constructor_params(cls: type, config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def constructor_params(cls: type, config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A library layer's params that its constructor takes. Some write values they derive into their config
     (keras-hub's ``ViTPatchingAndEmbedding`` adds ``num_patches``), so their own ``from_config`` fails on it;
     their library rebuilds the whole model from its arguments instead. Such values are left out when the
