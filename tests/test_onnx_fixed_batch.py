@@ -147,3 +147,13 @@ def test_a_float64_graph_computes_in_float64(tmp_path):
     z = imported.predict([x])[0]
     assert z.dtype == np.float64
     np.testing.assert_allclose(z, np.sqrt(x * [1e150, 2.0, 3.0]), rtol=1e-12)
+
+
+def test_a_scalar_input_gets_a_batch_axis_of_its_own(tmp_path):
+    nodes = [helper.make_node("Mul", ["scale", "x"], ["y"], "/mul")]
+    path = tmp_path / "scale.onnx"
+    onnx.save(_model(nodes, [_float("scale"), _float("x", 3)], [_float("y", 3)], []), str(path))
+    imported = import_onnx(path)
+    assert imported.report.fixed_batch and imported.report.parity.ok, imported.report.text()
+    assert imported.model.input_shape == [(None,), (None, 3)]
+    np.testing.assert_allclose(imported.predict([np.float32(2), np.arange(3, dtype=np.float32)])[0], [0, 2, 4])

@@ -178,8 +178,8 @@ class Converter:
             if self.fixed_batch:
                 perm = layout.identity(len(dims), fixed_batch=True)
             elif not dims:
-                raise OnnxImportError(f"input {info.name!r} is a scalar; Keras inputs need a batch axis "
-                                      "(import with --fixed-batch to give it one)")
+                self.across_batch.append(info.name)  # a fixed batch gives it one
+                raise OnnxImportError(f"input {info.name!r} is a scalar; Keras inputs need a batch axis")
             else:
                 perm = self._input_perm(info.name, len(dims))
                 if not made and dims[perm[0]]:
