@@ -13,10 +13,11 @@ from conftest import SAMPLES, chain
 from designer.app.inspection.layer_previews import ChannelsDialog
 from designer.data.builtin import digits
 from designer.graph.document import NetworkDocument
+from designer.graph.project import load_project, save_project
 from designer.inspection.activations import activations
 from designer.inspection.previews import GRID, Previewer, picture, statistics
 from designer.keras_bridge.build import build_model
-from designer.keras_bridge.weights import collect_weights
+from designer.keras_bridge.weights import collect_weights, save_weights_file
 
 
 def small_cnn() -> tuple[NetworkDocument, dict[str, str]]:
@@ -216,6 +217,24 @@ def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot,
     assert window.actions_by_name["Layer previews"].isChecked()
     qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
     assert any(item.preview is not None for item in window.canvas.canvas_scene.nodes.values())
+
+
+def test_previews_of_a_project_with_saved_weights_say_they_show_those(qtbot, window, tmp_path):  # noqa: F811
+    project = load_project(SAMPLES / "classic_cnn.kdn")
+    keras.utils.set_random_seed(3)
+    model = build_model(project.document)
+    save_weights_file(collect_weights(model), tmp_path / "saved.weights.npz")
+    project.weights = "saved.weights.npz"
+    save_project(project, tmp_path / "classic_cnn.kdn")
+    assert window.open_path(tmp_path / "classic_cnn.kdn")
+    qtbot.waitUntil(lambda: window.background.idle and window.analysis is not None, timeout=30_000)
+    window.actions_by_name["Layer previews"].trigger()
+    previews = window.previews
+    qtbot.waitUntil(lambda: bool(previews.previews) and previews.idle, timeout=60_000)
+    assert window.canvas.caption.text() == "Previews: the project's weights (saved.weights.npz)"
+    classes = next(n.id for n in project.document.nodes.values() if n.name == "classes")
+    np.testing.assert_allclose(previews.previews[classes].values, model.predict(previews.sample[None], verbose=0)[0],
+                               rtol=1e-4, atol=1e-6)  # and they do
 
 
 @pytest.mark.slow

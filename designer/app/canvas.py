@@ -363,8 +363,8 @@ class Canvas(QGraphicsView):
     def set_caption(self, text: str) -> None:
         """A note in the top-left corner, over the graph but out of the way; hidden when empty."""
         colors = self.canvas_scene.colors
-        self.caption.setStyleSheet(f"QLabel {{ background: {colors.minimap}; color: {colors.title}; "
-                                   f"border: 1px solid {colors.border}; border-radius: 4px; padding: 3px 7px; }}")
+        self.caption.setStyleSheet(f"QLabel {{ background: {colors.minimap}; color: {colors.text}; "
+                                   "border-radius: 4px; padding: 3px 7px; }")  # no border: not a button
         self.caption.setText(text)
         self.caption.adjustSize()
         self.caption.setVisible(bool(text))
