@@ -35,8 +35,6 @@ def scattered_digits(target_size: int | None = None, field: int = 32, scale: int
     rng = np.random.default_rng(seed)
     small = zoom(base.x[..., 0], (1, scale, scale), order=1).clip(0, 1)
     side = small.shape[1]
-    if field < side:
-        raise DataError(f"a {field}-pixel field cannot hold {side}-pixel digits; choose a field of at least {side}")
     x = rng.uniform(0, noise, (len(small), field, field)).astype("float32")
     rows, cols = rng.integers(0, field - side + 1, (2, len(small)))
     for image, digit, r, c in zip(x, small, rows, cols, strict=True):
