@@ -1,5 +1,5 @@
-"""Render the README's layer-preview pictures from the real window: the classic CNN's previews while it
-trains (they follow the run's epochs) and inside a block opened from it.
+"""Render the README's layer-preview pictures from the real window: the classic CNN's previews with its
+initial weights, while it trains (they follow the run's epochs) and inside a block opened from it.
 
     python docs/preview_screenshots.py docs/images
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from PySide6.QtWidgets import QDockWidget
 from training_screenshots import close_sample, open_sample
 
 from designer.app.run import application, wait_until
@@ -20,6 +21,19 @@ def main(out: Path) -> None:
     dock, previews = window.training, window.previews
     window.actions_by_name["Layer previews"].trigger()
     assert wait_until(lambda: bool(previews.previews) and previews.idle)
+    bottom = [window.findChild(QDockWidget, name) for name in ("Analysis", "Training")]
+    for panel in bottom:  # the whole network first, before training: the initial weights, as the canvas says
+        panel.hide()
+    app.processEvents()
+    window.canvas.fit()
+    names = {n.name: n.id for n in window.state.doc.nodes.values()}
+    window.canvas.select([names["conv1"]])  # its output's statistics in Properties
+    app.processEvents()
+    window.grab().save(str(out / "layer_previews.png"))
+    for panel in bottom:
+        panel.show()
+    bottom[1].raise_()
+    app.processEvents()
     window.canvas.fit()
     dock.train()
     assert wait_until(lambda: previews.weights[1] and previews.weights[2] > 1 and dock.monitor.position >= 4.3
@@ -28,7 +42,6 @@ def main(out: Path) -> None:
     app.processEvents()
     window.grab().save(str(out / "layer_previews_training.png"))
     assert wait_until(lambda: not dock.controller.running and previews.idle, timeout=600)
-    names = {n.name: n.id for n in window.state.doc.nodes.values()}
     window.canvas.select([names["conv2"], names["pool2"], names["conv3"]])
     window.group_selection()
     block = window.canvas.selected_ids()[0]

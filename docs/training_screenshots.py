@@ -25,13 +25,16 @@ from designer.app.run import application, wait_until
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
 
 
-def open_sample(name: str = "classic_cnn", training: dict | None = None) -> tuple[MainWindow, Background, Path]:
+def open_sample(name: str = "classic_cnn", training: dict | None = None,
+                data: dict | None = None) -> tuple[MainWindow, Background, Path]:
     """The window on a copy of a sample (by default the classic CNN, 8 epochs) with ``training`` options
-    changed, in a scratch folder, Training tab shown."""
+    changed (and its data setup replaced by ``data``, if given), in a scratch folder, Training tab shown."""
     folder = Path(tempfile.mkdtemp(prefix="screens-"))
     project = json.loads((SAMPLES / f"{name}.kdn").read_text())
     changes = {"epochs": 8, "early_stopping_patience": None} if training is None else training
     project["training"] = {**project["training"], **changes}
+    if data is not None:
+        project["data"] = data
     (folder / f"{name}.kdn").write_text(json.dumps(project))
     background = Background()
     window = MainWindow(background)

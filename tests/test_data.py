@@ -10,7 +10,8 @@ from designer.data.dataset import DataError, Dataset, check_fit
 
 
 @pytest.mark.parametrize(("name", "shape", "classes"), [
-    ("digits", (8, 8, 1), 10), ("iris", (4,), 3), ("wine", (13,), 3), ("breast_cancer", (30,), 2),
+    ("digits", (8, 8, 1), 10), ("digits32", (32, 32, 1), 10), ("iris", (4,), 3), ("wine", (13,), 3),
+    ("breast_cancer", (30,), 2),
     ("spirals", (2,), 2), ("sine", (32, 1), 0)])
 def test_builtin_datasets_load_without_network(name, shape, classes):
     data = load_builtin(name)
@@ -23,6 +24,20 @@ def test_digits_resize_to_the_classic_cnn_input():
     data = load_builtin("digits", target_size=28)
     assert data.input_shape == (28, 28, 1)
     assert data.x.min() >= 0.0 and data.x.max() <= 1.0 + 1e-6
+
+
+def test_scattered_digits_are_the_digits_enlarged_at_seeded_places_on_a_dark_field():
+    data, again, small = load_builtin("digits32"), load_builtin("digits32"), load_builtin("digits")
+    np.testing.assert_array_equal(data.x, again.x)  # generated, the same every time
+    assert data.x.min() >= 0.0 and data.x.max() <= 1.0 and np.array_equal(data.y, small.y)
+    ink = data.x[..., 0] > 0.3  # the noise stays below 0.05
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    extent = [np.ptp(np.flatnonzero(line)) + 1 for line in [*rows, *cols]]
+    assert max(extent) <= 16  # each digit within its 16×16 square
+    corners = {(int(np.argmax(r)), int(np.argmax(c))) for r, c in zip(rows, cols, strict=True)}
+    assert len(corners) > 100  # at many places
+    assert (data.x.mean(axis=(1, 2, 3)) < 0.2).all()  # mostly dark: the digit is a small part of the frame
+    assert load_builtin("digits32", target_size=64).input_shape == (64, 64, 1)
 
 
 def test_split_is_seeded_stratified_and_disjoint():

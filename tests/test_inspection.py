@@ -1,5 +1,6 @@
-"""Activations and explanations on a trained digits CNN: the sanity checks of Adebayo et al. (2018) for
-every method, activations against Keras's own layers, and the ``explain``/``activations`` commands."""
+"""Activations and explanations on a CNN trained on digits scattered over a larger field: the sanity checks
+of Adebayo et al. (2018) for every method, activations against Keras's own layers, and the
+``explain``/``activations`` commands."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scipy.stats import rankdata
 
 from conftest import chain
 from designer.cli import main
-from designer.data.builtin import digits
+from designer.data.builtin import scattered_digits
 from designer.graph.document import NetworkDocument
 from designer.graph.project import Project, save_project
 from designer.inspection.activations import activations
@@ -24,37 +25,38 @@ from designer.inspection.explain import METHODS, explain
 from designer.keras_bridge.build import build_model
 from designer.keras_bridge.weights import collect_weights, save_weights_file
 
-BLANKED = 8  # pixels of 64
-# How many times more the top pixels must hurt than random ones. The pixel-level methods take ~0.9 of the
-# ~0.95 class probability away against random pixels' ~0.32 (×2.8-2.9). Grad-CAM's map has the resolution of
-# conv2's output, each place of which sees 5×5 input pixels: it marks regions, and about a third of its 8 top
-# places are blank background beside the strokes (blanking them changes nothing), so it reaches ×1.32 and
-# no layer does better (conv1: ×1.13; the map is already at the input's 8×8, so upsampling is not the cause).
-# Guided Grad-CAM sharpens it to the pixels inside the region and reaches ×2.03.
-FACTOR = {"gradcam": 1.25, "guided-gradcam": 1.8}
+BLANKED = 64  # pixels of 1,024: a quarter of a digit's 16×16
+# How many times more the top pixels must hurt than as many random ones, one bar for every method. Measured
+# with this network and seed: occlusion ×5.6, LIME ×5.6, integrated gradients ×5.3, Grad-CAM ×4.8 (on conv3,
+# whose 8×8 map is upsampled), guided Grad-CAM ×4.6; the top pixels take 0.72-0.88 of the class probability,
+# random ones 0.16. (On the 8×8 digits, which fill their frame, Grad-CAM's coarse regions reached only ×1.3.)
+FACTOR = 3.0
 TEST = slice(1500, None)
 
 
 def digits_cnn() -> NetworkDocument:
-    """Two convolutions and global pooling, the head Grad-CAM assumes (the class score is a sum over places);
-    no biases, so blank places have no features and the evidence lies in the ink, which blanking removes."""
+    """Three convolutions, two poolings (a receptive field as large as a digit) and global pooling, the head
+    Grad-CAM assumes (the class score is a sum over places); no biases, so blank places have no features and
+    the evidence lies in the ink, which blanking removes."""
     doc = NetworkDocument("digits_cnn")
-    image = doc.add_node("InputLayer", "image", {"shape": [8, 8, 1]})
+    image = doc.add_node("InputLayer", "image", {"shape": [32, 32, 1]})
     conv = {"kernel_size": 3, "padding": "same", "activation": "relu", "use_bias": False}
-    chain(doc, image.id, ("Conv2D", "conv1", {"filters": 32, **conv}), ("Conv2D", "conv2", {"filters": 64, **conv}),
-          ("GlobalAveragePooling2D", "pool", {}), ("Dense", "digit", {"units": 10, "activation": "softmax"}))
+    chain(doc, image.id, ("Conv2D", "conv1", {"filters": 16, **conv}), ("MaxPooling2D", "down1", {}),
+          ("Conv2D", "conv2", {"filters": 32, **conv}), ("MaxPooling2D", "down2", {}),
+          ("Conv2D", "conv3", {"filters": 32, **conv}), ("GlobalAveragePooling2D", "pool", {}),
+          ("Dense", "digit", {"units": 10, "activation": "softmax"}))
     return doc
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """The CNN trained on the first 1,500 digits (a few seconds), with 16 confidently right test digits."""
-    data = digits()
+    """The CNN trained on the first 1,500 scattered digits (seconds), with 16 confidently right test digits."""
+    data = scattered_digits()
     keras.utils.set_random_seed(0)
     doc = digits_cnn()
     model = build_model(doc)
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(data.x[:1500], data.y[:1500], epochs=15, batch_size=32, verbose=0)
+    model.fit(data.x[:1500], data.y[:1500], epochs=10, batch_size=32, verbose=0)
     x, y = data.x[TEST], data.y[TEST]
     probabilities = outputs(model, x)
     right = np.flatnonzero((probabilities.argmax(-1) == y) & (probabilities.max(-1) > 0.7))[:16]
@@ -78,15 +80,15 @@ def blanked(x: np.ndarray, places: np.ndarray) -> np.ndarray:
 def test_blanking_the_most_attributed_pixels_hurts_far_more_than_random_ones(trained, method):
     _, model, x, y, _ = trained
     maps = explain(model, x, method)
-    assert maps.shape == (len(x), 8, 8)
+    assert maps.shape == (len(x), 32, 32)
     full = scores(model, x, y)
     top = np.argsort(-maps.reshape(len(x), -1), axis=1)[:, :BLANKED]
     drop_top = (full - scores(model, blanked(x, top), y)).mean()
     rng = np.random.default_rng(0)
-    drop_random = np.mean([(full - scores(model, blanked(x, rng.permuted(np.tile(np.arange(64), (len(x), 1)),
+    drop_random = np.mean([(full - scores(model, blanked(x, rng.permuted(np.tile(np.arange(1024), (len(x), 1)),
                                                                           axis=1)[:, :BLANKED]), y)).mean()
                            for _ in range(10)])
-    assert drop_top > FACTOR.get(method, 2.5) * drop_random and drop_top > 0.2, (drop_top, drop_random)
+    assert drop_top > FACTOR * drop_random and drop_top > 0.4, (drop_top, drop_random)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -122,13 +124,13 @@ def test_activations_equal_what_keras_computes_layer_by_layer(trained):
 
 def test_unusable_choices_name_the_problem_and_the_way_out(trained):
     _, model, x, _, _ = trained
-    with pytest.raises(InspectionError, match=r"no layer 'nope'; its layers are .*conv1, conv2"):
+    with pytest.raises(InspectionError, match=r"no layer 'nope'; its layers are .*conv1, down1"):
         activations(model, "nope", x)
-    with pytest.raises(InspectionError, match=r"'pool' outputs shape \(None, 64\).*convolutions here: conv1, conv2"):
+    with pytest.raises(InspectionError, match=r"'pool' outputs shape \(None, 32\).*here: conv1, conv2, conv3"):
         explain(model, x, "gradcam", layer="pool")
     with pytest.raises(InspectionError, match="gradcam and guided-gradcam only"):
         explain(model, x, "occlusion", layer="conv1")
-    with pytest.raises(InspectionError, match=r"samples of shape \(4,\) do not fit the model's input \(8, 8, 1\)"):
+    with pytest.raises(InspectionError, match=r"samples of shape \(4,\) do not fit the model's input \(32, 32, 1\)"):
         explain(model, np.zeros((2, 4), "float32"), "lime")
 
 
@@ -148,11 +150,11 @@ def test_results_page_heat_maps_cover_any_convolution(trained):
 
     _, _, x, y, _ = trained
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.SeparableConv2D(4, 3, activation="relu"),
+    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.SeparableConv2D(4, 3, activation="relu"),
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
     report = sample_predictions(model, x, y, outputs(model, x), [str(c) for c in range(10)])
     heat = np.asarray([s["heatmap"] for s in report["samples"]])
-    assert heat.shape == (12, 8, 8) and heat.max() == pytest.approx(1.0)
+    assert heat.shape == (12, 32, 32) and heat.max() == pytest.approx(1.0)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +162,7 @@ def project(trained, tmp_path_factory):
     doc, model, _, _, _ = trained
     folder = tmp_path_factory.mktemp("explain")
     save_weights_file(collect_weights(model), folder / "digits_cnn.weights.npz")
-    saved = Project(doc, "digits", data={"source": "builtin:digits"})
+    saved = Project(doc, "digits", data={"source": "builtin:digits32"})
     saved.weights = "digits_cnn.weights.npz"
     save_project(saved, folder / "digits_cnn.kdn")
     return folder / "digits_cnn.kdn"
@@ -185,12 +187,12 @@ def test_explain_writes_a_map_and_a_picture_per_sample(trained, project, tmp_pat
 def test_explain_reads_a_run_folder(trained, tmp_path, capsys):
     """A RUN is found as export finds it: here a run's folder with its project and best checkpoint."""
     doc, model, _, _, indices = trained
-    save_project(Project(doc, "digits", data={"source": "builtin:digits"}), tmp_path / "project.kdn")
+    save_project(Project(doc, "digits", data={"source": "builtin:digits32"}), tmp_path / "project.kdn")
     model.save(tmp_path / "best.keras")
     assert main(["explain", str(tmp_path), "--method", "gradcam", "--layer", "conv1", "--samples",
                  str(indices[0]), "-o", str(tmp_path / "out")]) == 0
     assert "→" in capsys.readouterr().out
-    assert np.load(tmp_path / "out" / f"sample_{indices[0]}_gradcam.npy").shape == (8, 8)
+    assert np.load(tmp_path / "out" / f"sample_{indices[0]}_gradcam.npy").shape == (32, 32)
 
 
 def test_activations_command_writes_the_layer_outputs(trained, project, tmp_path, capsys):
@@ -206,7 +208,7 @@ def test_activations_command_writes_the_layer_outputs(trained, project, tmp_path
 @pytest.mark.parametrize(("argv", "message"), [
     (["activations", "--layer", "nope", "--samples", "0"], "no layer 'nope'"),
     (["explain", "--method", "gradcam", "--layer", "pool", "--samples", "0"], "Grad-CAM needs a convolutional"),
-    (["explain", "--method", "lime", "--samples", "0,1797"], "sample 1797 is out of range: digits has 1797"),
+    (["explain", "--method", "lime", "--samples", "0,1797"], "sample 1797 is out of range: digits32 has 1797"),
     (["explain", "--method", "lime", "--samples", "zero"], "give sample indices like 0,1,2"),
 ])
 def test_unusable_input_exits_2_with_one_line(project, tmp_path, capsys, argv, message):

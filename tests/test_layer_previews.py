@@ -13,10 +13,11 @@ from conftest import SAMPLES, chain
 from designer.app.inspection.layer_previews import ChannelsDialog
 from designer.data.builtin import digits
 from designer.graph.document import NetworkDocument
+from designer.graph.project import load_project, save_project
 from designer.inspection.activations import activations
 from designer.inspection.previews import GRID, Previewer, picture, statistics
 from designer.keras_bridge.build import build_model
-from designer.keras_bridge.weights import collect_weights
+from designer.keras_bridge.weights import collect_weights, save_weights_file
 
 
 def small_cnn() -> tuple[NetworkDocument, dict[str, str]]:
@@ -63,6 +64,25 @@ def test_previews_are_the_layers_outputs_and_an_edit_recomputes_only_what_follow
     third = previewer.refresh(doc, sample)
     assert all(third[k] is second[k] for k in second)
     assert previewer.refresh(doc, digits().x[6])[ids["conv1"]] is not third[ids["conv1"]]  # another sample
+
+
+def test_a_feature_map_grid_holds_each_channel_scaled_to_its_own_range():
+    """The grid is made for all channels at once; each cell must still be that channel alone, scaled as a heat
+    map of one channel is (a constant channel dark), with a dark pixel between cells."""
+    rng = np.random.default_rng(0)
+    maps = (rng.normal(size=(5, 7, 11)) * rng.choice([1e-3, 1.0, 1e4], 11)).astype("float32")
+    maps[..., 3] = 2.5
+    maps[..., 8] = np.maximum(maps[..., 8], 0)
+    image = picture(maps)
+    assert image.shape == (3 * 6 - 1, 4 * 8 - 1, 3)  # 11 channels: 4 across, 3 down
+    for k in range(11):
+        r, c = divmod(k, 4)
+        cell = image[r * 6:r * 6 + 5, c * 8:c * 8 + 7]
+        low, high = maps[..., k].min(), maps[..., k].max()
+        unit = (maps[..., k] - low) / (high - low) if high > low else np.zeros_like(maps[..., k])
+        np.testing.assert_array_equal(cell, picture(unit[..., None]))  # a channel alone, as the same heat map
+    assert (image[5] == image[-1, 0]).all() and (image[:, 7] == image[-1, 0]).all()  # dark lines between
+    assert (image[-5:, -7:] == image[-1, 0]).all()  # the cell after the last channel is empty
 
 
 def trained_one_epoch(doc, catalog, data):
@@ -169,6 +189,8 @@ def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot
     items = window.canvas.canvas_scene.nodes
     assert convs and all(items[c].preview is not None for c in convs)
     np.testing.assert_allclose(previews.sample, dock.data.dataset.x[0])
+    caption = window.canvas.caption  # which weights: this project has none saved, so Keras's initial ones
+    assert caption.isVisibleTo(window) and caption.text() == "Previews: initial weights"
     last = convs[-1]
     before = items[last].preview.copy()
     window.canvas.select([last])
@@ -181,6 +203,7 @@ def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot
     assert "5 channels" in dialog.findChildren(QLabel)[0].text() and not dialog.picture.pixmap().isNull()
     window.actions_by_name["Layer previews"].trigger()  # off: the canvas shows none
     qtbot.waitUntil(lambda: all(item.preview is None for item in items.values()), timeout=5_000)
+    assert not caption.isVisibleTo(window)
 
 
 def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot, window, tmp_path):  # noqa: F811
@@ -194,6 +217,24 @@ def test_previews_asked_for_before_the_data_has_loaded_appear_once_it_has(qtbot,
     assert window.actions_by_name["Layer previews"].isChecked()
     qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
     assert any(item.preview is not None for item in window.canvas.canvas_scene.nodes.values())
+
+
+def test_previews_of_a_project_with_saved_weights_say_they_show_those(qtbot, window, tmp_path):  # noqa: F811
+    project = load_project(SAMPLES / "classic_cnn.kdn")
+    keras.utils.set_random_seed(3)
+    model = build_model(project.document)
+    save_weights_file(collect_weights(model), tmp_path / "saved.weights.npz")
+    project.weights = "saved.weights.npz"
+    save_project(project, tmp_path / "classic_cnn.kdn")
+    assert window.open_path(tmp_path / "classic_cnn.kdn")
+    qtbot.waitUntil(lambda: window.background.idle and window.analysis is not None, timeout=30_000)
+    window.actions_by_name["Layer previews"].trigger()
+    previews = window.previews
+    qtbot.waitUntil(lambda: bool(previews.previews) and previews.idle, timeout=60_000)
+    assert window.canvas.caption.text() == "Previews: the project's weights (saved.weights.npz)"
+    classes = next(n.id for n in project.document.nodes.values() if n.name == "classes")
+    np.testing.assert_allclose(previews.previews[classes].values, model.predict(previews.sample[None], verbose=0)[0],
+                               rtol=1e-4, atol=1e-6)  # and they do
 
 
 @pytest.mark.slow
@@ -219,11 +260,24 @@ def test_previews_show_inside_an_opened_block_and_follow_the_epochs_of_a_run(qtb
 
     initial = previews.previews[names["classes"]].values.copy()
     written: list[dict] = []
-    dock.controller.events.connect(lambda batch: written.extend(e for e in batch if e["event"] == "weights"))
+    labels: list[str] = []  # what the previews call the weights as each write arrives (they take it first)
+
+    def weights_written(batch: list[dict]) -> None:
+        written.extend(e for e in batch if e["event"] == "weights")
+        labels.extend(previews.label for e in batch if e["event"] == "weights")
+
+    dock.controller.events.connect(weights_written)
+    captions = [window.canvas.caption.text()]
+    previews.updated.connect(lambda: captions.append(window.canvas.caption.text()))
     dock.train_button.click()
     with qtbot.waitSignal(dock.controller.ended, timeout=300_000) as ended:
         pass
     assert ended.args[0]["event"] == "finished", ended.args[0]
+    run = ended.args[0]["run_id"][:8]
+    qtbot.waitUntil(lambda: previews.idle and captions[-1] == f"Previews: trained weights (run {run})", timeout=60_000)
+    assert labels[0] == f"epoch 1/2 of run {run}", labels
+    shown = {"Previews: initial weights", *(f"Previews: epoch {e}/2 of run {run}" for e in (1, 2))}
+    assert captions[0] == "Previews: initial weights" and set(captions[:-1]) <= shown, captions
     assert written and written[-1]["epoch"] == 2 and previews.weights[:2] == (written[-1]["file"], True)
     qtbot.waitUntil(lambda: previews.idle, timeout=60_000)
     model = build_model(window.state.root)  # the network with the last epoch's weights, as the run wrote them

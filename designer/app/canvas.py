@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsView,
+    QLabel,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -345,6 +346,9 @@ class Canvas(QGraphicsView):
         self.canvas_scene.selectionChanged.connect(self._scene_selection_changed)
         self.minimap = Minimap(self)
         self.minimap.hide()
+        self.caption = QLabel(self)  # a note on what the canvas shows (which weights the layer previews use)
+        self.caption.move(8, 8)
+        self.caption.hide()
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.valueChanged.connect(lambda _: self.minimap.update())
             bar.actionTriggered.connect(self.hold_view)
@@ -355,6 +359,15 @@ class Canvas(QGraphicsView):
                           self.viewport().height() - self.minimap.height() - 8)
         if self.keep_fitted:
             self._fit()
+
+    def set_caption(self, text: str) -> None:
+        """A note in the top-left corner, over the graph but out of the way; hidden when empty."""
+        colors = self.canvas_scene.colors
+        self.caption.setStyleSheet(f"QLabel {{ background: {colors.minimap}; color: {colors.text}; "
+                                   "border-radius: 4px; padding: 3px 7px; }")  # no border: not a button
+        self.caption.setText(text)
+        self.caption.adjustSize()
+        self.caption.setVisible(bool(text))
 
     def hold_view(self, *_: Any) -> None:
         """The user moved the view: from now on only the user moves it."""

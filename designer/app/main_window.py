@@ -946,6 +946,7 @@ class MainWindow(QMainWindow):
         images = self.previews.images()
         for node_id, item in self.canvas.canvas_scene.nodes.items():
             item.set_preview(images.get(self.state.prefix + node_id))
+        self.canvas.set_caption(self.previews.caption)
         self._show_statistics(self.inspector.node)  # in place: the form may hold an editor in use
 
     def _open_preview(self, node_id: str) -> None:

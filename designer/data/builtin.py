@@ -24,6 +24,29 @@ def digits(target_size: int | None = None) -> Dataset:
                    [str(c) for c in data.target_names], "handwritten digits 0–9 (scikit-learn)")
 
 
+def scattered_digits(target_size: int | None = None, field: int = 32, scale: int = 2, noise: float = 0.05,
+                     seed: int = 0) -> Dataset:
+    """The same digits enlarged ``scale`` times and each put at a random, seeded place on a dark ``field``-pixel
+    square with light noise: the object covers a small part of the frame, as in photographs, so an explanation
+    has to find it (on the 8×8 originals the digit fills the frame and every region looks relevant)."""
+    from scipy.ndimage import zoom
+
+    base = digits()
+    rng = np.random.default_rng(seed)
+    small = zoom(base.x[..., 0], (1, scale, scale), order=1).clip(0, 1)
+    side = small.shape[1]
+    x = rng.uniform(0, noise, (len(small), field, field)).astype("float32")
+    rows, cols = rng.integers(0, field - side + 1, (2, len(small)))
+    for image, digit, r, c in zip(x, small, rows, cols, strict=True):
+        image[r:r + side, c:c + side] = np.maximum(image[r:r + side, c:c + side], digit)
+    x = x[..., None]
+    if target_size and target_size != field:
+        x = zoom(x, (1, target_size / field, target_size / field, 1), order=1).clip(0, 1).astype("float32")
+    return Dataset("digits32", x, base.y, "classification", base.class_names,
+                   f"handwritten digits {side}×{side} at random places on a dark {field}×{field} field (generated "
+                   "from scikit-learn's)")
+
+
 def _table(loader_name: str, name: str) -> Callable[[int | None], Dataset]:
     def load(target_size: int | None = None) -> Dataset:
         import sklearn.datasets
@@ -76,6 +99,7 @@ def headlines(target_size: int | None = None) -> Dataset:
 
 BUILTIN: dict[str, Callable[..., Dataset]] = {
     "digits": digits,
+    "digits32": scattered_digits,
     "iris": _table("load_iris", "iris"),
     "wine": _table("load_wine", "wine"),
     "breast_cancer": _table("load_breast_cancer", "breast_cancer"),

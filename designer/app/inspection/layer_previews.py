@@ -1,7 +1,8 @@
 """Layer previews on the canvas: each node's output on a chosen data sample, computed in the Keras worker
 thread with the network's current weights (``designer.inspection.previews``), debounced after edits and
 applied on the GUI thread; the newest document wins, as with the analysis. While a run trains, its worker
-writes the weights after epochs (throttled, only while previews are on) and the previews follow them."""
+writes the weights after epochs (throttled, only while previews are on) and the previews follow them; a
+caption says which weights the previews on show were computed with (initial, an epoch of a run, trained)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ class LayerPreviews(QObject):
         self.doc: NetworkDocument | None = None
         self.previews: dict[str, Any] = {}
         self.weights: Weights = ("", False, 0)  # the project's weights file ("": initial weights), or a run's
+        self.label = "initial weights"  # what self.weights are, in words
+        self.run_id = ""  # the run that wrote self.weights, if one did
+        self.sent: tuple[int, str] = (0, "")  # the weights write and its label of the previews being computed
+        self.shown: tuple[int, str] = (0, "")  # the same for the previews on show
         self.writes = itertools.count(1)
         self.training: Any = None  # the controller of the window's training runs, once there is one
         self.scratch: tempfile.TemporaryDirectory | None = None  # where runs write their weights for previews
@@ -94,6 +99,8 @@ class LayerPreviews(QObject):
         """Off, with no sample and the project's ``weights`` file: another project's data and weights."""
         self.sample = None
         self.weights = (str(weights) if weights is not None else "", False, next(self.writes))
+        self.run_id = ""
+        self.label = f"the project's weights ({weights.name})" if weights is not None else "initial weights"
         self.set_on(False)
 
     def follow(self, training: Any) -> None:
@@ -107,16 +114,24 @@ class LayerPreviews(QObject):
 
     def _training_events(self, events: list[dict[str, Any]]) -> None:
         written = [e for e in events if e["event"] == "weights"]
+        run = self.training.run
         if written:  # the newest only: the previews of older epochs would be out of date when they arrived
             self.weights = (written[-1]["file"], True, next(self.writes))
+            self.run_id = run.run_id
+            self.label = f"epoch {written[-1]['epoch']}/{run.spec.epochs} of run {run.run_id[:8]}"
             self._schedule()
+        if events[-1]["event"] == "finished" and events[-1]["run_id"] == self.run_id:  # its last epoch's: trained
+            self.label = f"trained weights (run {events[-1]['run_id'][:8]})"
+            if self.shown[0] == self.weights[2]:
+                self.shown = (self.weights[2], self.label)
+                self.updated.emit()
 
     def set_on(self, on: bool) -> None:
         self.on = on
         if self.training is not None:
             self.training.want_previews(on)
         if not on:
-            self.previews = {}
+            self.previews, self.shown = {}, (0, "")
             self.updated.emit()
         self._schedule()
 
@@ -146,18 +161,26 @@ class LayerPreviews(QObject):
             self.worker.done.connect(self._done)
         self.generation += 1
         self.busy, self.dirty = True, False
+        self.sent = (self.weights[2], self.label)
         self._refresh.emit(self.generation, json.dumps(document_to_dict(self.doc)), self.sample, self.weights)
 
     def _done(self, generation: int, previews: dict[str, Any]) -> None:
         self.busy = False
         if generation == self.generation and self.on:
             self.previews = previews
+            # the label of these weights now (a run may have finished meanwhile), else the one they were sent with
+            self.shown = (self.sent[0], self.label) if self.sent[0] == self.weights[2] else self.sent
             self.updated.emit()
         self._send()  # an edit that arrived meanwhile
 
     @property
     def idle(self) -> bool:
         return not self.busy and not self.timer.isActive() and not (self.on and self.dirty)
+
+    @property
+    def caption(self) -> str:
+        """Which weights the previews on show were computed with ("" while none show)."""
+        return f"Previews: {self.shown[1]}" if self.previews else ""
 
     def images(self) -> dict[str, QImage]:
         return {node_id: to_image(preview.thumbnail) for node_id, preview in self.previews.items()}
