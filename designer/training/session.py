@@ -16,6 +16,7 @@ from typing import Any
 
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
+from designer.training.recipes.latent import sized_snapshot
 from designer.training.records import RunRecorder, download_run, network_hash
 from designer.training.spec import TrainingSpec, check_backend_installed
 from designer.training.store_errors import store_access
@@ -40,7 +41,8 @@ class RecordedRun:
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         check_backend_installed(self.spec.backend)
-        snapshot = snapshot or project_to_dict(project)
+        # the network as it trains: the recipe's latent size (an option or a trial's value) applied throughout
+        snapshot = sized_snapshot(snapshot or project_to_dict(project), {**project.training, **training})
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
         self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
