@@ -6,6 +6,7 @@ against each other (see ``designer.training.recipes``). The options name those b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from designer.graph.serialize import DocumentFormatError
@@ -77,6 +78,12 @@ def _check_common(options: dict[str, Any], where: str) -> None:
     if not isinstance(options["judge_each_epoch"], bool):
         raise DocumentFormatError(f"{where}.judge_each_epoch", f"{options['judge_each_epoch']!r} is not true or "
                                   "false")
+
+
+def judge_files(training: dict[str, Any]) -> list[str]:
+    """The judge files the recipes' options name relative to the project (which travel with it)."""
+    named = [(training.get(recipe) or {}).get("judge") for recipe in DEFAULTS]
+    return [name for name in named if isinstance(name, str) and name and not Path(name).expanduser().is_absolute()]
 
 
 def image_block(recipe: str, options: dict[str, Any]) -> str:
