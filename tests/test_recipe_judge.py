@@ -11,7 +11,7 @@ import pytest
 from test_recipes import _diagnostics, _run, _save, gan_project, vae_project
 
 from conftest import SAMPLES
-from designer.graph.project import project_from_dict
+from designer.graph.project import project_from_dict, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.recipes.latent import latent_size, resize_latent, sized_snapshot
 from designer.training.recipes.options import recipe_options
@@ -43,6 +43,20 @@ def test_the_latent_size_is_set_in_every_place_and_the_blocks_still_fit():
     assert latent_size(doc, "vae", recipe_options("vae", {})) == 5
     unchanged = vae_project()
     assert sized_snapshot(unchanged, {"recipe": "vae"}) is unchanged  # no option, no copy
+
+
+def test_a_latent_size_the_network_cannot_take_is_pinned_to_the_block():
+    project = project_from_dict(gan_project())
+    doc = project.document
+    noise, generator = (next(n for n in doc.nodes.values() if n.name == name) for name in ("noise", "generator"))
+    doc.disconnect(doc.in_edges(generator.id)[0])  # the noise now reaches the generator through a Dense of 4
+    lift = doc.add_node("Dense", "lift", {"units": 4})
+    doc.connect(noise.id, lift.id)
+    doc.connect(lift.id, generator.id)
+    assert _diagnostics(project_to_dict(project)) == []
+    resize_latent(doc, "gan", recipe_options("gan", {}), 9)  # the Inputs take 9; the Dense still gives 4
+    assert _diagnostics(project_to_dict(project)) == [
+        ("generator", "the block 'generator' takes (9,) but 'lift' gives it (4,): make them equal")]
 
 
 def test_a_latent_size_that_cannot_be_set_is_refused_by_name():
