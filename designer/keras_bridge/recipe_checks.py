@@ -40,7 +40,8 @@ def _fed(doc: NetworkDocument, analysis: Analysis, node: Node, pair: set[str]) -
     declared, problems = _inputs(node), []
     for edge in doc.in_edges(node.id):
         source = analysis.nodes.get(edge.src)
-        if edge.src in pair or source is None or source.error or edge.src_port >= len(source.outputs) or edge.dst_port >= len(declared):
+        if (edge.src in pair or source is None or source.error or edge.src_port >= len(source.outputs)
+                or edge.dst_port >= len(declared)):
             continue
         given, takes = source.outputs[edge.src_port][0], declared[edge.dst_port]
         if len(given) != len(takes) or any(a is not None and b is not None and a != b
