@@ -50,7 +50,7 @@ def test_a_shipped_generative_sample_makes_recognisable_and_varied_digits(name, 
     assert main(["generate", run_id, "-n", "1000", "--seed", "1", "-o", str(out), "--tracking-uri", store]) == 0
     with np.load(out) as saved:
         figures = quality(saved["x"], digit_classifier)
-    print(name, json.dumps(figures))
+    print(name, json.dumps(figures), "shipped judge:", json.dumps(judged))
     assert figures["judge_confidence"] >= 0.7 and figures["judge_class_entropy"] >= 2.0, figures
     assert figures["judge_top_class_share"] <= 0.25, figures
 
