@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 import pytest
-from test_recipes import _diagnostics, _run, _save, gan_project, vae_project
+from test_recipes import _chain, _diagnostics, _run, _save, gan_project, vae_project
 
 from conftest import SAMPLES
-from designer.graph.project import project_from_dict, project_to_dict
+from designer.graph.document import NetworkDocument
+from designer.graph.project import Project, project_from_dict, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.recipes.latent import latent_size, resize_latent, sized_snapshot
 from designer.training.recipes.options import recipe_options
@@ -89,6 +90,10 @@ def test_scores_measure_confidence_coverage_and_agreement():
     assert collapsed["judge_top_class_share"] == 1 and collapsed["sample_quality"] == 0
     asked = scores(sure_and_varied, asked=np.array([0, 1, 2, 0] * 5))
     assert asked["judge_agreement"] == 0.75 and asked["sample_quality"] == pytest.approx(0.75)
+    from designer.experiments.definition import Experiment
+
+    assert all(Experiment(objective=name).maximize for name in figures if name != "judge_top_class_share")
+    assert not Experiment(objective="judge_top_class_share").maximize  # a sweep maximises the scores by name
 
 
 def test_a_wrong_judge_is_refused_with_what_to_fix(tmp_path):
@@ -177,3 +182,24 @@ def test_the_project_latent_size_reaches_analysis_and_generation(tmp_path, capsy
     wrong = _save(gan_project(gan={"latent_dim": 6, "generator": "maker"}), tmp_path / "wrong.kdn")
     assert main(["analyze", str(wrong)]) == 2
     assert "training.gan.latent_dim: the generator block 'maker'" in capsys.readouterr().err
+
+
+def test_a_judge_can_be_a_classifier_run_of_the_store(tmp_path, capsys):
+    from designer.cli import main
+
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    digits = NetworkDocument("digits_mlp")  # a classifier of 8×8 digits, trained in the store
+    _chain(digits, ("InputLayer", "digit", {"shape": [8, 8, 1]}), ("Flatten", "flat", {}),
+           ("Dense", "digit_class", {"units": 10, "activation": "softmax"}))
+    mlp = _save(project_to_dict(Project(digits, data={"source": "builtin:digits"}, training={"epochs": 2})),
+                tmp_path / "mlp.kdn")
+    assert main(["train", str(mlp), "--tracking-uri", store, "--json"]) == 0
+    classifier = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    path = _save(gan_project(epochs=1, gan={"judge": f"run:{classifier[:8]}", "judge_samples": 20}),
+                 tmp_path / "gan.kdn")
+    assert main(["train", str(path), "--tracking-uri", store, "--json"]) == 0
+    assert 0 <= json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]["sample_quality"] <= 1
+    wrong = _save(gan_project(epochs=1, gan={"judge": "run:nosuchrun"}), tmp_path / "wrong.kdn")
+    assert main(["train", str(wrong), "--tracking-uri", store]) == 2
+    err = capsys.readouterr().err
+    assert "training.gan.judge" in err and "name a run of this store" in err and err.count("\n") == 1, err

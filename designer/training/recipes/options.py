@@ -13,8 +13,9 @@ from designer.graph.serialize import DocumentFormatError
 
 RECIPES = ("supervised", "gan", "vae")
 RECONSTRUCTIONS = ("binary_crossentropy", "squared_error")
-# Shared by both recipes: the latent size (None: as the network is drawn) and the judge, a classifier
-# (.keras file) that scores generated samples after training (and each epoch if asked); see recipes.judge.
+# Shared by both recipes: the latent size (None: as the network is drawn) and the judge, a classifier (a
+# .keras file, or run:RUN_ID) that scores generated samples after training (and each epoch if asked); see
+# recipes.judge.
 COMMON: dict[str, Any] = {"latent_dim": None, "judge": None, "judge_samples": 500, "judge_each_epoch": False}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "gan": {"generator": "generator", "discriminator": "discriminator", "label_smoothing": 0.1,
@@ -70,8 +71,9 @@ def _check_common(options: dict[str, Any], where: str) -> None:
                                   "leave it out to keep the size the network is drawn with")
     judge = options["judge"]
     if judge is not None and (not isinstance(judge, str) or not judge.strip()):
-        raise DocumentFormatError(f"{where}.judge", f"{judge!r} is not a path: name a .keras classifier file "
-                                  "(relative to the project's folder), or leave it out")
+        raise DocumentFormatError(f"{where}.judge", f"{judge!r} is not a judge: name a .keras classifier file "
+                                  "(relative to the project's folder) or a run of the store (run:RUN_ID), or "
+                                  "leave it out")
     if not _whole(options["judge_samples"], 10):
         raise DocumentFormatError(f"{where}.judge_samples", f"{options['judge_samples']!r} is not a number of "
                                   "samples (a whole number ≥ 10)")
