@@ -96,6 +96,8 @@ def test_a_gan_trains_with_its_sample_grid_live_and_generates_from_results(qtbot
     assert not any(where == "metric" for where, _ in monitor.curves)
 
     results = dock.results
+    summary = results.summary.text()  # the shipped judge scored the samples
+    assert "Samples, as the judge sees them</b>: sample quality" in summary and "Test" not in summary, summary
     page = results.generative
     qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
     assert results.pages.currentWidget() is page and results.pages.isTabVisible(results.pages.indexOf(page))
