@@ -46,6 +46,14 @@ def test_the_latent_size_is_set_in_every_place_and_the_blocks_still_fit():
     assert sized_snapshot(unchanged, {"recipe": "vae"}) is unchanged  # no option, no copy
 
 
+def test_a_trials_project_holds_the_trials_latent_size():
+    from designer.experiments.trial import trial_project
+
+    trial, training = trial_project(project_from_dict(vae_project()), {"training.vae.latent_dim": 3})
+    assert training == {"vae": {"latent_dim": 3}}
+    assert _shapes(project_to_dict(trial))["decoder.z"] == [3]  # what opens in the designer is what trained
+
+
 def test_a_latent_size_the_network_cannot_take_is_pinned_to_the_block():
     project = project_from_dict(gan_project())
     doc = project.document
