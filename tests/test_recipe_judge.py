@@ -192,6 +192,7 @@ def test_the_project_latent_size_reaches_analysis_and_generation(tmp_path, capsy
     assert "training.gan.latent_dim: the generator block 'maker'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # three runs, each in a worker process of its own
 def test_a_judge_can_be_a_classifier_run_of_the_store(tmp_path, capsys):
     from designer.cli import main
 
