@@ -44,10 +44,10 @@ class RecordedRun:
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         check_backend_installed(self.spec.backend)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
-        self.scratch: list[Path] = []
-        training = self._judge_run(project, training)
         # the network as it trains: the recipe's latent size (an option or a trial's value) applied throughout
         snapshot = sized_snapshot(snapshot or project_to_dict(project), {**project.training, **training})
+        self.scratch: list[Path] = []
+        training = self._judge_run(project, training)
         self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
         self.scratch.append(self.outputs)
