@@ -66,11 +66,18 @@ def _quiet_backend() -> None:
 
 def _load(path: str) -> Any:
     from designer.graph.project import ProjectFileError, load_project
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes.latent import apply_latent_dim
 
     try:
-        return load_project(path)
+        project = load_project(path)
     except ProjectFileError as exc:
         raise UsageError(str(exc)) from None
+    try:  # a recipe's latent size, when the options set it, is the network's everywhere
+        apply_latent_dim(project.document, project.training)
+    except DocumentFormatError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    return project
 
 
 # ---- commands -----------------------------------------------------------------------------

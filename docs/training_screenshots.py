@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import QDockWidget
 from designer.app.background import Background
 from designer.app.main_window import MainWindow
 from designer.app.run import application, wait_until
+from designer.training.recipes.options import judge_files
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
 
@@ -36,6 +38,8 @@ def open_sample(name: str = "classic_cnn", training: dict | None = None,
     if data is not None:
         project["data"] = data
     (folder / f"{name}.kdn").write_text(json.dumps(project))
+    for judge in judge_files(project["training"]):  # a judge named beside the project travels with it
+        shutil.copy(SAMPLES / judge, folder / judge)
     background = Background()
     window = MainWindow(background)
     window.resize(1440, 960)

@@ -30,13 +30,19 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
         seen["vae"] = " ".join(editor.problems.text().split())  # as read, not as wrapped
         editor.recipe.setCurrentIndex(RECIPES.index("gan"))
         editor.editors["gan"]["label_smoothing"].setValue(0.2)
+        latent = editor.editors["gan"]["latent_dim"]
+        assert latent.value() == 0 and latent.specialValueText() == "as drawn (32)"  # the sample's noise size
+        latent.setValue(16)
+        assert editor.editors["gan"]["judge"].path.text() == "digits_judge.keras"  # the sample's own judge
+        assert not editor.problems.text()  # 16 can be set in every place that holds the size
         return True
 
     answer_options(monkeypatch, choose_vae_then_gan)
     dock.edit_options()
     assert "'encoder'" in seen["vae"] and "add it, or name the encoder" in seen["vae"]
     assert window.project.training["recipe"] == "gan"
-    assert window.project.training["gan"] == {"label_smoothing": 0.2}  # only what differs from the defaults
+    shipped = {"judge": "digits_judge.keras"}
+    assert window.project.training["gan"] == {**shipped, "label_smoothing": 0.2, "latent_dim": 16}  # what differs
     assert window.undo.count() == 1  # one edit
 
     def choose_discriminator_as_generator(dialog):
@@ -62,9 +68,13 @@ def test_the_recipe_and_its_options_are_one_undoable_edit_and_misfits_say_why(qt
     qtbot.waitUntil(lambda: not pinned(), timeout=30_000)
     window.undo.undo()
     window.undo.undo()
-    assert window.project.training["recipe"] == "gan" and window.project.training["gan"] == {"label_smoothing": 0.2}
+    assert window.project.training["recipe"] == "gan"
+    assert window.project.training["gan"] == {**shipped, "label_smoothing": 0.2, "latent_dim": 16}
     window.undo.undo()
-    assert "gan" not in window.project.training and window.undo.isClean()
+    assert window.project.training["gan"] == shipped and window.undo.isClean()
+    (tmp_path / "elsewhere").mkdir()
+    assert window.save_as(tmp_path / "elsewhere" / "mine.kdn")
+    assert (tmp_path / "elsewhere" / "digits_judge.keras").is_file()  # the judge goes where the project goes
 
 
 @pytest.mark.slow  # two epochs, then a generate process that imports TensorFlow: about a minute
@@ -86,6 +96,8 @@ def test_a_gan_trains_with_its_sample_grid_live_and_generates_from_results(qtbot
     assert not any(where == "metric" for where, _ in monitor.curves)
 
     results = dock.results
+    summary = results.summary.text()  # the shipped judge scored the samples
+    assert "Samples, as the judge sees them</b>: sample quality" in summary and "Test" not in summary, summary
     page = results.generative
     qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
     assert results.pages.currentWidget() is page and results.pages.isTabVisible(results.pages.indexOf(page))

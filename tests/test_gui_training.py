@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 from conftest import SAMPLES
 from designer.app.background import Background
 from designer.app.main_window import MainWindow
+from designer.training.recipes.options import judge_files
 
 
 @pytest.fixture
@@ -33,6 +35,8 @@ def window(qtbot, tmp_path, monkeypatch):
 def open_copy(qtbot, win, tmp_path, sample="tabular_mlp", **training):
     project = json.loads((SAMPLES / f"{sample}.kdn").read_text())
     project["training"] = {**project.get("training", {}), **training}
+    for judge in judge_files(project["training"]):  # a judge named beside the project travels with it
+        shutil.copy(SAMPLES / judge, tmp_path / judge)
     path = tmp_path / f"{sample}.kdn"
     path.write_text(json.dumps(project))
     assert win.open_path(path)

@@ -95,7 +95,8 @@ def test_recipe_options_are_refused_by_name(training, where, says):
 def test_recipe_defaults_fill_in_and_stay_out_of_saved_files():
     spec = TrainingSpec.from_dict({"recipe": "vae", "vae": {"beta": 0.5}})
     assert spec.recipe_options == {"encoder": "encoder", "decoder": "decoder", "beta": 0.5,
-                                   "reconstruction": "binary_crossentropy"}
+                                   "reconstruction": "binary_crossentropy", "latent_dim": None, "judge": None,
+                                   "judge_samples": 500, "judge_each_epoch": False}
     assert TrainingSpec().to_dict() == {} and TrainingSpec().recipe_options == {}
 
 

@@ -34,6 +34,10 @@ def test_sample_trains_briefly(path, tmp_path, trainer):
     assert project.data.get("source"), "every sample carries its data setup"
     events = list(start_run(project_to_dict(project), path.parent, trainer, training={"epochs": 1}).events())
     assert events[-1]["event"] == "finished", events[-1]
+    recipe = project.training.get("recipe", "supervised")
+    if recipe != "supervised":  # the generative samples name the shipped judge: they score out of the box
+        assert project.training[recipe]["judge"] == "digits_judge.keras"
+        assert 0 <= events[-1]["metrics"]["sample_quality"] <= 1
 
 
 def test_the_transformer_sample_tells_the_topics_apart_as_shipped(trainer):

@@ -44,7 +44,8 @@ from designer.graph.serialize import DocumentFormatError
 from designer.training.stores import default_tracking_uri
 
 OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy", "test_accuracy", "test_loss", "val_mae",
-              "compress_test_accuracy")  # the last: of each trial's compressed variant (compress.method)
+              "compress_test_accuracy",  # of each trial's compressed variant (compress.method)
+              "sample_quality")  # a GAN's or VAE's samples scored by its judge (training.gan.judge)
 
 
 class SweepController(QObject):

@@ -784,12 +784,16 @@ class MainWindow(QMainWindow):
             path = Path(name)
         if path.suffix != SUFFIX:
             path = path.with_suffix(SUFFIX)
-        weights = self.project_folder() / self.project.weights
-        if self.project.weights and weights.parent != path.parent:  # the weights go where the project goes
+        from designer.training.recipes.options import judge_files
+
+        folder = self.project_folder()  # the files it names beside it go where the project goes
+        carried = [self.project.weights] if self.project.weights else []
+        carried += [name for name in judge_files(self.project.training) if (folder / name).is_file()]
+        for name in carried if folder.resolve() != path.parent.resolve() else []:
             try:
-                copy_atomic(weights, path.with_name(self.project.weights))
+                copy_atomic(folder / name, path.parent / name)
             except OSError as exc:
-                self.warn("Cannot save", f"{weights}: {exc.strerror or exc}")
+                self.warn("Cannot save", f"{folder / name}: {exc.strerror or exc}")
                 return False
         autosave_path(self.path).unlink(missing_ok=True)
         self.path = path

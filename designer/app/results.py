@@ -182,10 +182,16 @@ class ResultsView(QWidget):
         if event["event"] != "finished":
             self.summary.setText(f"<b>Run failed</b> ({event.get('cause')}): {event.get('message', '')}")
             return
-        metrics = " · ".join(f"{k.removeprefix('test_')} <b>{v:.4f}</b>" for k, v in event["metrics"].items())
+        judged = {k: v for k, v in event["metrics"].items() if k.startswith("judge_") or k == "sample_quality"}
+        metrics = " · ".join(f"{k.removeprefix('test_')} <b>{v:.4f}</b>" for k, v in event["metrics"].items()
+                             if k not in judged)
         size = f"{event['parameters']:,} parameters, " if "parameters" in event else ""
-        self.summary.setText(f"<b>Test</b> {metrics or '(no test split)'} — {size}"
-                             f"{event.get('duration_s', 0):.1f} s, run {self.run_id[:8]}")
+        scores = " · ".join(f"{k.removeprefix('judge_').replace('_', ' ')} <b>{v:.3f}</b>"
+                            for k, v in sorted(judged.items(), key=lambda kv: kv[0] != "sample_quality"))
+        parts = [f"<b>Test</b> {metrics or '(no test split)'}"] if metrics or not scores else []
+        if scores:  # a GAN's or VAE's samples scored by its judge classifier
+            parts.append(f"<b>Samples, as the judge sees them</b>: {scores}")
+        self.summary.setText(f"{'; '.join(parts)} — {size}{event.get('duration_s', 0):.1f} s, run {self.run_id[:8]}")
         evaluation = event.get("evaluation") or {}
         classifier = "confusion_matrix" in evaluation
         self.matrix.setVisible(classifier)

@@ -453,7 +453,7 @@ class TrainingDock(QTabWidget):
         self.runs.set_store(tracking_uri, project.name)
 
     def edit_options(self) -> None:
-        from designer.app.generative.recipe_fit import recipe_problems
+        from designer.app.generative.recipe_fit import drawn_latent_sizes, recipe_problems
         from designer.app.training_options import TrainingOptionsDialog
 
         project, _ = self.project_getter()
@@ -461,7 +461,8 @@ class TrainingDock(QTabWidget):
         dialog = TrainingOptionsDialog({**project.training, **self.data.splits()}, self,
                                        blocks=[node.name for node in doc.nodes.values() if node.is_block],
                                        check=lambda recipe, options: recipe_problems(doc, self.analysis(), recipe,
-                                                                                     options))
+                                                                                     options),
+                                       drawn=drawn_latent_sizes(doc, project.training))
         if dialog.exec():
             self.on_setup(self.data.setup(), dialog.values(), True)
 

@@ -54,14 +54,14 @@ RECIPE_FIELDS = ("recipe", "gan", "vae")  # edited together by the recipe editor
 
 class TrainingOptionsDialog(QDialog):
     def __init__(self, training: dict[str, Any], parent: QWidget | None = None, blocks: list[str] | None = None,
-                 check: Check | None = None) -> None:
+                 check: Check | None = None, drawn: dict[str, int | None] | None = None) -> None:
         """``blocks``: the network's block names, offered for the recipe's parts; ``check`` says what
-        analysis finds wrong with a recipe's blocks."""
+        analysis finds wrong with a recipe's blocks; ``drawn``: each recipe's latent size as drawn."""
         super().__init__(parent)
         self.setWindowTitle("Training options")
         spec = TrainingSpec.from_dict(training)
         self.editors: dict[str, QWidget] = {}
-        self.recipe = RecipeEditor(training, blocks or [], check)
+        self.recipe = RecipeEditor(training, blocks or [], check, drawn=drawn)
         form = QFormLayout()
         form.addRow("recipe", self.recipe)
         for f in fields(TrainingSpec):

@@ -27,7 +27,8 @@ PRUNERS = ("none", "median", "hyperband")
 RANGES = ("int", "float", "log")
 GRID_RANGE_LIMIT = 100  # an int range enumerates for the grid up to this many values
 # Metrics where more is better; anything else (losses, errors) is minimised unless the direction says so.
-_HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "r2", "iou")
+_HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "r2", "iou",
+                     "quality", "confidence", "agreement", "entropy")  # the last four: a judge's sample scores
 
 
 @dataclass(frozen=True)

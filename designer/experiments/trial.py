@@ -9,6 +9,7 @@ from designer.experiments.compression import KEY as COMPRESS
 from designer.graph.document import NetworkDocument, Node, PortRef
 from designer.graph.project import Project
 from designer.graph.serialize import DocumentFormatError
+from designer.training.recipes.latent import apply_latent_dim
 
 
 def trial_project(project: Project, values: dict[str, Any]) -> tuple[Project, dict[str, Any]]:
@@ -32,6 +33,7 @@ def trial_project(project: Project, values: dict[str, Any]) -> tuple[Project, di
                 bypass(doc, node)
         else:
             node.params = {**node.params, option: list(value) if isinstance(value, tuple) else value}
+    apply_latent_dim(trial.document, {**trial.training, **training})  # a recipe's latent size, everywhere it lives
     return trial, training
 
 

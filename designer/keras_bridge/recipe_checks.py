@@ -29,7 +29,26 @@ def recipe_diagnostics(doc: NetworkDocument, analysis: Analysis, recipe: str,
     if any(analysis.nodes.get(node.id) is None or analysis.nodes[node.id].error for node in found):
         return []  # the block's own problem is reported already
     checks = _gan if recipe == "gan" else _vae
-    return [Diagnostic("error", node.id, message, CODE) for node, message in checks(analysis, *found)]
+    pair = {node.id for node in found}  # between the two blocks, the recipe's own checks say more
+    fed = [problem for node in found for problem in _fed(doc, analysis, node, pair)]
+    return [Diagnostic("error", node.id, message, CODE) for node, message in fed + checks(analysis, *found)]
+
+
+def _fed(doc: NetworkDocument, analysis: Analysis, node: Node, pair: set[str]) -> list[tuple[Node, str]]:
+    """Each input of the block against what feeds it (Keras only warns when a nested model is called on
+    another shape than its Input declares, as after a latent size set on the Input alone)."""
+    declared, problems = _inputs(node), []
+    for edge in doc.in_edges(node.id):
+        source = analysis.nodes.get(edge.src)
+        if (edge.src in pair or source is None or source.error or edge.src_port >= len(source.outputs)
+                or edge.dst_port >= len(declared)):
+            continue
+        given, takes = source.outputs[edge.src_port][0], declared[edge.dst_port]
+        if len(given) != len(takes) or any(a is not None and b is not None and a != b
+                                           for a, b in zip(given[1:], takes[1:], strict=True)):
+            problems.append((node, f"the block {node.name!r} takes {_text(takes)} but {doc.node(edge.src).name!r} "
+                                   f"gives it {_text(given)}: make them equal"))
+    return problems
 
 
 def _inputs(node: Node) -> list[tuple[int | None, ...]]:

@@ -16,11 +16,14 @@ from typing import Any
 
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
-from designer.training.records import RunRecorder, download_run, network_hash
+from designer.training.recipes.latent import sized_snapshot
+from designer.training.records import RunRecorder, download_run, download_trained_model, find_run, network_hash
 from designer.training.spec import TrainingSpec, check_backend_installed
 from designer.training.store_errors import store_access
 from designer.training.stores import default_tracking_uri
-from designer.training.worker import LAST, TERMINAL, RunHandle, start_run
+from designer.training.worker import BEST, LAST, TERMINAL, RunHandle, start_run
+
+RUN_JUDGE = "run:"  # a judge named by a run of the store: training.gan.judge = "run:RUN_ID"
 
 
 class RecordedRun:
@@ -40,11 +43,14 @@ class RecordedRun:
         training, data = training or {}, data or {}
         self.spec = TrainingSpec.from_dict({**project.training, **training})
         check_backend_installed(self.spec.backend)
-        snapshot = snapshot or project_to_dict(project)
         self.tracking_uri = tracking_uri or default_tracking_uri(folder)
+        # the network as it trains: the recipe's latent size (an option or a trial's value) applied throughout
+        snapshot = sized_snapshot(snapshot or project_to_dict(project), {**project.training, **training})
+        self.scratch: list[Path] = []
+        training = self._judge_run(project, training)
         self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
-        self.scratch = [self.outputs]
+        self.scratch.append(self.outputs)
         resume_from = self._fetch(resume) if resume else None
         with store_access(self.tracking_uri):
             self.run_id = self.recorder.start({**self.spec.__dict__, "network_hash": network_hash(snapshot["graph"]),
@@ -63,6 +69,27 @@ class RecordedRun:
             self._clean()
             raise
         self.result: dict[str, Any] = {}
+
+    def _judge_run(self, project: Project, training: dict[str, Any]) -> dict[str, Any]:
+        """The training overrides with a judge named ``run:RUN`` (a classifier trained in this store) replaced
+        by its model, fetched here: the parent owns the store, the worker gets a file."""
+        recipe = self.spec.recipe
+        judge = str(self.spec.recipe_options.get("judge") or "")
+        if not judge.startswith(RUN_JUDGE):
+            return training
+        folder = Path(tempfile.mkdtemp(prefix="netdesigner-judge-"))
+        self.scratch.append(folder)
+        try:
+            with store_access(self.tracking_uri):
+                files = download_trained_model(self.tracking_uri, find_run(self.tracking_uri,
+                                                                           judge[len(RUN_JUDGE):])["run_id"], folder)
+        except LookupError as exc:
+            self._clean()
+            raise DocumentFormatError(f"training.{recipe}.judge", f"{exc}; name a run of this store that trained "
+                                      "a classifier of the generated images") from None
+        model = next(files / name for name in (BEST, "model.keras") if (files / name).is_file())
+        options = {**project.training.get(recipe, {}), **training.get(recipe, {}), "judge": str(model)}
+        return {**training, recipe: options}
 
     def _fetch(self, run_id: str) -> Path:
         """The earlier run's files, kept apart from this run's outputs."""

@@ -271,6 +271,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
         from designer.training import recipes
         from designer.training.recipes import common as recipe_parts
         from designer.training.recipes import gan, vae  # noqa: F401  (their trainers load from checkpoints)
+        from designer.training.recipes import judge as recipe_judge
     with scope:
         if resume is not None:  # the checkpoint carries the optimizer and its state: no new compile
             model = keras.saving.load_model(resume / LAST, safe_mode=True)
@@ -291,6 +292,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                                  [tuple(t.shape) for t in model.outputs])
         if problems:
             raise DataError("; ".join(problems))
+        judge = _judge(model, spec, folder) if recipe else None
         if resume is None and not recipe:
             _adapt(model, splits.train.x, queue)
         steps = spec.epochs * max(1, -(-len(splits.train.x) // spec.batch_size))
@@ -312,12 +314,16 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
                               loss=spec.loss_for(dataset.task, model.outputs[0].shape[-1]),
                               metrics=spec.metrics_for(dataset.task))
     rate = float(overrides.get("batch_events_per_second", BATCH_EVENTS_PER_SECOND))
-    callbacks: list[Any] = [_events_callback()(queue, stop_event, spec.batch_size, len(splits.train.x), rate)]
+    events = _events_callback()(queue, stop_event, spec.batch_size, len(splits.train.x), rate)
+    callbacks: list[Any] = [events]
+    training = {**project.get("training", {}), **overrides.get("training", {})}
+    if judge is not None and spec.recipe_options["judge_each_epoch"]:  # before the events callback reports
+        callbacks.insert(0, recipe_judge.JudgeEachEpoch(judge, training, spec.recipe_options["judge_samples"],
+                                                        dataset.class_names))
     if overrides.get("output_dir"):
         callbacks.append(_checkpoints_callback()(Path(overrides["output_dir"]), queue, best,
                                                  overrides.get("resumable", True)))
         if recipe:
-            training = {**project.get("training", {}), **overrides.get("training", {})}
             classes = len(dataset.class_names) if getattr(model, "conditional", False) else 0
             callbacks.append(recipe_parts.SampleGrids(Path(overrides["output_dir"]), queue, training, classes))
     if overrides.get("preview_weights"):
@@ -340,7 +346,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
             validation = (feed["x"], feed["y"]) if "y" in feed else feed["x"]
     history = model.fit(**train, epochs=spec.epochs, initial_epoch=initial_epoch, validation_data=validation,
                         validation_freq=spec.validation_freq, callbacks=callbacks, verbose=0)
-    reason = callbacks[0].reason
+    reason = events.reason
     if reason is not None:
         raise _Stopped(*reason)
     metrics, evaluation = {}, {}
@@ -355,6 +361,9 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
 
         evaluation = evaluate(model, _feed(splits.test, spec)["x"], splits.test.x, splits.test.y, dataset.task,
                               dataset.class_names)
+    if judge is not None:  # the samples' quality, as the judge sees it
+        metrics.update(recipe_judge.judge_network(judge, model.network, training,
+                                                  spec.recipe_options["judge_samples"], dataset.class_names))
     if overrides.get("output_dir"):  # a recipe's trained model is the network it trained, blocks and all
         _save_outputs(Path(overrides["output_dir"]), model.network if recipe else model, history.history, project,
                       evaluation)
@@ -378,6 +387,21 @@ def _check_recipe(project: dict[str, Any], recipe: str, options: dict[str, Any])
     wrong = recipe_diagnostics(doc, Analyzer().analyze(doc), recipe, options)
     if wrong:
         raise DataError("; ".join(f"{doc.node(d.node).name}: {d.message}" if d.node else d.message for d in wrong))
+
+
+def _judge(trainer: Any, spec: Any, folder: Path) -> Any:
+    """The recipe's judge classifier, checked against the images the network makes (None without one)."""
+    from designer.data.dataset import DataError
+    from designer.training.recipes.common import image_shape
+    from designer.training.recipes.judge import JudgeError, load_judge
+
+    given = spec.recipe_options["judge"]
+    if not given:
+        return None
+    try:
+        return load_judge(given, folder, image_shape(trainer), f"training.{spec.recipe}.judge")
+    except JudgeError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The training options' recipe: supervised, GAN or VAE, and the chosen recipe's options (which blocks
-play which part, label smoothing, β, the reconstruction loss). A GAN or VAE whose blocks do not fit
-together is said at once, with the analysis's own message, before the options are accepted."""
+play which part, label smoothing, β, the reconstruction loss, the latent size, the judge that scores
+samples). A GAN or VAE whose blocks do not fit together is said at once, with the analysis's own message,
+before the options are accepted."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +40,14 @@ HELP = {
     "decoder": "The block that turns a latent code back into an image",
     "beta": "The weight of the KL term: above 1 a smoother latent space, below 1 sharper reconstructions",
     "reconstruction": "binary_crossentropy for images in [0, 1] (sigmoid outputs), squared_error otherwise",
+    "latent_dim": "The latent size, set in every place that holds it (the noise input and the generator's input; "
+                  "the encoder's z_mean and z_log_var units and the decoder's input) when the network trains or "
+                  "is swept; the lowest value keeps the size the network is drawn with",
+    "judge": "A classifier of the generated images (.keras, relative to the project): after training it scores "
+             "samples (judge_confidence, judge_class_entropy, judge_top_class_share, sample_quality), which a "
+             "sweep can maximise; empty: no scores",
+    "judge_samples": "How many generated samples the judge scores",
+    "judge_each_epoch": "Score samples after every epoch too (a sweep can then prune on sample_quality)",
 }
 OWN_RATE = "discriminator_learning_rate"
 WRAP = 56  # characters a line of the problems
@@ -42,7 +57,8 @@ Check = Callable[[str, dict[str, Any]], list[str]]
 
 class RecipeEditor(QWidget):
     def __init__(self, training: dict[str, Any], blocks: list[str], check: Check | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, drawn: dict[str, int | None] | None = None) -> None:
+        """``drawn``: each recipe's latent size as the network is drawn, shown while no size is set."""
         super().__init__(parent)
         self.check = check
         self.recipe = QComboBox()
@@ -59,12 +75,14 @@ class RecipeEditor(QWidget):
             form.setContentsMargins(0, 0, 0, 0)
             editors: dict[str, QWidget] = {}
             for key, value in given.items():
-                editor = _editor(key, value, blocks)
+                editor = _editor(key, value, blocks, (drawn or {}).get(recipe))
                 editor.setToolTip(HELP[key])
                 if isinstance(editor, QComboBox):
                     editor.currentTextChanged.connect(self._recheck)
-                else:
+                elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                     editor.valueChanged.connect(self._recheck)
+                elif isinstance(editor, JudgeField):
+                    editor.path.textChanged.connect(self._recheck)
                 editors[key] = editor
                 form.addRow(key.replace("_", " "), editor)
             self.editors[recipe] = editors
@@ -93,6 +111,14 @@ class RecipeEditor(QWidget):
         for key, editor in self.editors[recipe].items():
             if isinstance(editor, QComboBox):
                 out[key] = editor.currentText().strip()
+            elif isinstance(editor, QCheckBox):
+                out[key] = editor.isChecked()
+            elif isinstance(editor, JudgeField):
+                out[key] = editor.path.text().strip() or None
+            elif key == "latent_dim":
+                out[key] = editor.value() or None  # 0 shows "as drawn": the network's own size
+            elif isinstance(editor, QSpinBox):
+                out[key] = editor.value()
             elif key == OWN_RATE:
                 out[key] = editor.value() or None  # 0 shows "same as training": no rate of its own
             else:
@@ -125,7 +151,28 @@ class RecipeEditor(QWidget):
         return problems
 
 
-def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
+class JudgeField(QWidget):
+    """A judge file's path, typed or picked."""
+
+    def __init__(self, value: str | None) -> None:
+        super().__init__()
+        self.path = QLineEdit(value or "")
+        self.path.setPlaceholderText("none: no sample scores")
+        pick = QToolButton(text="…")
+        pick.setToolTip("Pick a .keras classifier")
+        pick.clicked.connect(self._pick)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.path)
+        row.addWidget(pick)
+
+    def _pick(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Judge classifier", "", "Keras models (*.keras)")
+        if path:
+            self.path.setText(path)
+
+
+def _editor(key: str, value: Any, blocks: list[str], drawn: int | None) -> QWidget:
     if key in ROLES["gan"] + ROLES["vae"]:
         box = QComboBox(editable=True)  # the network's blocks, or a name typed before the block exists
         box.addItems(blocks)
@@ -136,6 +183,21 @@ def _editor(key: str, value: Any, blocks: list[str]) -> QWidget:
         box.addItems(list(RECONSTRUCTIONS))
         box.setCurrentText(str(value))
         return box
+    if key == "latent_dim":
+        spin = QSpinBox(minimum=0, maximum=65536)
+        spin.setSpecialValueText(f"as drawn ({drawn})" if drawn else "as drawn")
+        spin.setValue(int(value or 0))
+        return spin
+    if key == "judge":
+        return JudgeField(value)
+    if key == "judge_samples":
+        spin = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100)
+        spin.setValue(int(value))
+        return spin
+    if key == "judge_each_epoch":
+        check = QCheckBox()
+        check.setChecked(bool(value))
+        return check
     if key == OWN_RATE:
         spin = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.99, singleStep=0.0001)
         spin.setSpecialValueText("same as training")

@@ -25,12 +25,35 @@ def project_diagnostics(doc: Any, analysis: Any, training: dict[str, Any]) -> li
 def recipe_problems(doc: Any, analysis: Any, recipe: str, options: dict[str, Any]) -> list[str]:
     """What analysis says of a recipe's blocks in ``doc`` (an analysis of it), each message naming its block;
     nothing while the document has no analysis yet."""
-    if analysis is None:
-        return []
+    from designer.graph.serialize import DocumentFormatError
     from designer.keras_bridge.recipe_checks import recipe_diagnostics
+    from designer.training.recipes.latent import resize_latent
 
-    return [f"{doc.node(d.node).name}: {d.message}" if d.node else d.message
-            for d in recipe_diagnostics(doc, analysis, recipe, options)]
+    problems = []
+    if options.get("latent_dim"):  # resized on a copy: the places that hold the size must be settable
+        try:
+            resize_latent(doc.copy(), recipe, options, int(options["latent_dim"]))
+        except DocumentFormatError as exc:
+            problems.append(exc.problem)
+    if analysis is None:
+        return problems
+    return problems + [f"{doc.node(d.node).name}: {d.message}" if d.node else d.message
+                       for d in recipe_diagnostics(doc, analysis, recipe, options)]
+
+
+def drawn_latent_sizes(doc: Any, training: dict[str, Any]) -> dict[str, int | None]:
+    """Each recipe's latent size as the network is drawn (None where it cannot be read)."""
+    from designer.graph.serialize import DocumentFormatError
+    from designer.training.recipes.latent import latent_size
+    from designer.training.recipes.options import recipe_options
+
+    sizes: dict[str, int | None] = {}
+    for recipe in ("gan", "vae"):
+        try:
+            sizes[recipe] = latent_size(doc, recipe, recipe_options(recipe, training.get(recipe)))
+        except DocumentFormatError:
+            sizes[recipe] = None
+    return sizes
 
 
 def fit_shapes(doc: Any, analysis: Any, training: dict[str, Any], inputs: list[Any],
