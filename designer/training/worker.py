@@ -419,12 +419,7 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
     """Where the run computes, as a context to build and compile in, and its name for the user."""
     import contextlib
 
-    gpus = []
-    if device != "cpu":
-        try:
-            gpus = keras.distribution.list_devices("gpu")
-        except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
-            gpus = []
+    gpus = [] if device == "cpu" else _visible_gpus(keras)
     if device in ("gpu", "all_gpus") and not gpus:
         raise _Stopped("device", f"device {device!r} asks for a GPU but none is visible here; choose auto or cpu")
     if device != "all_gpus" or len(gpus) < 2:
@@ -438,6 +433,18 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=gpus))
         return contextlib.nullcontext(), f"{len(gpus)} GPUs (DataParallel)"
     raise _Stopped("device", "all_gpus needs the tensorflow or jax backend; torch trains on one GPU here")
+
+
+def _visible_gpus(keras: Any) -> list[str]:
+    """The GPUs the backend sees. Keras has no distribution library for torch, so torch is asked itself."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    try:
+        return keras.distribution.list_devices("gpu")
+    except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
+        return []
 
 
 def learning_rate_schedule(keras: Any, spec: Any, steps: int, lr: float | None = None) -> Any:
