@@ -6,6 +6,7 @@ PyTorch is an optional extra (too large for CI); the round trips run where it is
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -37,13 +38,15 @@ def test_without_consent_a_pytorch_file_is_refused_with_exit_2_and_never_loaded(
     assert not (tmp_path / "p.kdn").exists()
 
 
-def test_without_pytorch_the_import_says_which_extra_to_install(pt2, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("absent", ["torch", "onnxscript"])  # torch.onnx.export needs both
+def test_without_pytorch_the_import_says_which_extra_to_install(absent, pt2, tmp_path, capsys, monkeypatch):
     real = torch_source.importlib.util.find_spec
     monkeypatch.setattr(torch_source.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "torch" else real(name, *a))
+                        lambda name, *a: None if name == absent else real(name, *a))
     assert main(["import", str(pt2), "-o", str(tmp_path / "p.kdn"), "--trust-code"]) == 2
     err = capsys.readouterr().err
-    assert "keras-network-designer[torch]" in err and len(err.strip().splitlines()) == 1
+    assert re.search(rf"needs (torch and )?{absent}", err) and "keras-network-designer[torch]" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_bad_input_shape_is_unusable_input(pt2, tmp_path, capsys):

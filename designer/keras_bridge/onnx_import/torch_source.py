@@ -51,9 +51,10 @@ def torch_proto(path: Path, trust_code: bool, input_shape: list[int] | None = No
                                "yourself with torch.onnx.export")
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
-    if importlib.util.find_spec("torch") is None:
-        raise ModelImportError(f"{path}: importing PyTorch files needs PyTorch; install the torch extra "
-                               "(pip install 'keras-network-designer[torch]'), or export the model to ONNX with "
+    missing = [name for name in ("torch", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:  # torch.onnx.export needs onnxscript too (and says so only half-way through)
+        raise ModelImportError(f"{path}: importing PyTorch files needs {' and '.join(missing)}; install the torch "
+                               "extra (pip install 'keras-network-designer[torch]'), or export the model to ONNX with "
                                "torch.onnx.export and import the .onnx file")
     with tempfile.TemporaryDirectory(prefix="netdesigner-torch-") as folder:
         target = Path(folder) / "model.onnx"
