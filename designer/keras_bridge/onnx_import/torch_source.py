@@ -42,6 +42,22 @@ def is_torch_source(path: str | Path) -> bool:
     return Path(path).suffix.lower() in SUFFIXES
 
 
+def needs_input_shape(path: str | Path) -> bool:
+    """TorchScript records no input shape: it is traced with an input of a shape the user gives."""
+    return Path(path).suffix.lower() == ".pt"
+
+
+def parse_input_shape(text: str) -> list[int]:
+    """``"1,3,224,224"`` as sizes; a ``ValueError`` saying what a shape looks like for anything else."""
+    try:
+        dims = [int(d) for d in text.split(",")]
+    except ValueError:
+        dims = []
+    if not dims or min(dims) < 1:
+        raise ValueError("give positive sizes separated by commas, e.g. 1,3,224,224")
+    return dims
+
+
 def torch_proto(path: Path, trust_code: bool, input_shape: list[int] | None = None) -> onnx.ModelProto:
     """The ONNX model that ``torch.onnx.export`` makes of the PyTorch file at ``path``, in its own process."""
     if not trust_code:
