@@ -264,6 +264,9 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
     dataset = load_setup(data_setup, folder)
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
+    if _is_text(splits.train.x) and keras.backend.backend() != "tensorflow":
+        raise DataError(f"this data is text, and only the tensorflow backend has string tensors (not "
+                        f"{keras.backend.backend()}): train it with --backend tensorflow")
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
     recipe = spec.recipe if spec.recipe != "supervised" else None
@@ -380,11 +383,17 @@ def _check_recipe(project: dict[str, Any], recipe: str, options: dict[str, Any])
         raise DataError("; ".join(f"{doc.node(d.node).name}: {d.message}" if d.node else d.message for d in wrong))
 
 
+def _is_text(x: Any) -> bool:
+    import numpy as np
+
+    return isinstance(x, np.ndarray) and x.dtype.kind in "OSU"
+
+
 def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
     """What fit/evaluate take for a split: arrays with a batch size, or batches decoded from image files."""
     import numpy as np
 
-    if isinstance(split.x, np.ndarray) and split.x.dtype.kind in "OSU":  # text: Keras takes strings as tensors
+    if _is_text(split.x):  # Keras takes strings as TensorFlow tensors
         import tensorflow as tf
 
         return {"x": tf.constant(split.x.astype(str)), "y": split.y, "batch_size": spec.batch_size}
