@@ -184,8 +184,8 @@ def test_text_on_a_backend_without_string_tensors_is_refused_in_one_line(backend
     project = tmp_path / "text_lstm.kdn"
     shutil.copy(SAMPLES / project.name, project)
     assert main(["train", str(project), "--backend", backend, "--epochs", "1"]) == 2
-    assert (f"this data is text, and only the tensorflow backend has string tensors (not {backend}): train it with "
-            "--backend tensorflow") in one_line(capsys)
+    assert (f"this data is text, and only the tensorflow backend has string tensors (not {backend}): train it on "
+            "the tensorflow backend (--backend tensorflow)") in one_line(capsys)
 
 
 def unanswered_port() -> tuple[socket.socket, int]:

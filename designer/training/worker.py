@@ -266,7 +266,7 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
     if _is_text(splits.train.x) and keras.backend.backend() != "tensorflow":
         raise DataError(f"this data is text, and only the tensorflow backend has string tensors (not "
-                        f"{keras.backend.backend()}): train it with --backend tensorflow")
+                        f"{keras.backend.backend()}): train it on the tensorflow backend (--backend tensorflow)")
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
     recipe = spec.recipe if spec.recipe != "supervised" else None
@@ -384,6 +384,7 @@ def _check_recipe(project: dict[str, Any], recipe: str, options: dict[str, Any])
 
 
 def _is_text(x: Any) -> bool:
+    """Strings: Keras takes them only as TensorFlow tensors."""
     import numpy as np
 
     return isinstance(x, np.ndarray) and x.dtype.kind in "OSU"
@@ -393,7 +394,7 @@ def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
     """What fit/evaluate take for a split: arrays with a batch size, or batches decoded from image files."""
     import numpy as np
 
-    if _is_text(split.x):  # Keras takes strings as TensorFlow tensors
+    if _is_text(split.x):
         import tensorflow as tf
 
         return {"x": tf.constant(split.x.astype(str)), "y": split.y, "batch_size": spec.batch_size}
