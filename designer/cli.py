@@ -217,13 +217,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _shape(text: str) -> list[int]:
+    from designer.keras_bridge.onnx_import.torch_source import parse_input_shape
+
     try:
-        dims = [int(d) for d in text.split(",")]
-    except ValueError:
-        dims = []
-    if not dims or min(dims) < 1:
-        raise UsageError(f"--input-shape {text!r}: give positive sizes separated by commas, e.g. 1,3,224,224")
-    return dims
+        return parse_input_shape(text)
+    except ValueError as exc:
+        raise UsageError(f"--input-shape {text!r}: {exc}") from None
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:

@@ -177,6 +177,17 @@ def test_a_backend_that_is_not_installed_names_its_package(tmp_path, capsys, mon
     assert not (tmp_path / "runs.db").exists()  # refused before any run was recorded
 
 
+@pytest.mark.parametrize("backend", [
+    pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None,
+                                                reason=f"{name} is not installed")) for name in ("jax", "torch")])
+def test_text_on_a_backend_without_string_tensors_is_refused_in_one_line(backend, tmp_path, capsys):
+    project = tmp_path / "text_lstm.kdn"
+    shutil.copy(SAMPLES / project.name, project)
+    assert main(["train", str(project), "--backend", backend, "--epochs", "1"]) == 2
+    assert (f"this data is text, and only the tensorflow backend has string tensors (not {backend}): train it on "
+            "the tensorflow backend (--backend tensorflow)") in one_line(capsys)
+
+
 def unanswered_port() -> tuple[socket.socket, int]:
     """A server that takes connections and never answers (the kernel completes the handshake)."""
     server = socket.socket()

@@ -1,5 +1,6 @@
 """The explanation methods on Keras's other backends: the sanity checks of ``test_inspection`` rerun under
-JAX in a process of their own (a process has one backend), and a missing backend's package named."""
+JAX and PyTorch (each where installed) in a process of their own (a process has one backend), and a missing
+backend's package named."""
 
 from __future__ import annotations
 
@@ -13,16 +14,22 @@ import pytest
 from conftest import ROOT, SAMPLES
 
 
+def _installed(backend: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(importlib.util.find_spec(backend) is None, reason=f"{backend} is not installed")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_gradient_methods_pass_their_sanity_checks_on_jax():
-    """Grad-CAM, guided Grad-CAM and integrated gradients take JAX's gradients; activations its outputs."""
-    chosen = "gradcam or integrated or activations_equal or backend_asked_for"
+@pytest.mark.parametrize("backend", [pytest.param("jax", marks=_installed("jax")),
+                                     pytest.param("torch", marks=_installed("torch"))])
+def test_gradient_methods_pass_their_sanity_checks_on_other_backends(backend):
+    """Grad-CAM, guided Grad-CAM and integrated gradients take the backend's gradients; activations its outputs;
+    ``netdesigner explain`` runs on it."""
+    chosen = "gradcam or integrated or activations_equal or backend_asked_for or explain_writes or explain_reads"
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q", "-k", chosen,
-                             "tests/test_inspection.py"], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "KERAS_BACKEND": "jax"})
+                             "tests/test_inspection.py"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "KERAS_BACKEND": backend})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "8 passed" in result.stdout, result.stdout[-2000:]
+    assert "10 passed" in result.stdout, result.stdout[-2000:]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed here")

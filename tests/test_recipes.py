@@ -1,8 +1,9 @@
 """GAN and VAE recipes: options, training through the worker (events, sample grids, stop and resume on
-TensorFlow and JAX), and generating from the trained network."""
+TensorFlow, JAX and, where it is installed, PyTorch), and generating from the trained network."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from designer.graph.project import Project, project_from_dict, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.spec import TrainingSpec
 from designer.training.worker import start_run
+
+TORCH = pytest.param("torch", marks=pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                                       reason="torch is not installed (an optional extra)"))
 
 
 def _chain(doc: NetworkDocument, *layers: tuple[str, str, dict]) -> list[str]:
@@ -150,14 +154,16 @@ def test_a_vae_trains_with_reconstruction_and_kl_and_scores_the_test_split(tmp_p
     assert any(e["event"] == "checkpoint" and e["kind"] == "best" for e in events)
 
 
-def test_a_conditional_gan_learns_and_generates_the_class_asked_for(tmp_path, trainer):
+@pytest.mark.parametrize("backend", ["tensorflow", TORCH])
+def test_a_conditional_gan_learns_and_generates_the_class_asked_for(backend, tmp_path, request):
     import keras
 
     from designer.training.recipes import generate
 
-    project = gan_project(conditional=True)
-    events = _run(project, tmp_path, trainer)
+    project = gan_project(conditional=True, backend=backend)
+    events = _run(project, tmp_path, _worker(backend, request))
     assert events[-1]["event"] == "finished", events[-1]
+    assert events[0]["backend"] == backend
     network = keras.saving.load_model(tmp_path / "out" / "model.keras", safe_mode=True)
     training = project_from_dict(project).training
     assert generate(network, training, 3, label=1).shape == (3, 8, 8, 1)
@@ -225,22 +231,37 @@ def test_analysis_pins_blocks_that_do_not_fit_together_to_the_block(capsys, tmp_
 
 
 @pytest.fixture(scope="module")
-def jax_worker():
-    """One JAX worker for this module's JAX runs (a process start and JAX's import each would cost more)."""
+def workers():
+    """One worker per backend other than TensorFlow for this module's runs, started when first asked for (a
+    process start and the backend's import each would cost more)."""
     from designer.training.worker import RunHandle
 
-    handle = RunHandle("jax", reuse=True)
-    yield handle
-    handle.close()
+    handles: dict[str, RunHandle] = {}
+
+    def worker(backend: str) -> RunHandle:
+        if backend not in handles:
+            handles[backend] = RunHandle(backend, reuse=True)
+        return handles[backend]
+
+    yield worker
+    for handle in handles.values():
+        handle.close()
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def _worker(backend: str, request: pytest.FixtureRequest):
+    """The warm worker for ``backend``: the shared TensorFlow one or this module's own."""
+    if backend == "tensorflow":
+        return request.getfixturevalue("trainer")
+    return request.getfixturevalue("workers")(backend)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", TORCH])
 @pytest.mark.parametrize("make", [gan_project, vae_project], ids=["gan", "vae"])
 def test_a_stopped_recipe_run_resumes_from_its_checkpoint(make, backend, tmp_path, request):
     from designer.training.session import RecordedRun
 
     project = project_from_dict(make(epochs=200, batch_size=64, backend=backend))
-    warm = request.getfixturevalue("trainer" if backend == "tensorflow" else "jax_worker")
+    warm = _worker(backend, request)
     first = RecordedRun(project, tmp_path, warm=warm)
     events = []
     for event in first.events():

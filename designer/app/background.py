@@ -63,20 +63,21 @@ class _Worker(QObject):
             return
         self.catalog_ready.emit(catalog)
 
-    @Slot(str, str, bool)
-    def import_source(self, source: str, folder: str, trust_code: bool) -> None:
+    @Slot(str, str, bool, object)
+    def import_source(self, source: str, folder: str, trust_code: bool, input_shape: list[int] | None) -> None:
         """Load and convert a model here, so a 800-layer application never freezes the window. The
         project crosses back as plain data, an import error as its message; the model's weights (all
         but a keras.applications model's fresh ones) go to a file in ``folder``, which the project names,
         as the command line writes them beside the project it makes. ``trust_code``: the user agreed to load a
-        PyTorch file (which runs code pickled in it, in a process of its own)."""
+        PyTorch file (which runs code pickled in it, in a process of its own); ``input_shape``: a TorchScript
+        file's, which it does not record."""
         try:
             from designer.keras_bridge.importer import ModelImportError, import_model, keeps_weights, load_source
             from designer.keras_bridge.onnx_import import import_onnx, is_onnx_source
 
             if is_onnx_source(source):  # ONNX or a SavedModel: converted, checked and reported
                 # placeholders are shown red, to replace on the canvas
-                converted = import_onnx(source, placeholders=True, trust_code=trust_code)
+                converted = import_onnx(source, placeholders=True, trust_code=trust_code, input_shape=input_shape)
                 model = converted.model
                 self.reported.emit(source, converted.report)
             else:
@@ -124,7 +125,7 @@ class Background(QObject):
     failed = Signal(str)
     _load = Signal()
     _analyse = Signal(int, str)
-    _import = Signal(str, str, bool)
+    _import = Signal(str, str, bool, object)
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = 120) -> None:
         super().__init__(parent)
@@ -156,11 +157,12 @@ class Background(QObject):
         self.pending = doc
         self.timer.start()
 
-    def import_source(self, source: str, folder: Path, trust_code: bool = False) -> None:
+    def import_source(self, source: str, folder: Path, trust_code: bool = False,
+                      input_shape: list[int] | None = None) -> None:
         """Import ``FILE.keras``/``.h5``/``.json``/``.onnx``, a SavedModel folder, ``keras.applications:NAME`` or
         (``trust_code``) a PyTorch file, its weights file written in ``folder``; ``imported`` tells the end."""
         self.importing += 1
-        self._import.emit(source, str(folder), trust_code)
+        self._import.emit(source, str(folder), trust_code, input_shape)
 
     def _on_imported(self, source: str, result: object) -> None:
         self.importing -= 1

@@ -723,15 +723,22 @@ class MainWindow(QMainWindow):
     def import_source(self, source: str) -> bool:
         """Start importing in the Keras thread (an application takes seconds to build); the window stays
         live and the model opens when ready (``_imported``). A PyTorch file runs code when loaded: only
-        if the user agrees, as the command line's ``--trust-code``."""
+        if the user agrees, as the command line's ``--trust-code`` (and gives a TorchScript file's
+        ``--input-shape``)."""
         trust = Path(source).suffix.lower() in TORCH_SUFFIXES
-        if trust and not self.ask("Run code from this file?", f"Loading {Path(source).name} runs Python code "
-                                  "stored in it (PyTorch files are pickles), in a separate process. Import it "
-                                  "only if you trust where it came from. Import it?"):
-            return False
+        shape = None
+        if trust:
+            from designer.app.pytorch_import import PyTorchImportDialog
+
+            dialog = PyTorchImportDialog(Path(source), str(self.settings.value("torch_input_shape", "")), self)
+            if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+                return False
+            shape = dialog.input_shape()
+            if shape is not None:  # the next TorchScript file is likely shaped alike: offered first
+                self.settings.setValue("torch_input_shape", ",".join(map(str, shape)))
         QApplication.setOverrideCursor(QtCore.Qt.CursorShape.BusyCursor)
         self.statusBar().showMessage(f"Importing {source}…")
-        self.background.import_source(source, unsaved_folder(), trust)  # the imported project opens unsaved
+        self.background.import_source(source, unsaved_folder(), trust, shape)  # the imported project opens unsaved
         return True
 
     def _imported(self, source: str, result: dict[str, Any] | str) -> None:

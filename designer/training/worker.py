@@ -264,6 +264,9 @@ def _train(project: dict[str, Any], folder: Path, overrides: dict[str, Any], que
     data_setup = {**project.get("data", {}), **overrides.get("data", {})}
     dataset = load_setup(data_setup, folder)
     splits = dataset.split(spec.validation_split, spec.test_split, spec.seed)
+    if _is_text(splits.train.x) and keras.backend.backend() != "tensorflow":
+        raise DataError(f"this data is text, and only the tensorflow backend has string tensors (not "
+                        f"{keras.backend.backend()}): train it on the tensorflow backend (--backend tensorflow)")
     resume = Path(overrides["resume_from"]) if overrides.get("resume_from") else None
     initial_epoch, best = 0, float("inf")
     recipe = spec.recipe if spec.recipe != "supervised" else None
@@ -404,11 +407,18 @@ def _judge(trainer: Any, spec: Any, folder: Path) -> Any:
         raise DataError(str(exc)) from None
 
 
+def _is_text(x: Any) -> bool:
+    """Strings: Keras takes them only as TensorFlow tensors."""
+    import numpy as np
+
+    return isinstance(x, np.ndarray) and x.dtype.kind in "OSU"
+
+
 def _feed(split: Any, spec: Any, shuffle: bool = False) -> dict[str, Any]:
     """What fit/evaluate take for a split: arrays with a batch size, or batches decoded from image files."""
     import numpy as np
 
-    if isinstance(split.x, np.ndarray) and split.x.dtype.kind in "OSU":  # text: Keras takes strings as tensors
+    if _is_text(split.x):
         import tensorflow as tf
 
         return {"x": tf.constant(split.x.astype(str)), "y": split.y, "batch_size": spec.batch_size}
@@ -443,12 +453,7 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
     """Where the run computes, as a context to build and compile in, and its name for the user."""
     import contextlib
 
-    gpus = []
-    if device != "cpu":
-        try:
-            gpus = keras.distribution.list_devices("gpu")
-        except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
-            gpus = []
+    gpus = [] if device == "cpu" else _visible_gpus(keras)
     if device in ("gpu", "all_gpus") and not gpus:
         raise _Stopped("device", f"device {device!r} asks for a GPU but none is visible here; choose auto or cpu")
     if device != "all_gpus" or len(gpus) < 2:
@@ -462,6 +467,18 @@ def _device_scope(keras: Any, device: str) -> tuple[Any, str]:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=gpus))
         return contextlib.nullcontext(), f"{len(gpus)} GPUs (DataParallel)"
     raise _Stopped("device", "all_gpus needs the tensorflow or jax backend; torch trains on one GPU here")
+
+
+def _visible_gpus(keras: Any) -> list[str]:
+    """The GPUs the backend sees. Keras has no distribution library for torch, so torch is asked itself."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    try:
+        return keras.distribution.list_devices("gpu")
+    except RuntimeError:  # JAX raises where it has no GPU platform at all; TensorFlow lists none
+        return []
 
 
 def learning_rate_schedule(keras: Any, spec: Any, steps: int, lr: float | None = None) -> Any:

@@ -42,6 +42,22 @@ def is_torch_source(path: str | Path) -> bool:
     return Path(path).suffix.lower() in SUFFIXES
 
 
+def needs_input_shape(path: str | Path) -> bool:
+    """TorchScript records no input shape: it is traced with an input of a shape the user gives."""
+    return Path(path).suffix.lower() == ".pt"
+
+
+def parse_input_shape(text: str) -> list[int]:
+    """``"1,3,224,224"`` as sizes; a ``ValueError`` saying what a shape looks like for anything else."""
+    try:
+        dims = [int(d) for d in text.split(",")]
+    except ValueError:
+        dims = []
+    if not dims or min(dims) < 1:
+        raise ValueError("give positive sizes separated by commas, e.g. 1,3,224,224")
+    return dims
+
+
 def torch_proto(path: Path, trust_code: bool, input_shape: list[int] | None = None) -> onnx.ModelProto:
     """The ONNX model that ``torch.onnx.export`` makes of the PyTorch file at ``path``, in its own process."""
     if not trust_code:
@@ -51,9 +67,10 @@ def torch_proto(path: Path, trust_code: bool, input_shape: list[int] | None = No
                                "yourself with torch.onnx.export")
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
-    if importlib.util.find_spec("torch") is None:
-        raise ModelImportError(f"{path}: importing PyTorch files needs PyTorch; install the torch extra "
-                               "(pip install 'keras-network-designer[torch]'), or export the model to ONNX with "
+    missing = [name for name in ("torch", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:  # torch.onnx.export needs onnxscript too (and says so only half-way through)
+        raise ModelImportError(f"{path}: importing PyTorch files needs {' and '.join(missing)}; install the torch "
+                               "extra (pip install 'keras-network-designer[torch]'), or export the model to ONNX with "
                                "torch.onnx.export and import the .onnx file")
     with tempfile.TemporaryDirectory(prefix="netdesigner-torch-") as folder:
         target = Path(folder) / "model.onnx"
