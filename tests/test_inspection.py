@@ -157,6 +157,24 @@ def test_results_page_heat_maps_cover_any_convolution(trained):
     assert heat.shape == (12, 32, 32) and heat.max() == pytest.approx(1.0)
 
 
+def test_a_model_explained_across_a_skip_connection_still_saves(tmp_path):
+    """Grad-CAM cuts the network at the convolution; where a residual Add reaches back past it, Keras's cut
+    re-pointed the model's input and a trained residual CNN's run failed to save its model afterwards."""
+    from designer.inspection.gradcam import grad_cam
+
+    image = keras.Input((12, 12, 1))
+    stem = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(image)
+    conv = keras.layers.Conv2D(4, 3, padding="same")(stem)
+    added = keras.layers.Add()([stem, conv])
+    scores_ = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(added))
+    model = keras.Model(image, scores_)
+    x = np.random.default_rng(0).random((2, 12, 12, 1), dtype="float32")
+    assert grad_cam(model, x).shape == (2, 12, 12)
+    model.save(tmp_path / "explained.keras")
+    again = keras.saving.load_model(tmp_path / "explained.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def project(trained, tmp_path_factory):
     doc, model, _, _, _ = trained

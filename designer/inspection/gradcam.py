@@ -33,6 +33,7 @@ from designer.inspection.common import (
     single_input,
 )
 from designer.inspection.gradients import gradient
+from designer.keras_bridge.internals import graph_untouched
 
 
 def grad_cam(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = None, *, layer: str | None = None,
@@ -51,11 +52,11 @@ def grad_cam(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = Non
         raise InspectionError(f"layer {chosen.name!r} outputs shape {tuple(features.shape)}; Grad-CAM needs a "
                               f"convolutional layer with a 4-D output (convolutions here: {convs})")
     classes = chosen_classes(model, x, classes)
-    body = keras.Model(model.inputs, features)
-    head = keras.Model([model.inputs[0], features], model.outputs[0])  # the rest of the network from there
     steps = Steps(-(-len(x) // BATCH), progress, cancel)
     maps = []
-    with pre_softmax(model):
+    with graph_untouched(model), pre_softmax(model):
+        body = keras.Model(model.inputs, features)
+        head = keras.Model([model.inputs[0], features], model.outputs[0])  # the rest of the network from there
         for start in range(0, len(x), BATCH):
             batch, chosen_ = x[start:start + BATCH], classes[start:start + BATCH]
             cams = _cam(body, head, batch, chosen_)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -98,3 +100,24 @@ def learning_rate_at(optimizer: Any, step: int, constant: float) -> float:
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
         return float(keras.ops.convert_to_numpy(schedule(step)))
     return constant
+
+
+@contextlib.contextmanager
+def graph_untouched(model: keras.Model) -> Iterator[None]:
+    """Inside, sub-models may be cut from ``model`` at intermediate tensors; on leaving, its layers forget them.
+
+    Keras appends the nodes of such a cut (``clone_graph_nodes``) to the original layers, after which saving
+    the original fails ("could not find node key ..._ib-1"); it also re-points the model's own input tensors at
+    the cut's input nodes."""
+    operations = [model, *model._flatten_layers(include_self=False)]
+    kept = [(op, list(op._inbound_nodes), list(op._outbound_nodes)) for op in operations]
+    tensors = {id(t): t for op in operations for node in op._inbound_nodes
+               for t in (*node.input_tensors, *node.output_tensors)}
+    histories = [(t, t._keras_history) for t in tensors.values()]
+    try:
+        yield
+    finally:
+        for op, inbound, outbound in kept:
+            op._inbound_nodes[:], op._outbound_nodes[:] = inbound, outbound
+        for tensor, history in histories:
+            tensor._keras_history = history
