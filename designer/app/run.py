@@ -80,17 +80,21 @@ def run(project: str | None, screenshot: str | None = None, dark: bool = False) 
 def leave(code: int) -> NoReturn:
     """End the process without the interpreter's teardown: with TensorFlow, MLflow and SQLAlchemy loaded,
     freeing every module's objects one by one took seconds (7.8 s seen) after the window had closed. What
-    that teardown does that matters is done here: end the worker processes (as multiprocessing would) and
-    flush logs and output. Settings and autosaves are written by then (the window has closed)."""
+    that teardown does that matters is done here: end the worker processes (as multiprocessing would), remove
+    the pages' scratch folders, flush logs and output. Settings and autosaves are written by then (the window
+    has closed)."""
     import logging
     import multiprocessing
     from multiprocessing import util
+
+    from designer.app.scratch import remove_scratch
 
     for child in multiprocessing.active_children():
         child.terminate()
     # The queues' semaphores are unlinked by multiprocessing's own exit finalizers; skipped, its resource
     # tracker would warn of "leaked semaphore objects" on stderr after every session.
     util._run_finalizers(0)
+    remove_scratch()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

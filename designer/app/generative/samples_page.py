@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from designer.app.background import ThreadResult
 from designer.app.generative.sample_grid import SampleGrid, array_image
+from designer.app.scratch import scratch_folder
 from designer.app.subprocesses import designer_process
 
 EACH_CLASS = -1  # the class box's "every class in turn"
@@ -92,7 +93,7 @@ class SamplesPage(QWidget):
         if run is None:
             self.available.emit(False)
             return
-        self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-samples-", ignore_cleanup_errors=True)
+        self.scratch = scratch_folder("netdesigner-samples-")
         self.loading = True
         threading.Thread(target=_fetch, args=(self.fetched, self.generation, *run, Path(self.scratch.name)),
                          daemon=True, name="sample-grids").start()

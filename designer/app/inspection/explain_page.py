@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.scratch import scratch_folder
 from designer.app.subprocesses import designer_process
 from designer.inspection.stream import parse_progress, parse_sample
 
@@ -145,7 +146,7 @@ class ExplainPage(QWidget):
             self.status.setText("Select one or more test samples on the left first.")
             return None
         self._clean()
-        self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-explain-", ignore_cleanup_errors=True)
+        self.scratch = scratch_folder("netdesigner-explain-")
         files = Path(self.scratch.name)
         try:
             download_trained_model(*self.run, files / "run")

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from designer.app.scratch import scratch_folder
 from designer.graph.document import NetworkDocument
 from designer.graph.serialize import document_from_dict, document_to_dict
 
@@ -107,7 +108,7 @@ class LayerPreviews(QObject):
         """Follow the runs of a ``TrainingController``: while previews are on, a run writes its weights after
         epochs into a file of ours and says so in a ``weights`` event; the previews then use them."""
         self.training = training
-        self.scratch = tempfile.TemporaryDirectory(prefix="netdesigner-previews-", ignore_cleanup_errors=True)
+        self.scratch = scratch_folder("netdesigner-previews-")
         training.preview_weights = Path(self.scratch.name) / "training.weights.npz"
         training.events.connect(self._training_events)
         training.want_previews(self.on)
