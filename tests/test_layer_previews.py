@@ -177,6 +177,20 @@ def test_a_node_keras_refuses_has_no_preview_nor_do_those_after_it(catalog):
     assert set(previews) == {ids["image"], ids["conv1"]}
 
 
+def test_previews_asked_for_before_the_data_has_loaded_say_so_until_it_has(qtbot, window, tmp_path):  # noqa: F811
+    """Turned on at once after opening, the previews wait for the project's data; the status bar says so, and
+    stops saying so when they appear (it went on saying "loading" for 15 s after)."""
+    from designer.app.main_window import LOADING_PREVIEW_DATA
+
+    path = tmp_path / "classic_cnn.kdn"
+    path.write_text((SAMPLES / "classic_cnn.kdn").read_text())
+    assert window.open_path(path)
+    window.actions_by_name["Layer previews"].trigger()
+    assert window.statusBar().currentMessage() == LOADING_PREVIEW_DATA
+    qtbot.waitUntil(lambda: bool(window.previews.previews) and window.previews.idle, timeout=60_000)
+    assert window.statusBar().currentMessage() != LOADING_PREVIEW_DATA
+
+
 def test_canvas_previews_appear_change_after_an_edit_and_open_all_channels(qtbot, window, tmp_path):  # noqa: F811
     dock = open_copy(qtbot, window, tmp_path, sample="classic_cnn")
     previews = window.previews

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the event type alone costs ~4 ms of start-up to build
 APP_NAME = "Keras Network Designer"
 CLIPBOARD_MIME = "application/x-kdn-nodes"
 UNTITLED = "untitled"  # a new network's name until it is first saved
+LOADING_PREVIEW_DATA = "Layer previews: loading the data…"  # cleared when the data has come
 TORCH_SUFFIXES = (".pt2", ".pt")  # PyTorch files, which run code when loaded (onnx_import.torch_source loads Keras)
 
 
@@ -919,7 +920,7 @@ class MainWindow(QMainWindow):
             data = self.training.data
             if data.dataset is None and self.project is not None and self.project.data.get("source"):
                 # the Training tab loads the project's data in the background when it is first made
-                self.notify("Layer previews: loading the data…")
+                self.notify(LOADING_PREVIEW_DATA)
                 data.loaded.done.connect(lambda *_: self._data_arrived(),
                                          QtCore.Qt.ConnectionType.SingleShotConnection)
                 return
@@ -931,6 +932,8 @@ class MainWindow(QMainWindow):
 
     def _data_arrived(self) -> None:
         """The data the previews waited for has loaded (or failed to): show them, or say why not."""
+        if self.statusBar().currentMessage() == LOADING_PREVIEW_DATA:  # no longer true: not for 15 s more
+            self.statusBar().clearMessage()
         if self.actions_by_name["Layer previews"].isChecked():
             self.toggle_previews()
 
