@@ -307,7 +307,7 @@ def test_sweeps_opening_a_new_database_together_all_join_one_study(postgres):
 def test_a_sweep_that_loses_the_race_to_create_the_mlflow_experiment_uses_the_winners(tmp_path, monkeypatch):
     """Another machine creates the run records' experiment between this one's look-up and its create."""
     uri = f"sqlite:///{tmp_path / 'runs.db'}"
-    first = RunRecorder(uri, "iris_mlp/team", tmp_path)
+    first = RunRecorder(uri, "iris_mlp/team")
     look_up = MlflowClient.get_experiment_by_name
     looked: list[str] = []
 
@@ -316,4 +316,4 @@ def test_a_sweep_that_loses_the_race_to_create_the_mlflow_experiment_uses_the_wi
         return None if len(looked) == 1 else look_up(self, name)
 
     monkeypatch.setattr(MlflowClient, "get_experiment_by_name", too_early)
-    assert RunRecorder(uri, "iris_mlp/team", tmp_path).experiment_id == first.experiment_id
+    assert RunRecorder(uri, "iris_mlp/team").experiment_id == first.experiment_id

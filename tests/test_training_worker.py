@@ -131,6 +131,23 @@ def test_runs_are_recorded_in_mlflow_and_read_back_with_its_client(tmp_path, cap
     assert record.info.status == "FAILED" and record.data.tags["failure_cause"] == "nan"
 
 
+def test_a_store_named_on_the_command_line_keeps_the_runs_files_beside_its_database(tmp_path, monkeypatch, capsys):
+    """Not in ./mlruns of whatever folder the command ran in (MLflow's default for a store it did not make)."""
+    from mlflow.tracking import MlflowClient
+
+    project, store, elsewhere = tmp_path / "project", tmp_path / "store", tmp_path / "elsewhere"
+    for folder in (project, store, elsewhere):
+        folder.mkdir()
+    (project / "iris.kdn").write_text(json.dumps(mlp_project(epochs=1)))
+    monkeypatch.chdir(elsewhere)
+    uri = f"sqlite:///{store / 'team.db'}"
+    assert main(["train", str(project / "iris.kdn"), "--tracking-uri", uri, "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
+    assert "model.keras" in {a.path for a in MlflowClient(uri).list_artifacts(run_id)}
+    assert (store / "mlruns" / run_id / "artifacts" / "model.keras").is_file()
+    assert not any(elsewhere.iterdir()) and not (project / "mlruns").exists()
+
+
 def network_for(name: str) -> dict:
     """A small network shaped for a built-in dataset, as a user would draw it."""
     from designer.data.builtin import load_builtin

@@ -22,7 +22,6 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 from designer.training.failures import disk_full
 from designer.training.liveness import gone, process_tags
 from designer.training.store_errors import open_client, store_access
-from designer.training.stores import default_tracking_uri
 from designer.training.worker import BEST
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -43,17 +42,23 @@ def network_hash(graph: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(strip(graph), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def artifact_root(tracking_uri: str) -> str | None:
+    """Where a local store's runs keep their files: beside its database (for the default store, beside the
+    project). MLflow's own default, ``./mlruns``, is whatever folder the command happened to run in. None for a
+    server, which keeps its own artifact store."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
+
+
 class RunRecorder:
     """One MLflow run fed from worker events."""
 
-    def __init__(self, tracking_uri: str, experiment: str, project_dir: Path) -> None:
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
         """``StoreError`` (within seconds) if the store cannot be used."""
         self.client = open_client(tracking_uri)
-        # Beside the project for the default local store; a server keeps its own artifact store.
-        local = tracking_uri == default_tracking_uri(project_dir)
         with store_access(tracking_uri):
-            self.experiment_id = self._experiment(experiment, (project_dir / "mlruns").resolve().as_uri() if local
-                                                  else None)
+            self.experiment_id = self._experiment(experiment, artifact_root(tracking_uri))
         self.run_id = self.artifact_folder = ""
         self.step = 0
         self.pending: list[Metric] = []

@@ -48,7 +48,7 @@ class RecordedRun:
         snapshot = sized_snapshot(snapshot or project_to_dict(project), {**project.training, **training})
         self.scratch: list[Path] = []
         training = self._judge_run(project, training)
-        self.recorder = RunRecorder(self.tracking_uri, experiment or project.name, folder)
+        self.recorder = RunRecorder(self.tracking_uri, experiment or project.name)
         self.outputs = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
         self.scratch.append(self.outputs)
         resume_from = self._fetch(resume) if resume else None
