@@ -21,7 +21,9 @@ def window(qtbot, tmp_path, monkeypatch):
     QStandardPaths.setTestModeEnabled(True)
     monkeypatch.chdir(tmp_path)
     background = Background(debounce_ms=10)
-    win = MainWindow(background, ask=lambda title, text: False)
+    # a message box would wait offscreen for an answer nobody gives: the test fails with its text instead
+    win = MainWindow(background, ask=lambda title, text: False,
+                     warn=lambda title, text: pytest.fail(f"the window warned: {title}: {text}"))
     qtbot.addWidget(win, before_close_func=lambda w: w.undo.setClean())
     win.show()
     qtbot.waitUntil(lambda: background.catalog is not None, timeout=60_000)

@@ -76,7 +76,11 @@ def keras_outputs(model: keras.Model, feeds: Mapping[str, np.ndarray]) -> dict[s
     """The model's inference outputs (``training=False``: augmentation and dropout off) by output name. The
     inputs go in the structure the model was built with (a one-input list stays a list), or Keras warns."""
     xs = [feeds[name] for name in input_names(model)]
-    ys = keras.tree.flatten(model(keras.tree.pack_sequence_as(model.input, xs), training=False))
+    try:
+        structured = keras.tree.pack_sequence_as(model.input, xs)
+    except (AttributeError, ValueError):  # a Sequential model never called has no .input: it takes one tensor
+        structured = xs[0] if len(xs) == 1 else xs
+    ys = keras.tree.flatten(model(structured, training=False))
     return {name: keras.ops.convert_to_numpy(y) for name, y in zip(output_names(model), ys, strict=True)}
 
 
