@@ -17,13 +17,12 @@ from typing import Any
 from designer.graph.project import Project, project_to_dict
 from designer.graph.serialize import DocumentFormatError
 from designer.training.recipes.latent import sized_snapshot
+from designer.training.recipes.options import RUN_JUDGE
 from designer.training.records import RunRecorder, download_run, download_trained_model, find_run, network_hash
 from designer.training.spec import TrainingSpec, check_backend_installed
 from designer.training.store_errors import store_access
 from designer.training.stores import default_tracking_uri
 from designer.training.worker import BEST, LAST, TERMINAL, RunHandle, start_run
-
-RUN_JUDGE = "run:"  # a judge named by a run of the store: training.gan.judge = "run:RUN_ID"
 
 
 class RecordedRun:
@@ -81,8 +80,8 @@ class RecordedRun:
         self.scratch.append(folder)
         try:
             with store_access(self.tracking_uri):
-                files = download_trained_model(self.tracking_uri, find_run(self.tracking_uri,
-                                                                           judge[len(RUN_JUDGE):])["run_id"], folder)
+                run_id = find_run(self.tracking_uri, judge.removeprefix(RUN_JUDGE))["run_id"]
+                files = download_trained_model(self.tracking_uri, run_id, folder)
         except LookupError as exc:
             self._clean()
             raise DocumentFormatError(f"training.{recipe}.judge", f"{exc}; name a run of this store that trained "

@@ -16,6 +16,7 @@ RECONSTRUCTIONS = ("binary_crossentropy", "squared_error")
 # Shared by both recipes: the latent size (None: as the network is drawn) and the judge, a classifier (a
 # .keras file, or run:RUN_ID) that scores generated samples after training (and each epoch if asked); see
 # recipes.judge.
+RUN_JUDGE = "run:"  # a judge named by a run of the store: training.gan.judge = "run:RUN_ID"
 COMMON: dict[str, Any] = {"latent_dim": None, "judge": None, "judge_samples": 500, "judge_each_epoch": False}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "gan": {"generator": "generator", "discriminator": "discriminator", "label_smoothing": 0.1,
@@ -83,9 +84,11 @@ def _check_common(options: dict[str, Any], where: str) -> None:
 
 
 def judge_files(training: dict[str, Any]) -> list[str]:
-    """The judge files the recipes' options name relative to the project (which travel with it)."""
+    """The judge files the recipes' options name relative to the project (which travel with it; a run of the
+    store, ``run:RUN_ID``, is no file)."""
     named = [(training.get(recipe) or {}).get("judge") for recipe in DEFAULTS]
-    return [name for name in named if isinstance(name, str) and name and not Path(name).expanduser().is_absolute()]
+    return [name for name in named if isinstance(name, str) and name and not name.startswith(RUN_JUDGE)
+            and not Path(name).expanduser().is_absolute()]
 
 
 def image_block(recipe: str, options: dict[str, Any]) -> str:
